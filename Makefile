@@ -1,0 +1,132 @@
+# heapscope — build, test, demo, bench.
+#
+# Layout conventions (new files are picked up without editing this file):
+#   preload/*.c            -> build/libheapscope.so
+#                             files named preload/hook_*.c hold the exported
+#                             entry points (malloc, operator new, ...); the rest
+#                             is the "core" that unit tests link directly.
+#   analyzer/*.c           -> linked into build/heapscope (and analyzer tests)
+#   cli/*.c                -> build/heapscope (cli/main.c has main)
+#   tests/unit/preload/*.c -> Check tests linked with the preload core
+#   tests/unit/shim/*.c    -> Check tests linked with the whole shim (so the
+#                             test process itself runs on our malloc)
+#   tests/unit/analyzer/*.c-> Check tests linked with the analyzer
+#   tests/progs/*.c|*.cc   -> helper programs for end-to-end tests
+#   tests/e2e/*.sh         -> end-to-end tests, run by tests/run.sh
+#   samples/*.c|*.cc       -> build/samples/NAME
+#   bench/work/*.c         -> build/bench/NAME (benchmark workloads)
+
+CC      ?= gcc
+CXX     ?= g++
+B       := build
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+BASE    := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP
+# The shim runs inside other processes: position independent, nothing
+# exported by accident, initial-exec TLS (no allocation on first access),
+# and no builtin assumptions about malloc/free in our own code.
+SHIM_CFLAGS := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+               -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
+               -fno-builtin-realloc -fno-stack-protector
+HOST_CFLAGS := $(BASE) $(CFLAGS)
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+DW_CFLAGS  := $(shell pkg-config --cflags libdw 2>/dev/null)
+DW_LIBS    := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
+UNW_LIBS   := -lunwind
+SHIM_LIBS  := $(UNW_LIBS) -lpthread -ldl
+
+PRELOAD_SRC  := $(wildcard preload/*.c)
+HOOK_SRC     := $(wildcard preload/hook_*.c)
+CORE_SRC     := $(filter-out $(HOOK_SRC),$(PRELOAD_SRC))
+PRELOAD_OBJ  := $(PRELOAD_SRC:%.c=$(B)/%.o)
+CORE_OBJ     := $(CORE_SRC:%.c=$(B)/%.o)
+ANALYZER_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard analyzer/*.c))
+CLI_OBJ      := $(patsubst %.c,$(B)/%.o,$(wildcard cli/*.c))
+
+UT_PRELOAD := $(patsubst tests/unit/preload/%.c,$(B)/tests/unit/preload/%,$(wildcard tests/unit/preload/*.c))
+UT_SHIM    := $(patsubst tests/unit/shim/%.c,$(B)/tests/unit/shim/%,$(wildcard tests/unit/shim/*.c))
+UT_ANALYZER:= $(patsubst tests/unit/analyzer/%.c,$(B)/tests/unit/analyzer/%,$(wildcard tests/unit/analyzer/*.c))
+PROGS_C    := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
+PROGS_CXX  := $(patsubst tests/progs/%.cc,$(B)/tests/progs/%,$(wildcard tests/progs/*.cc))
+SAMPLES    := $(patsubst samples/%.c,$(B)/samples/%,$(wildcard samples/*.c)) \
+              $(patsubst samples/%.cc,$(B)/samples/%,$(wildcard samples/*.cc))
+BENCH_WORK := $(patsubst bench/work/%.c,$(B)/bench/%,$(wildcard bench/work/*.c))
+
+.PHONY: all deps test-deps check unit e2e demo bench clean
+all: $(B)/libheapscope.so $(if $(CLI_OBJ),$(B)/heapscope) $(SAMPLES)
+
+deps:
+	@bash scripts/deps.sh build
+test-deps:
+	@bash scripts/deps.sh test
+
+$(B)/libheapscope.so: $(PRELOAD_OBJ)
+	$(CC) -shared -Wl,-z,nodelete -Wl,-z,now -o $@ $^ $(SHIM_LIBS)
+
+$(B)/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
+
+$(B)/analyzer/%.o: analyzer/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(DW_CFLAGS) -c -o $@ $<
+
+$(B)/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -DHS_VERSION='"$(shell cat VERSION 2>/dev/null || echo 0.1.0)"' -c -o $@ $<
+
+$(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ)
+	$(CC) -o $@ $^ $(DW_LIBS) -lm
+
+$(B)/tests/unit/preload/%: tests/unit/preload/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Ipreload -o $@ $< $(CORE_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
+
+$(B)/tests/unit/shim/%: tests/unit/shim/%.c $(PRELOAD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -fno-builtin -Ipreload -o $@ $< $(PRELOAD_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
+
+$(B)/tests/unit/analyzer/%: tests/unit/analyzer/%.c $(ANALYZER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(DW_CFLAGS) -Ianalyzer -o $@ $< $(ANALYZER_OBJ) $(DW_LIBS) $(CHECK_LIBS) -lm
+
+# Test programs and samples keep frame pointers and full debug info so that
+# stacks and file:line are exact; -O0 keeps leak cases from being optimised
+# away.
+$(B)/tests/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Iinclude -O0 -g -fno-omit-frame-pointer -fno-builtin -pthread -o $@ $< -ldl
+
+$(B)/tests/progs/%: tests/progs/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -Iinclude -O0 -g -fno-omit-frame-pointer -fno-builtin -pthread -o $@ $<
+
+$(B)/samples/%: samples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Iinclude -O0 -g -fno-omit-frame-pointer -fno-builtin -pthread -o $@ $<
+
+$(B)/samples/%: samples/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -Iinclude -O0 -g -fno-omit-frame-pointer -fno-builtin -pthread -o $@ $<
+
+$(B)/bench/%: bench/work/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -pthread -o $@ $<
+
+check: test-deps
+	@$(MAKE) --no-print-directory all $(UT_PRELOAD) $(UT_SHIM) $(UT_ANALYZER) $(PROGS_C) $(PROGS_CXX)
+	@bash tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
+bench: all $(BENCH_WORK)
+	@bash scripts/deps.sh bench
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,228 @@
+/*
+ * internal.h — the table of contents of libheapscope.so.
+ *
+ * The shim replaces the malloc family. Memory comes from three places:
+ *
+ *   bins   small blocks (slot <= HS_BIN_MAX_SLOT bytes, header included),
+ *          carved from slabs; a per-thread cache serves the common case
+ *          without a lock.                                       (bins.c)
+ *   buddy  page blocks from 4 MiB arenas, split and merged the kernel's
+ *          way; allocations are page exact (the tail of a power-of-two
+ *          block goes straight back, like alloc_pages_exact).     (buddy.c)
+ *   huge   anything larger than an arena: its own mmap.          (huge.c)
+ *
+ * Every block handed out starts with a 16-byte struct hs_header directly
+ * before the user pointer; user pointers are 16-byte aligned. A radix map
+ * of 4 MiB granules (pagemap.c) tells in two loads whether an address
+ * belongs to us and to which arena, so foreign pointers are recognised
+ * before we read a byte of them.
+ *
+ * Invariants (checked by the unit tests):
+ *   user == (char *)hdr + HS_HEADER_SIZE, user % 16 == 0
+ *   arena->base % HS_ARENA_SIZE == 0, arena covers HS_ARENA_PAGES pages
+ *   a buddy block of order k starts at a page index i with i % (1<<k) == 0
+ *   free pages + allocated pages + slab pages == HS_ARENA_PAGES, per arena
+ */
+#ifndef HS_INTERNAL_H
+#define HS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "header.h"
+
+#define HS_API     __attribute__((visibility("default")))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- geometry --------------------------------------------------------- */
+#define HS_PAGE_SHIFT   12
+#define HS_PAGE_SIZE    ((size_t)1 << HS_PAGE_SHIFT)
+#define HS_MAX_ORDER    10                      /* inclusive, as in Linux  */
+#define HS_NR_ORDERS    (HS_MAX_ORDER + 1)      /* length of free_area[]   */
+#define HS_ARENA_PAGES  ((size_t)1 << HS_MAX_ORDER)
+#define HS_ARENA_SHIFT  (HS_PAGE_SHIFT + HS_MAX_ORDER)
+#define HS_ARENA_SIZE   ((size_t)1 << HS_ARENA_SHIFT)    /* 4 MiB = granule */
+#define HS_ALIGN        16
+/* Largest request we even try: bigger ones fail with ENOMEM at once, so
+ * that size arithmetic below can never overflow. */
+#define HS_MAX_REQUEST  ((size_t)1 << 46)
+
+/* ---- pagemap.c: which granule is whose -------------------------------- */
+/* A granule entry is 0 (not ours), a struct hs_arena * (low bit 0), or the
+ * base of a huge mapping with HS_GRANULE_HUGE set. Lookups take no lock. */
+#define HS_GRANULE_HUGE ((uintptr_t)1)
+uintptr_t hs_pagemap_get(const void *addr);
+bool      hs_pagemap_set(const void *granule_base, size_t len, uintptr_t value);
+
+/* ---- buddy.c: page blocks --------------------------------------------- */
+enum hs_page_state {
+	PG_UNUSED = 0,   /* inside a free block, not its head               */
+	PG_FREE,         /* head of a free block of 'order'                   */
+	PG_LARGE,        /* head of an allocated block of 'npages' pages      */
+	PG_SLAB,         /* head of a slab (bins.c owns the slab fields)      */
+	PG_TAIL,         /* a later page of a large block or slab: see 'head' */
+};
+
+struct hs_slab;
+
+/* One per page of an arena, kept outside the arena so that free pages are
+ * never touched (they may have been given back with MADV_DONTNEED). */
+struct hs_page {
+	uint8_t  state;          /* enum hs_page_state                        */
+	uint8_t  order;          /* PG_FREE: order of the free block          */
+	uint8_t  dirty;          /* PG_FREE: pages may be resident            */
+	uint8_t  unused;
+	uint32_t head;           /* PG_TAIL: page index of the block's head   */
+	uint32_t npages;         /* PG_LARGE / PG_SLAB: length in pages       */
+	uint32_t unused2;
+	struct hs_page *prev, *next;  /* PG_FREE: free_area[order] list       */
+	struct hs_slab *slab;    /* PG_SLAB: the slab descriptor              */
+};
+
+struct hs_arena {
+	char *base;                        /* HS_ARENA_SIZE aligned           */
+	struct hs_arena *next;             /* all arenas, for walks           */
+	uint32_t free_pages;               /* pages in free blocks            */
+	uint32_t index;                    /* creation order, for heap maps   */
+	struct hs_page pages[HS_ARENA_PAGES];
+};
+
+struct hs_buddy_stats {
+	size_t arenas;                     /* arenas mapped now               */
+	size_t free_pages;                 /* pages in free blocks            */
+	size_t nr_free[HS_NR_ORDERS];      /* free blocks per order (buddyinfo)*/
+	size_t dirty_pages;                /* free pages possibly resident    */
+};
+
+/* Allocate exactly npages (1..HS_ARENA_PAGES) contiguous pages; the block
+ * is marked PG_LARGE (or PG_SLAB when slab is non-NULL). NULL when the
+ * system refuses memory. Takes the buddy lock. */
+void *hs_buddy_alloc(size_t npages, struct hs_slab *slab);
+/* Give back a block from hs_buddy_alloc; merges with free buddies. */
+void  hs_buddy_free(void *block);
+/* Resize a PG_LARGE block in place; false (and no change) if the pages
+ * after it are not free. Shrinking always succeeds. */
+bool  hs_buddy_resize(void *block, size_t new_npages);
+/* The head page meta of the block containing addr, or NULL if addr is not
+ * inside an allocated buddy block (free pages, not ours). Lock free: the
+ * caller must own the block (it was handed out and not yet freed). */
+struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out);
+void  hs_buddy_stats(struct hs_buddy_stats *out);
+/* Visit every arena under the buddy lock (heap maps, leak scan). */
+void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
+static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
+{
+	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
+}
+void  hs_buddy_lock(void);      /* fork handlers */
+void  hs_buddy_unlock(void);
+void  hs_buddy_reinit_child(void);
+
+/* ---- bins.c: size classes and slabs ----------------------------------- */
+#define HS_NR_BINS       39
+#define HS_BIN_MAX_SLOT  32768          /* largest slot, header included  */
+#define HS_BIN_MAX_USER  (HS_BIN_MAX_SLOT - HS_HEADER_SIZE)
+
+struct hs_slab {
+	char    *base;                  /* first slot                         */
+	void    *free;                  /* freed slots, linked through user[0] */
+	uint32_t carved;                /* slots handed out at least once     */
+	uint32_t used;                  /* slots live or in a thread cache    */
+	uint32_t capacity;              /* slots that fit                     */
+	uint32_t slot_size;             /* bytes per slot, header included    */
+	uint8_t  bin;
+	struct hs_slab *prev, *next;    /* central partial list of its bin    */
+};
+
+extern const uint32_t hs_bin_slot_size[HS_NR_BINS];
+/* Smallest bin whose slot holds a header plus n user bytes; n must be
+ * <= HS_BIN_MAX_USER. */
+unsigned hs_size_to_bin(size_t n);
+
+/* Per-thread cache: one singly linked list per bin, no lock. */
+struct hs_tcache_bin {
+	void    *head;                  /* slot (header address) list         */
+	uint32_t count;
+	uint32_t limit;                 /* flush half when count exceeds it   */
+};
+struct hs_tcache {
+	struct hs_tcache_bin bins[HS_NR_BINS];
+	int state;                      /* 0 unset, 1 live, 2 torn down       */
+};
+
+/* Slow paths behind the inline cache (bins.c). Slots are header addresses. */
+void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
+void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
+void  hs_bins_release_slot(void *slot);    /* no cache: straight back     */
+void *hs_bins_take_slot(unsigned bin);     /* no cache: straight out      */
+void  hs_tcache_teardown(struct hs_tcache *tc);
+/* The slot (header address) that contains addr, from slab geometry. */
+void *hs_bins_slot_of(struct hs_page *head, const void *addr);
+void  hs_bins_lock_all(void);
+void  hs_bins_unlock_all(void);
+void  hs_bins_reinit_child(void);
+
+/* ---- huge.c: direct mappings above an arena --------------------------- */
+void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
+void   hs_huge_free(void *user);
+void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
+size_t hs_huge_mapped_bytes(void);
+
+/* ---- heap.c: one allocation API over the three sources ---------------- */
+/* Where a block lives; derived from the pagemap and page metadata. */
+enum hs_where { HS_NOT_OURS = 0, HS_IN_BIN, HS_IN_BUDDY, HS_IN_HUGE, HS_IN_BOOT };
+
+void  *hs_heap_alloc(size_t size, size_t align, unsigned kind);  /* user ptr */
+void   hs_heap_free(void *user);            /* user ptr already validated   */
+void  *hs_heap_realloc(void *user, size_t size);
+/* Validate a pointer handed to free/realloc: returns its header or NULL
+ * and sets *where. Never reads memory that is not ours. */
+struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
+size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
+
+/* Live-block walk for the leak scan and heap maps: calls fn for every
+ * block whose header says LIVE. Caller must have stopped other threads
+ * from allocating (exit) or accept a racy view (sampling). */
+typedef void (*hs_block_fn)(struct hs_header *h, void *user, void *ctx);
+void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
+
+/* Counters, per thread then summed; relaxed and approximate while threads
+ * run, exact once they stop. */
+struct hs_counters {
+	uint64_t allocs, frees;
+	uint64_t live_bytes;                    /* requested bytes live       */
+	uint64_t peak_bytes;
+};
+void hs_counters_read(struct hs_counters *out);
+
+/* ---- boot.c: memory before we are ready, re-entrant calls ------------- */
+void *hs_boot_alloc(size_t size, size_t align);
+bool  hs_boot_owns(const void *p);
+
+/* ---- util.c: output without stdio, environment without getenv --------- */
+/* Format into buf: %s %d %u %zu %lu %x %p %c %%; returns length. */
+int  hs_fmt(char *buf, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* One line to stderr, prefixed "==PID== heapscope: ". errno preserved. */
+void hs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Value of NAME in the initial environment, or NULL; no allocation. */
+const char *hs_env(const char *name);
+
+/* ---- config.c: HEAPSCOPE_* settings, read once at init ---------------- */
+struct hs_config {
+	int    enabled;         /* 0: plain allocator, nothing recorded       */
+	int    stack_depth;     /* frames recorded per allocation             */
+	size_t tcache_bytes;    /* per-thread cache budget                    */
+};
+extern struct hs_config hs_cfg;
+void hs_config_init(void);
+
+/* ---- init.c ------------------------------------------------------------ */
+extern int hs_initialized;
+void hs_init(void);
+
+#endif
