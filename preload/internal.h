@@ -221,6 +221,34 @@ struct hs_config {
 extern struct hs_config hs_cfg;
 void hs_config_init(void);
 
+/* ---- stacks.c: call stacks, interned ---------------------------------- */
+/* Unwind the caller's stack (frames inside heapscope skipped), intern it
+ * and return its id (>= 1); 0 if recording is off or failed. Writes an
+ * `S` line the first time a stack is seen. Re-entrancy safe. */
+uint32_t hs_stack_capture(void);
+/* The return addresses of an interned stack; returns n (0 if unknown). */
+unsigned hs_stack_get(uint32_t id, const uintptr_t **ips);
+
+/* ---- trace.c: the trace file (docs/TRACE-FORMAT.md) ------------------- */
+/* Open the trace (safe create) and write the preamble; false if tracing is
+ * off or the file could not be created (said once on stderr). */
+bool hs_trace_open(void);
+bool hs_trace_active(void);
+/* Append one complete record line (must end in '\n'); thread safe,
+ * no allocation. */
+void hs_trace_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hs_trace_flush(void);
+
+/* ---- leaks.c: reachability scan at exit ------------------------------- */
+/* Classify every live block (memcheck's four kinds) and write `C` and `L`
+ * lines. Called once, from the exit path, other threads still running. */
+void hs_leaks_scan(void);
+
+/* ---- lifecycle.c: exit, signals, fork, exec --------------------------- */
+/* The one place the process's end is handled: final sample, leak scan,
+ * `X` line, flush. Idempotent. how: "exit" or "signal". */
+void hs_finish(const char *how, int value);
+
 /* ---- init.c ------------------------------------------------------------ */
 extern int hs_initialized;
 void hs_init(void);
