@@ -10,6 +10,7 @@
  * rounds a non-power-of-two alignment up.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "fastpath.h"
@@ -74,7 +75,9 @@ HS_API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC);
-	if (p)
+	/* A huge block is a fresh mapping: already zero, and touching it
+	 * would make every page resident for nothing. */
+	if (p && hs_header_of(p)->bin != HS_BIN_HUGE)
 		memset(p, 0, total);
 	return p;
 }
@@ -130,8 +133,12 @@ HS_API void *memalign(size_t align, size_t n)
 {
 	if (align <= HS_ALIGN)
 		return alloc_entry(n, HS_ALIGN, HS_KIND_ALIGNED);
-	if (align > HS_MAX_REQUEST) {
+	if (align > SIZE_MAX / 2 + 1) {             /* as glibc: EINVAL ... */
 		errno = EINVAL;
+		return NULL;
+	}
+	if (align > HS_MAX_REQUEST) {               /* ... then ENOMEM */
+		errno = ENOMEM;
 		return NULL;
 	}
 	if (!power_of_two(align))                   /* glibc rounds up */
@@ -148,12 +155,9 @@ HS_API int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
-	int saved = errno;
 	void *p = memalign(align, n);
-	int err = errno;
-	errno = saved;
 	if (!p)
-		return err == EINVAL ? EINVAL : ENOMEM;
+		return ENOMEM;          /* errno is ENOMEM too, as with glibc */
 	*out = p;
 	return 0;
 }
