@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,32 +18,6 @@
 #include "faults.h"
 #define HEAPSCOPE_SHIM
 #include "heapscope.h"
-
-/* ---- test-local hs_env / hs_log ----------------------------------------
- * util.c (the lead's) is not on main yet; these behave like it: hs_env
- * reads the live environ, hs_log writes one prefixed line to fd 2.
- * Remove once util.c is merged. */
-const char *hs_env(const char *name)
-{
-	return getenv(name);
-}
-
-void hs_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int saved = errno;
-	int n = snprintf(line, sizeof line, "==%d== heapscope: ", (int)getpid());
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof line - 2)
-		n = (int)sizeof line - 2;
-	line[n++] = '\n';
-	if (write(2, line, (size_t)n) < 0)
-		(void)0;
-	errno = saved;
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 
