@@ -47,8 +47,22 @@ static int overflow;                      /* pushes past the deepest level */
 static atomic_uint_fast64_t total;        /* failures, all levels           */
 static atomic_uint gen_next = 1;          /* 0 never names a policy         */
 static atomic_flag edit_lock = ATOMIC_FLAG_INIT;   /* push/pop/init/reset */
-static struct hs_fault_hooks hooks;
 static __thread int benign_depth;
+
+/* limit= reads the heap's own counters. Exact in a single-threaded
+ * program (reading folds this thread's share); with threads each other
+ * thread may hold up to heap.c's FOLD_BYTES unfolded, so the ceiling is
+ * approximate by that much per thread. */
+static uint64_t heap_live_bytes(void)
+{
+	struct hs_counters c;
+	hs_counters_read(&c);
+	return c.live_bytes;
+}
+
+/* capture and stack_names come from the recorder (stacks.c) once it
+ * exists: hs_fault_set_hooks. Until then caller= matches nothing. */
+static struct hs_fault_hooks hooks = { .live_bytes = heap_live_bytes };
 
 void hs_fault_set_hooks(const struct hs_fault_hooks *h)
 {

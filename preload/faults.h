@@ -119,7 +119,8 @@ struct hs_fault_record {
 };
 
 /* The recorder's services that some terms need; any may be NULL, in which
- * case the term that needs it never matches (limit: never fails). */
+ * case the term that needs it never matches (limit: never fails). The
+ * default has live_bytes (hs_counters_read) and no stack services. */
 struct hs_fault_hooks {
 	/* limit=: live requested bytes now. */
 	uint64_t (*live_bytes)(void);
