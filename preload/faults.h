@@ -135,8 +135,8 @@ void hs_fault_set_hooks(const struct hs_fault_hooks *hooks);
 
 /* Non-zero while some policy may fail a call. The entry points test it
  * first: with no policy it is the whole cost, one well-predicted branch on
- * a global that never changes. */
-extern atomic_int hs_faults_armed;
+ * a global that never changes (hidden, so one PC-relative load, no GOT). */
+extern atomic_int hs_faults_armed __attribute__((visibility("hidden")));
 static inline bool hs_faults_active(void)
 {
 	return __builtin_expect(atomic_load_explicit(&hs_faults_armed,
