@@ -65,7 +65,9 @@ START_TEST(every_power_of_two)
 				              api_name[api], align, sizes[s], p[api][s]);
 				ck_assert_msg((uintptr_t)p[api][s] % 16 == 0, "%s(%zu, %zu) = %p not 16-aligned",
 				              api_name[api], align, sizes[s], p[api][s]);
-				ck_assert_uint_ge(malloc_usable_size(p[api][s]), sizes[s]);
+				size_t u = malloc_usable_size(p[api][s]);
+				ck_assert_msg(u >= sizes[s], "%s(%zu, %zu) = %p: malloc_usable_size %zu",
+				              api_name[api], align, sizes[s], p[api][s], u);
 				tu_fill(p[api][s], sizes[s], align * 8 + (size_t)(api * NS + s));
 			}
 		for (int api = 0; api < N_API; api++)
@@ -142,6 +144,8 @@ START_TEST(memalign_rounds_up_non_power_of_two)
 			ck_assert_msg(p != NULL, "memalign(%zu, %zu) NULL", al[i][0], n);
 			ck_assert_msg((uintptr_t)p % al[i][1] == 0, "memalign(%zu, %zu) = %p, want %zu-aligned",
 			              al[i][0], n, p, al[i][1]);
+			ck_assert_msg(malloc_usable_size(p) >= n, "memalign(%zu, %zu) = %p: usable size %zu",
+			              al[i][0], n, p, malloc_usable_size(p));
 			memset(p, 7, n);
 			free(p);
 		}
