@@ -269,13 +269,10 @@ uint32_t hs_stack_capture(void)
 	int n = unw_backtrace(raw, depth + SKIP_SLACK);
 	uintptr_t lo, hi;
 	hs_modules_self_text(&lo, &hi);
-	int skip = 0;
+	/* raw[0] is this function (unw_backtrace's caller): always ours. */
+	int skip = 1;
 	while (skip < n && (uintptr_t)raw[skip] >= lo && (uintptr_t)raw[skip] < hi)
 		skip++;
-	/* Linked statically into a test program, everything is "ours": keep
-	 * all but this function's own frame rather than nothing. */
-	if (skip == n)
-		skip = n > 1;
 	int k = n - skip < depth ? n - skip : depth;
 	uint32_t id = k > 0 ? hs_stack_intern((const uintptr_t *)(raw + skip), (unsigned)k) : 0;
 	in_capture = 0;
