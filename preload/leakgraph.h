@@ -36,8 +36,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct hs_header;
-
 /* Order matters: phase 1 only ever raises a state. */
 enum hs_lk_state {
 	HS_LK_UNREACHED = 0,    /* after phase 2: definitely lost             */
@@ -60,11 +58,11 @@ enum hs_lk_heuristic {
 struct hs_lk_block {
 	uintptr_t start;            /* user pointer                            */
 	size_t    size;             /* requested bytes: scanned and reported   */
-	struct hs_header *hdr;      /* the allocator's header (stack id, kind) */
+	uint32_t  stack;            /* interned allocation stack (header copy) */
 	uint8_t   state;            /* enum hs_lk_state                        */
 	uint8_t   pending;          /* on the mark stack now                   */
 	uint8_t   heuristic;        /* REACHABLE only via this heuristic       */
-	uint8_t   unused;
+	uint8_t   flags;            /* the caller's (leaks.c: where it lives)  */
 	uint32_t  leader;           /* INDIRECT: index of its clique's leader  */
 };
 
