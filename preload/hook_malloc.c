@@ -20,7 +20,7 @@ static inline void *alloc_entry(size_t n, size_t align, unsigned kind)
 {
 	if (unlikely(hs_busy))
 		return hs_boot_alloc(n, align, kind);
-	uint32_t stack = 0;
+	uint32_t stack = hs_initialized && hs_cfg.enabled ? hs_stack_capture() : 0;
 	if (align <= HS_ALIGN)
 		return hs_fast_alloc(n, kind, stack);
 	return hs_heap_alloc(n, align, kind, stack);
@@ -108,7 +108,7 @@ HS_API void *realloc(void *p, size_t n)
 			hs_heap_release(p, h, where);
 		return q;
 	}
-	return hs_heap_realloc(p, n, 0);
+	return hs_heap_realloc(p, n, hs_initialized && hs_cfg.enabled ? hs_stack_capture() : 0);
 }
 
 HS_API void *reallocarray(void *p, size_t n, size_t m)
