@@ -13,8 +13,11 @@
  * _exit/_Exit/quick_exit skip all that: their hooks (hook_exit.c) call
  * hs_finish() themselves.
  *
- * Fatal signals. For SIGSEGV, SIGBUS, SIGABRT, SIGILL and SIGFPE we install
- * a handler at init if the disposition is still SIG_DFL (a program that
+ * Fatal signals. For the faults (SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE)
+ * and the signals whose default action ends a process in ordinary use
+ * (SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGALRM, SIGXCPU, SIGXFSZ:
+ * a pipeline reader that quits, Ctrl-C, timeout(1)) we install a handler
+ * at init if the disposition is still SIG_DFL (a program that
  * installs its own later simply replaces ours: we never chain, so its
  * behaviour is exactly what it would be without us). The handler writes
  * `X signal N`, flushes, and re-raises with the default action so the
@@ -84,7 +87,10 @@ __attribute__((destructor)) static void at_fini(void)
 
 /* ---- fatal signals ------------------------------------------------------ */
 
-static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE };
+static const int fatal[] = {
+	SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE,
+	SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGALRM, SIGXCPU, SIGXFSZ,
+};
 
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {

@@ -220,13 +220,16 @@ void hs_modules_refresh(void)
 	atomic_store(&MT.subs, c[1]);
 }
 
+/* Our text, if we are a library of our own. Linked into a program (the
+ * unit tests) the range would be the whole program: report it empty. */
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t *r = arg, lo, hi;
 	text_range(info, &lo, &hi);
 	if (r[0] >= lo && r[0] < hi) {
-		r[1] = lo;
-		r[2] = hi;
+		bool main_program = !info->dlpi_name || !info->dlpi_name[0];
+		r[1] = main_program ? 1 : lo;
+		r[2] = main_program ? 1 : hi;
 		return 1;
 	}
 	return 0;

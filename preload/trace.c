@@ -30,6 +30,7 @@ static struct {
 	uint64_t written;          /* bytes in the file                        */
 	uint64_t exec_mark;        /* file size before `X exec 0`             */
 	uint64_t lost;             /* bytes dropped by failed writes          */
+	char path[1088];           /* the open file's name                    */
 	char buf[HS_TRACE_BUF + 1];/* +1: room for the formatter's NUL        */
 } T = { .fd = -1 };
 
@@ -42,6 +43,7 @@ void hs_trace_lock(void)   { hs_spin_lock(&T.lock); }
 void hs_trace_unlock(void) { hs_spin_unlock(&T.lock); }
 bool hs_trace_active(void) { return atomic_load_explicit(&T.open, memory_order_relaxed); }
 int  hs_trace_owner(void)  { return T.fd >= 0 ? T.pid : 0; }
+const char *hs_trace_path(void) { return T.fd >= 0 ? T.path : NULL; }
 bool hs_trace_writable_locked(void) { return T.open; }
 
 /* ---- file names and safe creation ------------------------------------- */
@@ -293,8 +295,9 @@ static void write_preamble_locked(void)
 /* Open fd as this process's trace and write everything a reader needs
  * before the first new record: header, P, a, every module, every stack
  * interned so far. Caller holds the stacks, modules and trace locks. */
-static void begin_locked(int fd)
+static void begin_locked(int fd, const char *path)
 {
+	hs_fmt(T.path, sizeof T.path, "%s", path);
 	T.fd = fd;
 	T.pid = (int)getpid();
 	T.len = 0;
@@ -330,7 +333,7 @@ bool hs_trace_start(const char *path)
 	hs_trace_lock();
 	if (T.fd >= 0)
 		close(T.fd);
-	begin_locked(fd);
+	begin_locked(fd, path);
 	hs_trace_unlock();
 	hs_modules_unlock();
 	hs_stacks_unlock();
@@ -443,7 +446,7 @@ void hs_trace_fork_child(void)
 		                  prog, (int)getpid(), 0, true))
 			fd = hs_trace_create(name);
 		if (fd >= 0)
-			begin_locked(fd);  /* this thread holds all three locks     */
+			begin_locked(fd, name);  /* this thread holds all three locks     */
 		else
 			refuse(name, -fd);
 	}

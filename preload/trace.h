@@ -102,6 +102,8 @@ void hs_trace_close(void);
 /* The pid the open trace belongs to (0 if none). A process that finds a
  * different getpid() is a vfork/clone child and must not touch it. */
 int  hs_trace_owner(void);
+/* The open trace's file name, NULL if none. */
+const char *hs_trace_path(void);
 
 /* Locked-region writing, for callers that build a line in place (S lines)
  * or must emit several lines atomically. room_locked returns space for at
@@ -145,7 +147,8 @@ void   hs_exec_env_free(char **env);
 void hs_modules_refresh(void);
 /* Write every known module (trace open, locks held by the caller). */
 void hs_modules_emit_all_locked(void);
-/* [lo, hi) of libheapscope's own executable text, found once. */
+/* [lo, hi) of libheapscope's own executable text, found once; empty when
+ * the shim is linked into a program rather than loaded as a library. */
 void hs_modules_self_text(uintptr_t *lo, uintptr_t *hi);
 /* /proc/self/exe, read once (static storage). */
 const char *hs_modules_exe_path(void);
