@@ -13,6 +13,9 @@ struct hs_config hs_cfg = {
 	.enabled = 1,
 	.stack_depth = 32,
 	.tcache_bytes = 64 * 1024,
+	.checks = -1,                   /* unset: follows .enabled            */
+	.quarantine_bytes = 4 << 20,
+	.abort_on_error = 0,
 };
 
 /* Parse a decimal number in [lo, hi]; false on anything else. */
@@ -58,8 +61,41 @@ static void read_int(const char *name, long lo, long hi, int *dst)
 		       name, v, lo, hi, *dst);
 }
 
+/* Bytes, with an optional k or m suffix (KiB, MiB). */
+static void read_size(const char *name, size_t hi, size_t *dst)
+{
+	const char *v = hs_env(name);
+	char num[24];
+	long n;
+	if (!v)
+		return;
+	size_t len = strlen(v), mul = 1;
+	if (len && (v[len - 1] == 'k' || v[len - 1] == 'K'))
+		mul = 1024, len--;
+	else if (len && (v[len - 1] == 'm' || v[len - 1] == 'M'))
+		mul = 1024 * 1024, len--;
+	if (len < sizeof num) {
+		memcpy(num, v, len);
+		num[len] = '\0';
+		if (parse_num(num, 0, (long)(hi / mul), &n)) {
+			*dst = (size_t)n * mul;
+			return;
+		}
+	}
+	hs_log("%s=%s: expected a size in bytes (k or m suffix allowed) up to %zu; "
+	       "using %zu", name, v, hi, *dst);
+}
+
 void hs_config_init(void)
 {
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
+	/* Checks cost a little on every call: on by default when recording,
+	 * off for the plain allocator (HEAPSCOPE_RECORD=0) unless asked for. */
+	if (hs_cfg.checks < 0)
+		hs_cfg.checks = hs_cfg.enabled;
+	read_bool("HEAPSCOPE_CHECKS", &hs_cfg.checks);
+	read_size("HEAPSCOPE_QUARANTINE", (size_t)1 << 40, &hs_cfg.quarantine_bytes);
+	read_bool("HEAPSCOPE_ABORT_ON_ERROR", &hs_cfg.abort_on_error);
+	hs_checks_configure();
 }

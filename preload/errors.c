@@ -1,38 +1,97 @@
 /*
  * errors.c — the program did something wrong with the heap: say so.
  *
- * One line on stderr naming the problem and the address, and an `E` record
- * in the trace when one is open. The caller then carries on without
- * touching the bad block, so the heap stays intact.
+ * Each error is one line on stderr, memcheck's words on one line (the
+ * full report with symbolised stacks is the analyzer's job), and an `E`
+ * record in the trace: kind, address, the current stack (captured here),
+ * the block's allocation and free stacks. The caller then carries on
+ * without touching the bad block, so the heap stays intact, unless
+ * HEAPSCOPE_ABORT_ON_ERROR asks to stop: then the trace is flushed and
+ * the process aborts (the lifecycle's SIGABRT handler writes `X signal`).
+ *
+ * Also here: the free record, a freed block's free stack kept in its
+ * second user word.
  */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
 __attribute__((weak)) bool hs_trace_active(void);
 __attribute__((weak)) void hs_trace_printf(const char *fmt, ...);
+__attribute__((weak)) void hs_trace_flush(void);
+__attribute__((weak)) uint32_t hs_stack_capture(void);
+int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 
 static _Atomic unsigned long nerrors;
+static __thread int reporting;          /* an error while reporting one */
 
-void hs_report_error(const char *kind, const char *call, const void *addr,
-                     const struct hs_header *h)
+void hs_error(const char *kind, const char *call, const void *addr,
+              uint32_t alloc_stack, uint32_t free_stack, const char *fmt, ...)
 {
 	nerrors++;
-	char human[32];              /* "double_free" -> "double free" */
+	if (reporting)          /* the stack capture itself tripped a check */
+		return;
+	reporting = 1;
+	char detail[320];
+	va_list ap;
+	va_start(ap, fmt);
+	hs_vfmt(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	char human[32];         /* "double_free" -> "double free" */
 	int i = 0;
 	for (; kind[i] && i < (int)sizeof human - 1; i++)
 		human[i] = kind[i] == '_' ? ' ' : kind[i];
 	human[i] = '\0';
-	if (h)
-		hs_log("%s: %s(%p): block of %zu bytes was already freed",
-		       human, call, addr, (size_t)h->size);
-	else
-		hs_log("%s: %s(%p): not the start of a block heapscope handed out",
-		       human, call, addr);
+	char where[64] = "";
+	if (call)
+		hs_fmt(where, sizeof where, "%s(%p): ", call, addr);
+	hs_log("%s: %s%s", human, where, detail);
+	uint32_t stack = hs_initialized && hs_cfg.enabled && hs_stack_capture
+	                 ? hs_stack_capture() : 0;
 	if (hs_trace_active && hs_trace_active())
-		hs_trace_printf("E %s %lx %u %u %u %s(%p)\n", kind, (unsigned long)(uintptr_t)addr,
-		                0u, h ? (unsigned)h->stack : 0u, 0u, call, addr);
+		hs_trace_printf("E %s %lx %u %u %u %s%s\n", kind,
+		                (unsigned long)(uintptr_t)addr, stack, alloc_stack,
+		                free_stack, where, detail);
+	reporting = 0;
+	if (hs_cfg.abort_on_error) {
+		hs_log("stopping at the first heap error (HEAPSCOPE_ABORT_ON_ERROR)");
+		if (hs_trace_flush)
+			hs_trace_flush();
+		abort();
+	}
 }
 
 unsigned long hs_error_count(void)
 {
 	return nerrors;
+}
+
+/* ---- free records ---------------------------------------------------------- */
+
+/* 32 bits of check over the stack id, the block's address and the secret:
+ * a record is believed only where it was written, and only if the program
+ * did not write over it after the free. */
+static uint32_t record_check(const void *user, uint32_t stack)
+{
+	uint64_t x = ((uint64_t)stack << 32 | 0x46524545u)      /* "FREE" */
+	             ^ (uint64_t)(uintptr_t)user ^ (hs_secret >> 7);
+	x *= 0x9E3779B97F4A7C15ull;
+	x ^= x >> 31;
+	return (uint32_t)(x >> 32);
+}
+
+void hs_free_record_put(void *user, uint32_t free_stack)
+{
+	uint64_t w = (uint64_t)record_check(user, free_stack) << 32 | free_stack;
+	memcpy((char *)user + 8, &w, sizeof w);
+}
+
+uint32_t hs_free_record_get(const void *user)
+{
+	uint64_t w;
+	memcpy(&w, (const char *)user + 8, sizeof w);
+	uint32_t stack = (uint32_t)w;
+	return stack && (uint32_t)(w >> 32) == record_check(user, stack) ? stack : 0;
 }

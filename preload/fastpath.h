@@ -2,20 +2,27 @@
  * fastpath.h — the common case of malloc and free, inlined into the hooks.
  *
  * malloc: pop a slot from this thread's cache for the request's bin.
- * free:   a block in a bin, at its slot start, header intact: push it.
- * Anything else (empty cache, large, aligned, foreign, freed) takes the
- * out-of-line path in heap.c. hs_busy brackets the list operations so a
- * signal handler that allocates meanwhile is sent elsewhere (boot.c).
+ * free:   a block in a bin, at its slot start, header intact, of the
+ *         family the call releases: push it.
+ * Anything else (empty cache, large, aligned, foreign, freed, mismatched)
+ * takes the out-of-line path in heap.c. hs_busy brackets the list
+ * operations so a signal handler that allocates meanwhile is sent
+ * elsewhere (boot.c).
+ *
+ * hs_fast_alloc's guard is a constant at each call site (0, or HS_CANARY
+ * with checks on): the hooks test hs_guard once and inline one copy each,
+ * so the plain path carries no canary code at all.
  */
 #ifndef HS_FASTPATH_H
 #define HS_FASTPATH_H
 
 #include "internal.h"
 
-static inline void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack)
+static inline __attribute__((always_inline))
+void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 {
-	if (likely(n <= HS_BIN_MAX_USER)) {
-		unsigned bin = hs_size_to_bin(n);
+	if (likely(n <= HS_BIN_MAX_USER - guard)) {     /* n + guard cannot wrap */
+		unsigned bin = hs_size_to_bin(hs_room(n, guard));
 		struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 		hs_busy = 1;
 		void *slot = tb->head;
@@ -23,7 +30,13 @@ static inline void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack)
 			tb->head = hs_slot_next(slot);
 			tb->count--;
 			hs_busy = 0;
-			hs_header_set(slot, n, bin, kind, stack);
+			/* Canary before header: a walk that sees LIVE sees the
+			 * canary too (exit check while other threads run). */
+			if (guard) {
+				hs_canary_put(hs_user_of(slot), n);
+				atomic_signal_fence(memory_order_release);
+			}
+			hs_header_set_g(slot, n, bin, kind, stack, guard != 0);
 			hs_ts.allocs++;
 			hs_ts.live += (int64_t)n;
 			return hs_user_of(slot);
@@ -33,8 +46,9 @@ static inline void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack)
 	return hs_heap_alloc(n, HS_ALIGN, kind, stack);
 }
 
-/* True if the block was a plain bin block and is now in the cache. */
-static inline bool hs_fast_free(void *p)
+/* True if the block was a plain bin block of a family in `accept` (a mask
+ * of 1 << kind) and is now in the cache. */
+static inline bool hs_fast_free(void *p, unsigned accept)
 {
 	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)))
 		return false;
@@ -45,7 +59,7 @@ static inline bool hs_fast_free(void *p)
 	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
 		return false;
 	if (unlikely(h->state != HS_LIVE || h->bin >= HS_NR_BINS
-	             || (h->kind & HS_KIND_MOVED) || hs_tc.state != 1
+	             || !((1u << h->kind) & accept) || hs_tc.state != 1
 	             || h->check != hs_header_hash(h)))
 		return false;
 	struct hs_tcache_bin *tb = &hs_tc.bins[h->bin];

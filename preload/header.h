@@ -1,7 +1,11 @@
 /*
  * header.h — the 16 bytes in front of every block.
  *
- *   word 0:  size:48  requested bytes (so HS_MAX_REQUEST < 2^48)
+ *   word 0:  size:47  requested bytes (so HS_MAX_REQUEST < 2^47)
+ *            guard:1  a canary follows the user bytes (checks.c): set
+ *                     when the block was allocated with checks on, so a
+ *                     block made before the settings were read, or from
+ *                     boot.c, is never checked for one
  *            bin:8    size class of the slot, HS_BIN_LARGE or HS_BIN_HUGE
  *            kind:4   which API family allocated it (enum hs_kind)
  *            state:4  HS_LIVE or HS_FREED (anything else: not a header);
@@ -45,7 +49,8 @@ enum hs_state {
 #define HS_BIN_HUGE  0xFF       /* its own mapping                        */
 
 struct hs_header {
-	uint64_t size  : 48;
+	uint64_t size  : 47;
+	uint64_t guard : 1;
 	uint64_t bin   : 8;
 	uint64_t kind  : 4;
 	uint64_t state : 4;
@@ -82,13 +87,20 @@ static inline int hs_header_valid(const struct hs_header *h)
 	       && h->check == hs_header_hash(h);
 }
 
-static inline void hs_header_set(struct hs_header *h, size_t size, unsigned bin,
-                                 unsigned kind, uint32_t stack)
+static inline void hs_header_set_g(struct hs_header *h, size_t size, unsigned bin,
+                                   unsigned kind, uint32_t stack, unsigned guard)
 {
-	struct hs_header n = { .size = size, .bin = bin, .kind = kind,
+	struct hs_header n = { .size = size, .guard = guard, .bin = bin, .kind = kind,
 	                       .state = HS_LIVE, .stack = stack, .check = 0 };
 	*h = n;
 	hs_header_seal(h);
+}
+
+/* A block without a canary (boot blocks, padding, slots being carved). */
+static inline void hs_header_set(struct hs_header *h, size_t size, unsigned bin,
+                                 unsigned kind, uint32_t stack)
+{
+	hs_header_set_g(h, size, bin, kind, stack, 0);
 }
 
 static inline void *hs_user_of(struct hs_header *h)

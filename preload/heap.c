@@ -72,12 +72,26 @@ static void *bin_slot(unsigned bin)
 	return slot;
 }
 
+/* The block's header, with the canary written first when checks are on
+ * (room for it was reserved): a walk that sees LIVE sees the canary. */
+static void seal_block(struct hs_header *h, size_t size, unsigned bin, unsigned kind,
+                       uint32_t stack, size_t guard)
+{
+	if (guard) {
+		hs_canary_put(hs_user_of(h), size);
+		atomic_signal_fence(memory_order_release);
+	}
+	hs_header_set_g(h, size, bin, kind, stack, guard != 0);
+}
+
 /* A block from the bins: slot start, or moved up inside the slot so that
  * the user pointer is aligned; the slot start then gets a HS_PADDING
- * header whose size is the distance to the real header. */
-static void *alloc_bin(size_t size, size_t align, unsigned kind, uint32_t stack)
+ * header whose size is the distance to the real header. room: size plus
+ * the canary's bytes (hs_room). */
+static void *alloc_bin(size_t size, size_t room, size_t align, unsigned kind,
+                       uint32_t stack, size_t guard)
 {
-	size_t need = align > HS_ALIGN ? size + align - HS_HEADER_SIZE : size;
+	size_t need = align > HS_ALIGN ? room + align - HS_HEADER_SIZE : room;
 	unsigned bin = hs_size_to_bin(need);
 	char *slot = bin_slot(bin);
 	if (!slot)
@@ -91,17 +105,18 @@ static void *alloc_bin(size_t size, size_t align, unsigned kind, uint32_t stack)
 		hs_header_seal(pad);
 		kind |= HS_KIND_MOVED;
 	}
-	hs_header_set(h, size, bin, kind, stack);
+	seal_block(h, size, bin, kind, stack, guard);
 	return user;
 }
 
 /* Buddy blocks are aligned to their power-of-two order, so any alignment
  * up to the block's size is met by putting the user pointer at
  * block + align (header just before it). */
-static void *alloc_large(size_t size, size_t align, unsigned kind, uint32_t stack)
+static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
+                         uint32_t stack, size_t guard)
 {
 	size_t off = align > HS_ALIGN ? align : HS_HEADER_SIZE;
-	size_t npages = (off + size + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	size_t npages = (off + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
 	char *block = hs_buddy_alloc(npages, NULL);
 	if (!block)
 		return NULL;
@@ -111,23 +126,30 @@ static void *alloc_large(size_t size, size_t align, unsigned kind, uint32_t stac
 		pg->hdr_off = (uint32_t)(off - HS_HEADER_SIZE);
 		kind |= HS_KIND_MOVED;
 	}
-	hs_header_set(h, size, HS_BIN_LARGE, kind, stack);
+	seal_block(h, size, HS_BIN_LARGE, kind, stack, guard);
 	hs_counters_fold();
 	return hs_user_of(h);
 }
 
-static void *alloc_huge(size_t size, size_t align, unsigned kind, uint32_t stack)
+static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
+                        uint32_t stack, size_t guard)
 {
-	void *user = hs_huge_alloc(size, align);
+	void *user = hs_huge_alloc(room, align);
 	if (!user)
 		return NULL;
-	hs_header_set(hs_header_of(user), size, HS_BIN_HUGE, kind, stack);
+	seal_block(hs_header_of(user), size, HS_BIN_HUGE, kind, stack, guard);
 	hs_counters_fold();
 	return user;
 }
 
 void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 {
+	/* The first allocation of the process always comes here (every cache
+	 * starts empty): the header secret must be set before any header is
+	 * sealed, or the headers made before our constructor would all fail
+	 * their check once it is. */
+	if (unlikely(!hs_secret))
+		hs_init_early();
 	if (align < HS_ALIGN)
 		align = HS_ALIGN;
 	if (size > HS_MAX_REQUEST || align > HS_MAX_REQUEST) {
@@ -135,14 +157,15 @@ void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 		return NULL;
 	}
 	void *user;
+	size_t guard = hs_guard, room = hs_room(size, guard);
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	hs_busy = 1;
-	if (size + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE)
-		user = alloc_bin(size, align, kind, stack);
-	else if (size + slack <= HS_ARENA_SIZE)
-		user = alloc_large(size, align, kind, stack);
+	if (room + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE)
+		user = alloc_bin(size, room, align, kind, stack, guard);
+	else if (room + slack <= HS_ARENA_SIZE)
+		user = alloc_large(size, room, align, kind, stack, guard);
 	else
-		user = alloc_huge(size, align, kind, stack);
+		user = alloc_huge(size, room, align, kind, stack, guard);
 	hs_busy = 0;
 	if (!user) {
 		errno = ENOMEM;
@@ -224,6 +247,12 @@ void hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)h->size;
 	mark_freed(h);
+	hs_heap_recycle(user, h, where);
+}
+
+/* h: FREED and counted (hs_heap_release, or a block leaving quarantine). */
+void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
+{
 	hs_busy = 1;
 	switch (where) {
 	case HS_IN_BIN: {
@@ -291,7 +320,8 @@ size_t hs_heap_capacity(const void *user)
 	}
 }
 
-/* Resize without moving, if the block's home allows it. */
+/* Resize without moving, if the block's home allows it. size: the new
+ * room (user bytes plus canary). */
 static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where,
                             size_t size)
 {
@@ -326,12 +356,13 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 		return NULL;
 	}
 	size_t old = h->size;
+	size_t guard = hs_guard, room = hs_room(size, guard);
 	hs_busy = 1;
-	bool in_place = resize_in_place(user, h, where, size);
-	if (where == HS_IN_HUGE && size + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
+	bool in_place = resize_in_place(user, h, where, room);
+	if (where == HS_IN_HUGE && room + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
 		/* Stays a mapping: resized in place or moved by remapping, the
 		 * pages are kept either way, never copied. */
-		void *moved = hs_huge_realloc(user, size);
+		void *moved = hs_huge_realloc(user, room);
 		if (moved) {
 			user = moved;
 			h = hs_header_of(user);
@@ -341,7 +372,7 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	hs_busy = 0;
 	if (in_place) {
 		unsigned kind = HS_KIND_MALLOC | (h->kind & HS_KIND_MOVED);
-		hs_header_set(h, size, h->bin, kind, stack);
+		seal_block(h, size, h->bin, kind, stack, guard);
 		hs_ts.allocs++;
 		hs_ts.frees++;
 		hs_ts.live += (int64_t)size - (int64_t)old;
@@ -351,7 +382,10 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	if (!nu)
 		return NULL;
 	memcpy(nu, user, old < size ? old : size);
-	hs_heap_release(user, h, where);
+	if (guard)              /* the old block was freed here, by realloc */
+		hs_quarantine_free(user, h, where, stack);
+	else
+		hs_heap_release(user, h, where);
 	return nu;
 }
 

@@ -211,6 +211,16 @@ void  *hs_heap_realloc(void *user, size_t size, uint32_t stack);
  * and sets *where. Never reads memory that is not ours. */
 struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
 void   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
+/* Give the memory of a block already marked FREED and counted back to its
+ * home (thread cache, buddy, mapping): the second half of release, used
+ * when a block leaves the quarantine. */
+void   hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where);
+/* Where a valid header lives, from its bin field (no lookup). */
+static inline enum hs_where hs_heap_where(const struct hs_header *h)
+{
+	return h->bin < HS_NR_BINS ? HS_IN_BIN : h->bin == HS_BIN_LARGE ? HS_IN_BUDDY
+	       : h->bin == HS_BIN_HUGE ? HS_IN_HUGE : HS_IN_BOOT;
+}
 size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
 
 /* Live-block walk for the leak scan and heap maps: calls fn for every
@@ -261,17 +271,125 @@ struct hs_config {
 	int    enabled;         /* 0: plain allocator, nothing recorded       */
 	int    stack_depth;     /* frames recorded per allocation             */
 	size_t tcache_bytes;    /* per-thread cache budget                    */
+	int    checks;          /* canaries, quarantine, fill (HEAPSCOPE_CHECKS;
+	                           default: on when recording)                */
+	size_t quarantine_bytes;/* per-thread quarantine budget, 0 = none     */
+	int    abort_on_error;  /* stop at the first heap error               */
 };
 extern struct hs_config hs_cfg;
 void hs_config_init(void);
 
 /* ---- errors.c: the program misused the heap ---------------------------- */
-/* kind: "invalid_free", "double_free", ... (the JSON error kinds); call:
- * the entry point ("free", "realloc", "delete"); h: the freed block's
- * header for double frees, else NULL. */
-void hs_report_error(const char *kind, const char *call, const void *addr,
-                     const struct hs_header *h);
+/* Report one heap error: a line on stderr, an `E` line in the trace with
+ * the current stack (captured here), then carry on, or stop when
+ * hs_cfg.abort_on_error. kind: the JSON error kind ("invalid_free",
+ * "double_free", "realloc_freed", "mismatched_free", "heap_overflow",
+ * "write_after_free"); call: the entry point ("free", "delete[]", ...) or
+ * NULL when the error was found elsewhere (quarantine, exit); addr: the
+ * address the program passed, or the first damaged byte; the detail is
+ * one line, memcheck's words. Call with no allocator lock held: the
+ * stack capture may allocate. */
+void hs_error(const char *kind, const char *call, const void *addr,
+              uint32_t alloc_stack, uint32_t free_stack, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 unsigned long hs_error_count(void);
+
+/* The free stack of a freed block, kept in its second user word (the first
+ * is the cache link) with a check, so it survives the quarantine and the
+ * thread cache until the slot is reused. Every block has >= 16 user bytes
+ * (bins: slot >= 32; with checks on the room is at least 16). */
+void     hs_free_record_put(void *user, uint32_t free_stack);
+uint32_t hs_free_record_get(const void *user);   /* 0 if none or damaged */
+
+/* ---- checks: canaries, quarantine, fill (checks.c, quarantine.c) -------- */
+/* With checks on every block is followed by HS_CANARY bytes of
+ * HS_CANARY_BYTE (header.guard says so), and a freed block waits in a
+ * per-thread quarantine, filled with HS_FREED_BYTE, before its memory is
+ * reused. hs_guard is HS_CANARY when checks are on and 0 when off: the
+ * plain paths test that one word. */
+#define HS_CANARY       8
+#define HS_CANARY_BYTE  0xFB
+#define HS_FREED_BYTE   0xFD
+#define HS_CANARY_WORD  0xFBFBFBFBFBFBFBFBull
+#define HS_FILL_MAX     4096    /* bytes of a freed block filled/verified */
+extern size_t hs_guard;
+
+/* Bytes to reserve for a block of size user bytes (room for the canary,
+ * and >= 16 so the free record fits). size <= HS_MAX_REQUEST: no wrap. */
+static inline size_t hs_room(size_t size, size_t guard)
+{
+	size_t r = size + guard;
+	return guard && r < 16 ? 16 : r;
+}
+static inline void hs_canary_put(void *user, size_t size)
+{
+	uint64_t w = HS_CANARY_WORD;
+	__builtin_memcpy((char *)user + size, &w, sizeof w);
+}
+static inline bool hs_canary_ok(const struct hs_header *h)
+{
+	uint64_t w;
+	if (!h->guard)
+		return true;
+	__builtin_memcpy(&w, (const char *)h + HS_HEADER_SIZE + h->size, sizeof w);
+	return w == HS_CANARY_WORD;
+}
+
+/* Which API families a release call accepts, as a mask of 1 << kind (the
+ * MOVED flag makes kind >= 8, outside every mask: such blocks always take
+ * the slow path). */
+#define HS_ACCEPT_FREE         ((1u << HS_KIND_MALLOC) | (1u << HS_KIND_ALIGNED))
+#define HS_ACCEPT_DELETE       (1u << HS_KIND_NEW)
+#define HS_ACCEPT_DELETE_ARRAY (1u << HS_KIND_NEW_ARRAY)
+
+/* free/delete with checks on (checks.c): ra and fp are the caller's return
+ * address and frame pointer (__builtin_return_address(0) and
+ * __builtin_frame_address(1) in the hook) for the free stack. Also handles
+ * every error of a release call. */
+void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
+                     const char *call);
+/* Vet a pointer handed to a release call (free, delete, realloc) that is
+ * not plainly fine: report an invalid, double or mismatched release.
+ * true: go on releasing *hp (LIVE; *where may be HS_IN_BOOT); false: the
+ * call must be ignored (reported, or a boot block). */
+bool hs_release_vet(void *p, unsigned accept, const char *call,
+                    struct hs_header **hp, enum hs_where *where);
+/* A damaged header is reported once: true if h was told before (and
+ * remembers it otherwise). */
+bool hs_damage_told(const void *h);
+/* The canary of a live block, checked on free and realloc: false (and
+ * reported) if it was overwritten. */
+bool hs_check_canary(struct hs_header *h, const char *call);
+/* At exit: canaries and headers of every block, this thread's quarantine. */
+void hs_checks_at_exit(void);
+/* Set hs_guard from hs_cfg (config.c calls it). */
+void hs_checks_configure(void);
+
+/* quarantine.c: h is a valid LIVE header the program just released; count
+ * it freed, record the free stack, fill, and hold it until it ages out. */
+void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
+                        uint32_t free_stack);
+/* Verify and release everything this thread holds (thread exit, exit). */
+void hs_quarantine_drain(void);
+/* Verify a freed block's fill and free record; report a write after free.
+ * true if it is intact. */
+bool hs_quarantine_verify(void *user, struct hs_header *h, size_t size);
+
+/* blockof.c: the block whose header or bytes contain addr (interior
+ * pointers, damaged headers), without reading memory that is not ours.
+ * Returns its header (valid, LIVE or FREED) or NULL. *slot_start is set
+ * to the header position the geometry expects at addr's block (for
+ * headers that fail their check), or NULL. */
+struct hs_header *hs_block_containing(const void *addr, struct hs_header **expected);
+/* The valid header of the block just before the one whose header is at
+ * hdr (the likely source of an overrun into it), or NULL. */
+struct hs_header *hs_block_before(const struct hs_header *hdr);
+
+/* fpstack.c: a call stack from frame pointers, starting at return address
+ * ra with the caller's frame pointer fp; bounded by this thread's stack.
+ * Cheap enough for every free (libunwind is not): frames without frame
+ * pointers are skipped or end the walk, like ASan's fast unwinder. */
+uint32_t hs_stack_capture_fp(uintptr_t ra, uintptr_t fp);
 
 /* ---- stacks.c: call stacks, interned ---------------------------------- */
 /* Unwind the caller's stack (frames inside heapscope skipped), intern it

@@ -38,6 +38,7 @@
  * the exit path works) before they exist. */
 void hs_leaks_scan(void) __attribute__((weak));
 void hs_sample_now(void) __attribute__((weak));
+void hs_checks_at_exit(void) __attribute__((weak));
 
 extern char **environ;
 
@@ -64,6 +65,8 @@ void hs_finish(const char *how, int value)
 		return;
 	if (hs_sample_now)
 		hs_sample_now();
+	if (hs_checks_at_exit)          /* canaries and headers: E lines first */
+		hs_checks_at_exit();
 	if (hs_leaks_scan)
 		hs_leaks_scan();
 	hs_trace_printf("%s", line);

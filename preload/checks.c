@@ -1,0 +1,270 @@
+/*
+ * checks.c — is this release right, and is the block intact?
+ *
+ * Every free, delete and realloc is vetted (always, checks on or off;
+ * the plain fast path in fastpath.h does the same tests inline and comes
+ * here only when one fails):
+ *   not the start of a block   invalid_free, ignored (an interior pointer
+ *                              names the block it points into);
+ *   a header where one belongs, failing its check
+ *                              heap_overflow: the header was overwritten;
+ *                              the block is never trusted again (leaked);
+ *   a FREED block              double_free (realloc_freed), ignored;
+ *   the wrong family           mismatched_free, then released as usual
+ *                              (memcheck does the same).
+ * With checks on (hs_guard != 0) a released block's canary is verified
+ * (heap_overflow, then repaired so it is told once), the free stack is
+ * taken from frame pointers (fpstack.c) and the block enters the
+ * quarantine (quarantine.c). At exit every block's header and every live
+ * block's canary are checked.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+size_t hs_guard;
+
+void hs_checks_configure(void)
+{
+	hs_guard = hs_cfg.checks ? HS_CANARY : 0;
+}
+
+static const char *family_name(unsigned kind)
+{
+	switch (kind & HS_KIND_FAMILY) {
+	case HS_KIND_MALLOC:    return "malloc()";
+	case HS_KIND_ALIGNED:   return "memalign()";
+	case HS_KIND_NEW:       return "operator new";
+	case HS_KIND_NEW_ARRAY: return "operator new[]";
+	}
+	return "?";
+}
+
+#define MAX_TOLD 32
+static const void *_Atomic told[MAX_TOLD];
+
+bool hs_damage_told(const void *h)
+{
+	for (unsigned i = 0; i < MAX_TOLD; i++) {
+		const void *t = atomic_load(&told[i]);
+		if (t == h)
+			return true;
+		if (!t) {
+			const void *expect = NULL;
+			if (atomic_compare_exchange_strong(&told[i], &expect, h))
+				return false;
+			if (expect == h)
+				return true;
+		}
+	}
+	return false;           /* table full: tell again rather than never */
+}
+
+static void report_invalid(void *p, const char *call)
+{
+	struct hs_header *exp, *b = hs_block_containing(p, &exp);
+	if (b) {
+		char *user = hs_user_of(b), *c = p;
+		size_t size = b->size;
+		const char *state = b->state == HS_LIVE ? "alloc'd" : "free'd";
+		uint32_t fs = b->state == HS_FREED ? hs_free_record_get(user) : 0;
+		if (c < user)
+			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
+			         "delete / delete[] / realloc(): address is %zu bytes before "
+			         "a block of size %zu %s at %p", (size_t)(user - c), size,
+			         state, user);
+		else if (c < user + size)
+			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
+			         "delete / delete[] / realloc(): address is %zu bytes inside "
+			         "a block of size %zu %s at %p", (size_t)(c - user), size,
+			         state, user);
+		else
+			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
+			         "delete / delete[] / realloc(): address is %zu bytes after "
+			         "a block of size %zu %s at %p", (size_t)(c - user - size),
+			         size, state, user);
+	} else if (exp && (char *)p == (char *)hs_user_of(exp)) {
+		if (hs_damage_told(exp))
+			return;
+		struct hs_header *prev = hs_block_before(exp);
+		hs_error("heap_overflow", call, exp, prev ? prev->stack : 0, 0,
+		         "the header of the block at %p was overwritten (an overrun of "
+		         "the block before it, or an underrun); it is not released", p);
+	} else {
+		hs_error("invalid_free", call, p, 0, 0, "Invalid free() / delete / "
+		         "delete[] / realloc(): address %p is not in a heap block", p);
+	}
+}
+
+bool hs_release_vet(void *p, unsigned accept, const char *call,
+                    struct hs_header **hp, enum hs_where *where)
+{
+	struct hs_header *h = hs_heap_lookup(p, where);
+	*hp = h;
+	if (!h) {
+		if (*where != HS_IN_BOOT)
+			report_invalid(p, call);
+		return false;
+	}
+	if (h->state != HS_LIVE) {
+		bool re = strcmp(call, "realloc") == 0;
+		hs_error(re ? "realloc_freed" : "double_free", call, p, h->stack,
+		         hs_free_record_get(p), "%s: the block of size %zu at %p was "
+		         "already freed", re ? "realloc() of a freed block"
+		         : "Invalid free() / delete / delete[] / realloc()",
+		         (size_t)h->size, p);
+		return false;
+	}
+	if (!((1u << (h->kind & HS_KIND_FAMILY)) & accept))
+		hs_error("mismatched_free", call, p, h->stack, 0, "Mismatched free() / "
+		         "delete / delete []: block of size %zu at %p was allocated with "
+		         "%s", (size_t)h->size, p, family_name(h->kind));
+	return true;
+}
+
+bool hs_check_canary(struct hs_header *h, const char *call)
+{
+	if (hs_canary_ok(h))
+		return true;
+	unsigned char *end = (unsigned char *)hs_user_of(h) + h->size;
+	size_t first = 0, last = HS_CANARY - 1;
+	while (end[first] == HS_CANARY_BYTE)
+		first++;
+	while (end[last] == HS_CANARY_BYTE)
+		last--;
+	hs_error("heap_overflow", call, end + first, h->stack, 0, "Invalid write "
+	         "after the end of a block: bytes %zu..%zu after the block of size "
+	         "%zu at %p were overwritten%s", first, last, (size_t)h->size,
+	         hs_user_of(h), last == HS_CANARY - 1 ? " (perhaps further: the "
+	         "guard ends there)" : "");
+	hs_canary_put(hs_user_of(h), h->size);          /* tell it once */
+	return false;
+}
+
+void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
+                     const char *call)
+{
+	int saved = errno;
+	enum hs_where where = HS_IN_BIN;
+	struct hs_header *h = hs_header_of(p);
+	/* The plain case, tested as in hs_fast_free: a bin block at its slot
+	 * start; anything else is vetted by a full lookup. */
+	uintptr_t g = (uintptr_t)p & (HS_ALIGN - 1) ? 0 : hs_pagemap_get(h);
+	if (unlikely(!g || (g & HS_GRANULE_HUGE) || h->state != HS_LIVE
+	             || h->bin >= HS_NR_BINS || !((1u << h->kind) & accept)
+	             || h->check != hs_header_hash(h))) {
+		if (!hs_release_vet(p, accept, call, &h, &where))
+			goto out;
+		if (where == HS_IN_BOOT) {
+			hs_heap_release(p, h, where);
+			goto out;
+		}
+	}
+	hs_check_canary(h, call);
+	uint32_t fs = hs_cfg.enabled ? hs_stack_capture_fp(ra, fp) : 0;
+	hs_quarantine_free(p, h, where, fs);
+out:
+	errno = saved;
+}
+
+/* ---- at exit ----------------------------------------------------------------- */
+
+#define MAX_FOUND 64
+
+/* Damage found during the walk, reported after it: reporting captures a
+ * stack, which may allocate, and the walk holds the buddy lock. */
+static struct found {
+	struct hs_header *h;
+	uint64_t word0;                 /* the header as seen, to re-check   */
+	bool header;                    /* header damaged (else canary)      */
+} found[MAX_FOUND];
+static unsigned nfound;
+
+static void note(struct hs_header *h, bool header)
+{
+	if (nfound < MAX_FOUND)
+		found[nfound++] = (struct found){ h, hs_header_word0(h), header };
+}
+
+static void check_block(struct hs_header *h)
+{
+	if (!h || !hs_header_valid(h))
+		note(h, true);
+	else if (h->state == HS_LIVE && !hs_canary_ok(h))
+		note(h, false);
+}
+
+static void walk_arena(struct hs_arena *a, void *ctx)
+{
+	for (size_t i = 0; i < HS_ARENA_PAGES; ) {
+		struct hs_page *pg = &a->pages[i];
+		char *addr = a->base + (i << HS_PAGE_SHIFT);
+		if (pg->state == PG_FREE) {
+			i += (size_t)1 << pg->order;
+		} else if (pg->state == PG_LARGE) {
+			check_block((struct hs_header *)(addr + pg->hdr_off));
+			i += pg->npages ? pg->npages : 1;
+		} else if (pg->state == PG_SLAB) {
+			struct hs_slab *s = pg->slab;
+			for (uint32_t k = 0; k < s->carved && k < s->capacity; k++) {
+				char *slot = s->base + (size_t)k * s->slot_size;
+				struct hs_header *h = (struct hs_header *)slot;
+				if (h->state == HS_PADDING && h->check == hs_header_hash(h)) {
+					size_t d = h->size;
+					h = d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= s->slot_size
+					    ? (struct hs_header *)(slot + d) : NULL;
+					if (!h) {
+						note((struct hs_header *)slot, true);
+						continue;
+					}
+				}
+				check_block(h);
+			}
+			i += pg->npages ? pg->npages : 1;
+		} else {
+			i++;
+		}
+	}
+}
+
+static void walk_huge(void *user, void *ctx)
+{
+	check_block(hs_header_of(user));
+}
+
+static void report_found(struct found *f)
+{
+	struct hs_header *h = f->h;
+	/* Another thread may have been writing this header or canary when we
+	 * looked: only damage that is still there, unchanged, is reported. */
+	if (hs_header_word0(h) != f->word0)
+		return;
+	if (f->header) {
+		if (hs_header_valid(h) || hs_damage_told(h))
+			return;
+		struct hs_header *prev = hs_block_before(h);
+		hs_error("heap_overflow", NULL, h, prev ? prev->stack : 0, 0,
+		         "the header of the block at %p was overwritten (an overrun of "
+		         "the block before it, or an underrun); found at exit",
+		         hs_user_of(h));
+	} else if (hs_header_valid(h) && h->state == HS_LIVE) {
+		hs_check_canary(h, NULL);
+	}
+}
+
+void hs_checks_at_exit(void)
+{
+	static _Atomic bool done;
+	if (!hs_guard || atomic_exchange(&done, true))
+		return;
+	hs_quarantine_drain();
+	nfound = 0;
+	hs_buddy_foreach_arena(walk_arena, NULL);
+	hs_huge_foreach(walk_huge, NULL);
+	unsigned n = nfound;
+	for (unsigned i = 0; i < n; i++)
+		report_found(&found[i]);
+	if (n == MAX_FOUND)
+		hs_log("more damaged blocks at exit than the %d reported", MAX_FOUND);
+}
