@@ -28,6 +28,9 @@ struct hs_cli {
 	size_t nsupp, cap_supp;
 	int error_exitcode;           /* 0 = not given                         */
 	bool quiet, no_children;
+	bool abort_on_error;          /* run: stop at the first heap error     */
+	bool no_checks;               /* run: no canaries, quarantine, fill    */
+	const char *quarantine;       /* run: --quarantine BYTES               */
 	const char *fail;             /* --fail POLICY                         */
 	char **args;                  /* run: program and its arguments;
 	                                 report: the trace                     */

@@ -45,6 +45,14 @@ void hs_cli_usage(FILE *f)
 "  --no-children         run: do not trace child processes\n"
 "  --fail POLICY         run: inject allocation failures (HEAPSCOPE_FAIL),\n"
 "                        e.g. nth=5 or prob=0.01,seed=1\n"
+"  --abort-on-error      run: stop the program at the first heap error\n"
+"                        (invalid, double or mismatched free, overrun, write\n"
+"                        after free); the report is still written\n"
+"  --no-checks           run: no canaries, quarantine or fill (faster; invalid,\n"
+"                        double and mismatched frees are still caught)\n"
+"  --quarantine BYTES    run: freed bytes held per thread before reuse, to catch\n"
+"                        writes after free and double frees (k/m suffix;\n"
+"                        default 4m; 0 = none)\n"
 "  --help, --version\n"
 "\n"
 "exit status:\n"
@@ -112,12 +120,12 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 }
 
 /* Options that take a value. */
-enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL };
+enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL, O_QUAR };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
 	{ "--leak-kinds", O_KINDS, false }, { "--stack-depth", O_DEPTH, false },
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
-	{ "--fail", O_FAIL, true },
+	{ "--fail", O_FAIL, true }, { "--quarantine", O_QUAR, true },
 };
 
 static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
@@ -159,6 +167,20 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 			return usage_error(c, "%s: empty policy", name);
 		c->fail = v;
 		return 0;
+	case O_QUAR: {
+		/* checked here, so a typo is a usage error and not a warning
+		 * from inside the program */
+		char *end;
+		errno = 0;
+		unsigned long long q = strtoull(v, &end, 10);
+		if (end != v && (*end == 'k' || *end == 'K' || *end == 'm' || *end == 'M'))
+			end++;
+		if (!*v || *v == '-' || *end || errno || q > (1ull << 40))
+			return usage_error(c, "--quarantine: expected a size in bytes (k "
+			                   "or m suffix allowed), not '%s'", v);
+		c->quarantine = v;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -171,10 +193,16 @@ static int option(struct hs_cli *c, int argc, char **argv, int *i)
 		c->quiet = true;
 		return 0;
 	}
-	if (strcmp(a, "--no-children") == 0) {
+	if (strcmp(a, "--no-children") == 0 || strcmp(a, "--abort-on-error") == 0
+	    || strcmp(a, "--no-checks") == 0) {
 		if (strcmp(c->cmd, "run") != 0)
 			return usage_error(c, "%s only applies to 'heapscope run'", a);
-		c->no_children = true;
+		if (strcmp(a, "--no-children") == 0)
+			c->no_children = true;
+		else if (strcmp(a, "--abort-on-error") == 0)
+			c->abort_on_error = true;
+		else
+			c->no_checks = true;
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {

@@ -117,6 +117,12 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHILDREN", "0");
 	if (c->fail)
 		rc |= set_env("HEAPSCOPE_FAIL", c->fail);
+	if (c->abort_on_error)
+		rc |= set_env("HEAPSCOPE_ABORT_ON_ERROR", "1");
+	if (c->no_checks)
+		rc |= set_env("HEAPSCOPE_CHECKS", "0");
+	if (c->quarantine)
+		rc |= set_env("HEAPSCOPE_QUARANTINE", c->quarantine);
 	return rc;
 }
 

@@ -70,30 +70,27 @@ static void report_invalid(void *p, const char *call)
 		const char *state = b->state == HS_LIVE ? "alloc'd" : "free'd";
 		uint32_t fs = b->state == HS_FREED ? hs_free_record_get(user) : 0;
 		if (c < user)
-			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
-			         "delete / delete[] / realloc(): address is %zu bytes before "
-			         "a block of size %zu %s at %p", (size_t)(user - c), size,
+			hs_error("invalid_free", call, p, b->stack, fs, "address is %zu "
+			         "bytes before a block of size %zu %s at %p", (size_t)(user - c), size,
 			         state, user);
 		else if (c < user + size)
-			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
-			         "delete / delete[] / realloc(): address is %zu bytes inside "
-			         "a block of size %zu %s at %p", (size_t)(c - user), size,
+			hs_error("invalid_free", call, p, b->stack, fs, "address is %zu "
+			         "bytes inside a block of size %zu %s at %p", (size_t)(c - user), size,
 			         state, user);
 		else
-			hs_error("invalid_free", call, p, b->stack, fs, "Invalid free() / "
-			         "delete / delete[] / realloc(): address is %zu bytes after "
-			         "a block of size %zu %s at %p", (size_t)(c - user - size),
+			hs_error("invalid_free", call, p, b->stack, fs, "address is %zu "
+			         "bytes after a block of size %zu %s at %p", (size_t)(c - user - size),
 			         size, state, user);
 	} else if (exp && (char *)p == (char *)hs_user_of(exp)) {
 		if (hs_damage_told(exp))
 			return;
 		struct hs_header *prev = hs_block_before(exp);
-		hs_error("heap_overflow", call, exp, prev ? prev->stack : 0, 0,
+		hs_error("heap_overflow", call, p, prev ? prev->stack : 0, 0,
 		         "the header of the block at %p was overwritten (an overrun of "
 		         "the block before it, or an underrun); it is not released", p);
 	} else {
-		hs_error("invalid_free", call, p, 0, 0, "Invalid free() / delete / "
-		         "delete[] / realloc(): address %p is not in a heap block", p);
+		hs_error("invalid_free", call, p, 0, 0, "address %p is not in a "
+		         "heap block", p);
 	}
 }
 
@@ -110,16 +107,14 @@ bool hs_release_vet(void *p, unsigned accept, const char *call,
 	if (h->state != HS_LIVE) {
 		bool re = strcmp(call, "realloc") == 0;
 		hs_error(re ? "realloc_freed" : "double_free", call, p, h->stack,
-		         hs_free_record_get(p), "%s: the block of size %zu at %p was "
-		         "already freed", re ? "realloc() of a freed block"
-		         : "Invalid free() / delete / delete[] / realloc()",
-		         (size_t)h->size, p);
+		         hs_free_record_get(p), "the block of size %zu at %p was "
+		         "already freed", (size_t)h->size, p);
 		return false;
 	}
 	if (!((1u << (h->kind & HS_KIND_FAMILY)) & accept))
-		hs_error("mismatched_free", call, p, h->stack, 0, "Mismatched free() / "
-		         "delete / delete []: block of size %zu at %p was allocated with "
-		         "%s", (size_t)h->size, p, family_name(h->kind));
+		hs_error("mismatched_free", call, p, h->stack, 0, "block of size %zu "
+		         "at %p was allocated with %s", (size_t)h->size, p,
+		         family_name(h->kind));
 	return true;
 }
 
@@ -134,10 +129,10 @@ bool hs_check_canary(struct hs_header *h, const char *call)
 	while (end[last] == HS_CANARY_BYTE)
 		last--;
 	hs_error("heap_overflow", call, end + first, h->stack, 0, "Invalid write "
-	         "after the end of a block: bytes %zu..%zu after the block of size "
-	         "%zu at %p were overwritten%s", first, last, (size_t)h->size,
-	         hs_user_of(h), last == HS_CANARY - 1 ? " (perhaps further: the "
-	         "guard ends there)" : "");
+	         "of size %zu: bytes %zu..%zu after the end of the block of size %zu "
+	         "at %p were overwritten%s", last - first + 1, first,
+	         last, (size_t)h->size, hs_user_of(h), last == HS_CANARY - 1
+	         ? " (perhaps more: the guard ends there)" : call ? "" : "; found at exit");
 	hs_canary_put(hs_user_of(h), h->size);          /* tell it once */
 	return false;
 }
@@ -244,7 +239,7 @@ static void report_found(struct found *f)
 		if (hs_header_valid(h) || hs_damage_told(h))
 			return;
 		struct hs_header *prev = hs_block_before(h);
-		hs_error("heap_overflow", NULL, h, prev ? prev->stack : 0, 0,
+		hs_error("heap_overflow", NULL, hs_user_of(h), prev ? prev->stack : 0, 0,
 		         "the header of the block at %p was overwritten (an overrun of "
 		         "the block before it, or an underrun); found at exit",
 		         hs_user_of(h));

@@ -27,6 +27,19 @@ int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 static _Atomic unsigned long nerrors;
 static __thread int reporting;          /* an error while reporting one */
 
+/* memcheck's words, where it has them; the overrun and write-after-free
+ * details begin "Invalid write of size N" themselves. */
+static const char *title(const char *kind)
+{
+	if (!strcmp(kind, "invalid_free") || !strcmp(kind, "double_free"))
+		return "Invalid free() / delete / delete[] / realloc(): ";
+	if (!strcmp(kind, "realloc_freed"))
+		return "realloc() of a freed block: ";
+	if (!strcmp(kind, "mismatched_free"))
+		return "Mismatched free() / delete / delete []: ";
+	return "";
+}
+
 void hs_error(const char *kind, const char *call, const void *addr,
               uint32_t alloc_stack, uint32_t free_stack, const char *fmt, ...)
 {
@@ -44,16 +57,19 @@ void hs_error(const char *kind, const char *call, const void *addr,
 	for (; kind[i] && i < (int)sizeof human - 1; i++)
 		human[i] = kind[i] == '_' ? ' ' : kind[i];
 	human[i] = '\0';
+	/* stderr stands alone: kind, call, memcheck's title, the detail. The
+	 * E line's detail leaves the title to the analyzer. */
 	char where[64] = "";
 	if (call)
 		hs_fmt(where, sizeof where, "%s(%p): ", call, addr);
-	hs_log("%s: %s%s", human, where, detail);
+	hs_log("%s: %s%s%s", human, where, title(kind), detail);
 	uint32_t stack = hs_initialized && hs_cfg.enabled && hs_stack_capture
 	                 ? hs_stack_capture() : 0;
 	if (hs_trace_active && hs_trace_active())
-		hs_trace_printf("E %s %lx %u %u %u %s%s\n", kind,
+		hs_trace_printf("E %s %lx %u %u %u %s%s%s%s\n", kind,
 		                (unsigned long)(uintptr_t)addr, stack, alloc_stack,
-		                free_stack, where, detail);
+		                free_stack, call ? "in " : "", call ? call : "",
+		                call ? ": " : "", detail);
 	reporting = 0;
 	if (hs_cfg.abort_on_error) {
 		hs_log("stopping at the first heap error (HEAPSCOPE_ABORT_ON_ERROR)");

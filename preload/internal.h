@@ -371,9 +371,6 @@ void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
                         uint32_t free_stack);
 /* Verify and release everything this thread holds (thread exit, exit). */
 void hs_quarantine_drain(void);
-/* Verify a freed block's fill and free record; report a write after free.
- * true if it is intact. */
-bool hs_quarantine_verify(void *user, struct hs_header *h, size_t size);
 
 /* blockof.c: the block whose header or bytes contain addr (interior
  * pointers, damaged headers), without reading memory that is not ours.

@@ -36,8 +36,10 @@
 #define RING_MAX  ((size_t)1 << 16)     /* entries per thread (1 MiB VM)  */
 
 struct entry {
-	void  *user;
-	size_t cost;                    /* bytes charged to the budget      */
+	void    *user;
+	uint32_t cost;                  /* bytes charged to the budget      */
+	uint32_t free_stack;            /* a copy of the free record, safe
+	                                   from writes after free           */
 };
 
 struct ring {
@@ -143,7 +145,10 @@ static bool find_changed(const unsigned char *u, size_t from, size_t to,
 	return true;
 }
 
-bool hs_quarantine_verify(void *user, struct hs_header *h, size_t size)
+/* Verify a freed block's fill and free record; report a write after free
+ * (naming free_stack: the ring's copy, safe from the program). true if
+ * it is intact. */
+static bool verify(void *user, struct hs_header *h, size_t size, uint32_t free_stack)
 {
 	const unsigned char *u = user;
 	size_t n = fill_len(size, h), first = SIZE_MAX, last = 0, f, l;
@@ -167,6 +172,7 @@ bool hs_quarantine_verify(void *user, struct hs_header *h, size_t size)
 	}
 	if (first == SIZE_MAX)
 		return true;
+	freed_by = free_stack;
 	if (first < size)
 		hs_error("write_after_free", NULL, u + first, h->stack, freed_by,
 		         "Invalid write of size %zu after free: bytes %zu..%zu of a "
@@ -197,13 +203,13 @@ static void evict_one(struct ring *r)
 		if (hs_damage_told(h))
 			return;
 		struct hs_header *prev = hs_block_before(h);
-		hs_error("heap_overflow", NULL, h, prev ? prev->stack : 0, 0,
+		hs_error("heap_overflow", NULL, e.user, prev ? prev->stack : 0, 0,
 		         "the header of a freed block at %p was overwritten while it "
 		         "was in quarantine (an overrun of the block before it, or an "
 		         "underrun); the block is not reused", e.user);
 		return;
 	}
-	hs_quarantine_verify(e.user, h, h->size);
+	verify(e.user, h, h->size, e.free_stack);
 	hs_heap_recycle(e.user, h, hs_heap_where(h));
 }
 
@@ -225,14 +231,14 @@ void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
 	hs_free_record_put(user, free_stack);
 	size_t cost = HS_HEADER_SIZE + hs_room(size, HS_CANARY);
 	struct ring *r = where == HS_IN_BIN || where == HS_IN_BUDDY ? this_ring() : NULL;
-	if (!r || cost > hs_cfg.quarantine_bytes / 4) {
+	if (!r || cost > hs_cfg.quarantine_bytes / 4 || cost > UINT32_MAX) {
 		hs_heap_recycle(user, h, where);
 		return;
 	}
 	fill(user, size, h);
 	while (r->tail - r->head > r->mask)     /* full: make one place */
 		evict_one(r);
-	r->e[r->tail & r->mask] = (struct entry){ user, cost };
+	r->e[r->tail & r->mask] = (struct entry){ user, (uint32_t)cost, free_stack };
 	r->tail++;
 	r->bytes += cost;
 	while (r->bytes > hs_cfg.quarantine_bytes)
