@@ -3,7 +3,9 @@
 # under LD_PRELOAD=build/libheapscope.so, in the same (fresh) directory, and
 # stdout and exit status must match byte for byte. A hang fails through
 # `timeout`. A clean program that makes the shim report a heap error
-# ("invalid free", "double free", ...) fails too: that is a false positive.
+# ("invalid free", "double free", ..., on stderr or as an `E` line in any
+# of its traces) fails too: that is a false positive. The shim runs with
+# its default settings, heap checks (canaries, quarantine) included.
 #   REAL_ONLY=name,name   run only these cases
 #   HEAPSCOPE_LIB=path    preload another allocator (to check this script)
 set -u
@@ -63,8 +65,12 @@ case_() {
   [ -z "$why" ] && [ "$rs" = 124 ] && why="hung under the shim (timeout ${TMO}s)"
   [ -z "$why" ] && [ "$rn" != "$rs" ] && why="exit status $rn natively, $rs under the shim"
   [ -z "$why" ] && ! cmp -s "$work/$name.native.out" "$work/$name.shim.out" && why="stdout differs"
-  [ -z "$why" ] && grep -qE 'heapscope: (invalid free|double free|realloc freed|mismatched)' \
+  [ -z "$why" ] && grep -qE 'heapscope: (invalid free|double free|realloc freed|mismatched free|heap overflow|write after free)' \
     "$work/$name.shim.err" && why="the shim reported a heap error in a clean program"
+  # errors found at exit may miss a stderr the program closed: the traces
+  # (every process of the case, children included) hold them all
+  [ -z "$why" ] && grep -q '^E ' "$work/traces/$name".*.trace 2>/dev/null &&
+    why="heap error in the trace of a clean program: $(grep -h '^E ' "$work/traces/$name".*.trace | head -n 2)"
   [ -z "$why" ] && [ ! -s "$work/$name.native.out" ] && why="no output (the test itself is broken)"
   if [ -z "$why" ]; then
     echo "ok   $name ($(wc -c <"$work/$name.native.out") bytes of stdout identical)"
