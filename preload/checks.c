@@ -14,9 +14,9 @@
  *                              (memcheck does the same).
  * With checks on (hs_guard != 0) a released block's canary is verified
  * (heap_overflow, then repaired so it is told once), the free stack is
- * taken from frame pointers (fpstack.c) and the block enters the
- * quarantine (quarantine.c). At exit every block's header and every live
- * block's canary are checked.
+ * taken from frame pointers (fpstack.h) and the block enters the
+ * quarantine: that hot path is hs_checked_free in quarantine.c. At exit
+ * every block's header and every live block's canary are checked.
  */
 #include <errno.h>
 #include <string.h>
@@ -137,30 +137,19 @@ bool hs_check_canary(struct hs_header *h, const char *call)
 	return false;
 }
 
-void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
-                     const char *call)
+/* For the checked free (quarantine.c): vet a pointer its inline test did
+ * not pass; boot blocks are released here. errno is kept. */
+bool hs_checked_vet(void *p, unsigned accept, const char *call,
+                    struct hs_header **hp, enum hs_where *where)
 {
 	int saved = errno;
-	enum hs_where where = HS_IN_BIN;
-	struct hs_header *h = hs_header_of(p);
-	/* The plain case, tested as in hs_fast_free: a bin block at its slot
-	 * start; anything else is vetted by a full lookup. */
-	uintptr_t g = (uintptr_t)p & (HS_ALIGN - 1) ? 0 : hs_pagemap_get(h);
-	if (unlikely(!g || (g & HS_GRANULE_HUGE) || h->state != HS_LIVE
-	             || h->bin >= HS_NR_BINS || !((1u << h->kind) & accept)
-	             || h->check != hs_header_hash(h))) {
-		if (!hs_release_vet(p, accept, call, &h, &where))
-			goto out;
-		if (where == HS_IN_BOOT) {
-			hs_heap_release(p, h, where);
-			goto out;
-		}
+	bool go = hs_release_vet(p, accept, call, hp, where);
+	if (go && *where == HS_IN_BOOT) {
+		hs_heap_release(p, *hp, *where);
+		go = false;
 	}
-	hs_check_canary(h, call);
-	uint32_t fs = hs_cfg.enabled ? hs_stack_capture_fp(ra, fp) : 0;
-	hs_quarantine_free(p, h, where, fs);
-out:
 	errno = saved;
+	return go;
 }
 
 /* ---- at exit ----------------------------------------------------------------- */

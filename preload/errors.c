@@ -8,10 +8,8 @@
  * without touching the bad block, so the heap stays intact, unless
  * HEAPSCOPE_ABORT_ON_ERROR asks to stop: then the trace is flushed and
  * the process aborts (the lifecycle's SIGABRT handler writes `X signal`).
- *
- * Also here: the free record, a freed block's free stack kept in its
- * second user word.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +45,7 @@ void hs_error(const char *kind, const char *call, const void *addr,
 	if (reporting)          /* the stack capture itself tripped a check */
 		return;
 	reporting = 1;
+	int saved = errno;      /* a free that reports still preserves errno */
 	char detail[320];
 	va_list ap;
 	va_start(ap, fmt);
@@ -71,6 +70,7 @@ void hs_error(const char *kind, const char *call, const void *addr,
 		                free_stack, call ? "in " : "", call ? call : "",
 		                call ? ": " : "", detail);
 	reporting = 0;
+	errno = saved;
 	if (hs_cfg.abort_on_error) {
 		hs_log("stopping at the first heap error (HEAPSCOPE_ABORT_ON_ERROR)");
 		if (hs_trace_flush)
@@ -82,32 +82,4 @@ void hs_error(const char *kind, const char *call, const void *addr,
 unsigned long hs_error_count(void)
 {
 	return nerrors;
-}
-
-/* ---- free records ---------------------------------------------------------- */
-
-/* 32 bits of check over the stack id, the block's address and the secret:
- * a record is believed only where it was written, and only if the program
- * did not write over it after the free. */
-static uint32_t record_check(const void *user, uint32_t stack)
-{
-	uint64_t x = ((uint64_t)stack << 32 | 0x46524545u)      /* "FREE" */
-	             ^ (uint64_t)(uintptr_t)user ^ (hs_secret >> 7);
-	x *= 0x9E3779B97F4A7C15ull;
-	x ^= x >> 31;
-	return (uint32_t)(x >> 32);
-}
-
-void hs_free_record_put(void *user, uint32_t free_stack)
-{
-	uint64_t w = (uint64_t)record_check(user, free_stack) << 32 | free_stack;
-	memcpy((char *)user + 8, &w, sizeof w);
-}
-
-uint32_t hs_free_record_get(const void *user)
-{
-	uint64_t w;
-	memcpy(&w, (const char *)user + 8, sizeof w);
-	uint32_t stack = (uint32_t)w;
-	return stack && (uint32_t)(w >> 32) == record_check(user, stack) ? stack : 0;
 }

@@ -48,7 +48,8 @@ void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 
 /* True if the block was a plain bin block of a family in `accept` (a mask
  * of 1 << kind) and is now in the cache. */
-static inline bool hs_fast_free(void *p, unsigned accept)
+static inline __attribute__((always_inline))
+bool hs_fast_free(void *p, unsigned accept)
 {
 	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)))
 		return false;
@@ -67,8 +68,7 @@ static inline bool hs_fast_free(void *p, unsigned accept)
 		return false;
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)h->size;
-	h->state = HS_FREED;
-	hs_header_seal(h);
+	hs_header_set_state(h, HS_FREED);
 	hs_busy = 1;
 	hs_slot_set_next(h, tb->head);
 	tb->head = h;

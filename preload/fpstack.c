@@ -16,25 +16,31 @@
  * another thread's from pthread_getattr_np (which allocates, so it runs
  * with a guard: a free it makes records only its innermost frame). A
  * frame on any other stack (sigaltstack, coroutines) ends the walk.
+ *
+ * The walk itself is inline (fpstack.h), in the checked free path; this
+ * file holds what runs once per thread or once per new stack.
  */
+#include <errno.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fpstack.h"
 #include "trace.h"
 
 extern void *__libc_stack_end;
 
-enum { BOUNDS_UNKNOWN, BOUNDS_BUSY, BOUNDS_KNOWN, BOUNDS_NONE };
+__thread struct hs_fp_bounds hs_fpb;
+__thread struct hs_fp_cache hs_fpc[HS_FP_CACHE];
 
-static __thread struct {
-	uintptr_t lo, hi;
-	int state;
-} tb;
-
-static void find_bounds(void)
+void hs_fp_find_bounds(void)
 {
-	tb.state = BOUNDS_BUSY;
+	int saved = errno;
+	struct hs_fp_bounds *tb = &hs_fpb;
+	tb->state = HS_FPB_BUSY;
+	tb->depth = hs_cfg.stack_depth > 0 ? (unsigned)hs_cfg.stack_depth : 32;
+	if (tb->depth > HS_STACK_MAX)
+		tb->depth = HS_STACK_MAX;
 	if (getpid() == (pid_t)syscall(SYS_gettid)) {
 		struct rlimit rl;
 		uintptr_t hi = (uintptr_t)__libc_stack_end;
@@ -42,9 +48,10 @@ static void find_bounds(void)
 		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 		    && rl.rlim_cur < span)
 			span = rl.rlim_cur;
-		tb.lo = hi > span ? hi - span : 0;
-		tb.hi = hi;
-		tb.state = hi ? BOUNDS_KNOWN : BOUNDS_NONE;
+		tb->lo = hi > span ? hi - span : 0;
+		tb->hi = hi;
+		tb->state = hi ? HS_FPB_KNOWN : HS_FPB_NONE;
+		errno = saved;
 		return;
 	}
 	pthread_attr_t attr;
@@ -56,41 +63,22 @@ static void find_bounds(void)
 		pthread_attr_destroy(&attr);
 	}
 	if (ok && addr && size) {
-		tb.lo = (uintptr_t)addr;
-		tb.hi = (uintptr_t)addr + size;
-		tb.state = BOUNDS_KNOWN;
+		tb->lo = (uintptr_t)addr;
+		tb->hi = (uintptr_t)addr + size;
+		tb->state = HS_FPB_KNOWN;
 	} else {
-		tb.state = BOUNDS_NONE;
+		tb->state = HS_FPB_NONE;
 	}
+	errno = saved;
 }
 
-uint32_t hs_stack_capture_fp(uintptr_t ra, uintptr_t fp)
+uint32_t hs_fp_intern(const uintptr_t *ips, unsigned n, uint64_t hash)
 {
-	uintptr_t ips[HS_STACK_MAX];
-	unsigned n = 0;
-	unsigned depth = hs_cfg.stack_depth > 0 ? (unsigned)hs_cfg.stack_depth : 32;
-	if (depth > HS_STACK_MAX)
-		depth = HS_STACK_MAX;
-	if (!ra)
-		return 0;
-	ips[n++] = ra;
-	if (tb.state == BOUNDS_UNKNOWN)
-		find_bounds();
-	/* fp is the caller's frame: [fp] its caller's fp, [fp + 8] the return
-	 * address into its caller. The first frame must be on this stack,
-	 * above us (the local ips[] marks where we are). */
-	uintptr_t here = (uintptr_t)ips;
-	if (tb.state == BOUNDS_KNOWN && here >= tb.lo && here < tb.hi) {
-		uintptr_t prev = here;
-		while (n < depth && fp > prev && fp <= tb.hi - 16 && !(fp & 7)) {
-			const uintptr_t *f = (const uintptr_t *)fp;
-			uintptr_t ip = f[1];
-			if (ip < 4096)
-				break;
-			ips[n++] = ip;
-			prev = fp;
-			fp = f[0];
-		}
+	uint32_t id = hs_stack_intern(ips, n);
+	if (id) {
+		struct hs_fp_cache *c = &hs_fpc[(hash >> 58) & (HS_FP_CACHE - 1)];
+		c->hash = hash;
+		c->id = id;
 	}
-	return hs_stack_intern(ips, n);
+	return id;
 }

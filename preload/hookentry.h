@@ -80,8 +80,7 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	struct hs_header *h;
 	if (hs_release_vet(p, accept, call, &h, &where)) {
 		if (unlikely(hs_busy)) {
-			h->state = HS_FREED;
-			hs_header_seal(h);
+			hs_header_set_state(h, HS_FREED);
 		} else {
 			hs_heap_release(p, h, where);
 		}

@@ -295,11 +295,30 @@ void hs_error(const char *kind, const char *call, const void *addr,
 unsigned long hs_error_count(void);
 
 /* The free stack of a freed block, kept in its second user word (the first
- * is the cache link) with a check, so it survives the quarantine and the
- * thread cache until the slot is reused. Every block has >= 16 user bytes
- * (bins: slot >= 32; with checks on the room is at least 16). */
-void     hs_free_record_put(void *user, uint32_t free_stack);
-uint32_t hs_free_record_get(const void *user);   /* 0 if none or damaged */
+ * is the cache link) with 32 bits of check over the stack id, the block's
+ * address and the secret, so it survives the quarantine and the thread
+ * cache until the slot is reused, and is believed only where it was
+ * written and only if the program did not write over it after the free.
+ * Every block with a canary has >= 16 bytes of room. One multiply: this
+ * runs on every free. */
+static inline uint64_t hs_free_record_word(const void *user, uint32_t free_stack)
+{
+	uint64_t x = ((uint64_t)(uintptr_t)user ^ hs_secret ^ ((uint64_t)free_stack << 20))
+	             * 0x9E3779B97F4A7C15ull;
+	return (x & 0xFFFFFFFF00000000ull) | free_stack;
+}
+static inline void hs_free_record_put(void *user, uint32_t free_stack)
+{
+	uint64_t w = hs_free_record_word(user, free_stack);
+	__builtin_memcpy((char *)user + 8, &w, sizeof w);
+}
+static inline uint32_t hs_free_record_get(const void *user)   /* 0: none */
+{
+	uint64_t w;
+	__builtin_memcpy(&w, (const char *)user + 8, sizeof w);
+	uint32_t stack = (uint32_t)w;
+	return stack && w == hs_free_record_word(user, stack) ? stack : 0;
+}
 
 /* ---- checks: canaries, quarantine, fill (checks.c, quarantine.c) -------- */
 /* With checks on every block is followed by HS_CANARY bytes of
@@ -311,7 +330,7 @@ uint32_t hs_free_record_get(const void *user);   /* 0 if none or damaged */
 #define HS_CANARY_BYTE  0xFB
 #define HS_FREED_BYTE   0xFD
 #define HS_CANARY_WORD  0xFBFBFBFBFBFBFBFBull
-#define HS_FILL_MAX     4096    /* bytes of a freed block filled/verified */
+#define HS_FILL_MAX     1024    /* bytes of a freed block filled/verified */
 extern size_t hs_guard;
 
 /* Bytes to reserve for a block of size user bytes (room for the canary,
@@ -342,7 +361,7 @@ static inline bool hs_canary_ok(const struct hs_header *h)
 #define HS_ACCEPT_DELETE       (1u << HS_KIND_NEW)
 #define HS_ACCEPT_DELETE_ARRAY (1u << HS_KIND_NEW_ARRAY)
 
-/* free/delete with checks on (checks.c): ra and fp are the caller's return
+/* free/delete with checks on (quarantine.c): ra and fp are the caller's return
  * address and frame pointer (__builtin_return_address(0) and
  * __builtin_frame_address(1) in the hook) for the free stack. Also handles
  * every error of a release call. */
@@ -353,6 +372,10 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
  * true: go on releasing *hp (LIVE; *where may be HS_IN_BOOT); false: the
  * call must be ignored (reported, or a boot block). */
 bool hs_release_vet(void *p, unsigned accept, const char *call,
+                    struct hs_header **hp, enum hs_where *where);
+/* hs_release_vet for the checked free: keeps errno, releases boot blocks
+ * itself (returns false for them). */
+bool hs_checked_vet(void *p, unsigned accept, const char *call,
                     struct hs_header **hp, enum hs_where *where);
 /* A damaged header is reported once: true if h was told before (and
  * remembers it otherwise). */
@@ -382,11 +405,11 @@ struct hs_header *hs_block_containing(const void *addr, struct hs_header **expec
  * hdr (the likely source of an overrun into it), or NULL. */
 struct hs_header *hs_block_before(const struct hs_header *hdr);
 
-/* fpstack.c: a call stack from frame pointers, starting at return address
- * ra with the caller's frame pointer fp; bounded by this thread's stack.
- * Cheap enough for every free (libunwind is not): frames without frame
- * pointers are skipped or end the walk, like ASan's fast unwinder. */
-uint32_t hs_stack_capture_fp(uintptr_t ra, uintptr_t fp);
+/* fpstack.h: hs_stack_capture_fp(ra, fp), a call stack from frame
+ * pointers, starting at return address ra with the caller's frame pointer
+ * fp; bounded by this thread's stack. Cheap enough for every free
+ * (libunwind is not): frames without frame pointers are skipped or end
+ * the walk, like ASan's fast unwinder. */
 
 /* ---- stacks.c: call stacks, interned ---------------------------------- */
 /* Unwind the caller's stack (frames inside heapscope skipped), intern it
