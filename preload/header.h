@@ -105,13 +105,17 @@ static inline int hs_header_valid(const struct hs_header *h)
 	       && h->check == hs_header_hash(h);
 }
 
+/* Built and sealed in registers, stored once: storing the fields and then
+ * reading the word back for the hash would stall on store forwarding. */
 static inline void hs_header_set_g(struct hs_header *h, size_t size, unsigned bin,
                                    unsigned kind, uint32_t stack, unsigned guard)
 {
 	struct hs_header n = { .size = size, .guard = guard, .bin = bin, .kind = kind,
 	                       .state = HS_LIVE, .stack = stack, .check = 0 };
+	uint64_t w0;
+	__builtin_memcpy(&w0, &n, sizeof w0);
+	n.check = hs_header_hash_of(w0, stack, h);
 	*h = n;
-	hs_header_seal(h);
 }
 
 /* A block without a canary (boot blocks, padding, slots being carved). */
