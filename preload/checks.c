@@ -137,6 +137,22 @@ bool hs_check_canary(struct hs_header *h, const char *call)
 	return false;
 }
 
+void hs_bad_cached_slot(struct hs_tcache_bin *tb, void *slot)
+{
+	hs_busy = 1;
+	uint32_t lost = tb->count;
+	tb->head = NULL;
+	tb->count = 0;
+	hs_busy = 0;
+	if (hs_damage_told(slot))
+		return;
+	struct hs_header *prev = hs_block_before(slot);
+	hs_error("heap_overflow", NULL, hs_user_of(slot), prev ? prev->stack : 0, 0,
+	         "the header of a free block at %p was overwritten (an overrun of "
+	         "the block before it); it and the %u blocks cached after it are "
+	         "not reused", hs_user_of(slot), lost ? lost - 1 : 0);
+}
+
 /* For the checked free (quarantine.c): vet a pointer its inline test did
  * not pass; boot blocks are released here. errno is kept. */
 bool hs_checked_vet(void *p, unsigned accept, const char *call,

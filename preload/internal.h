@@ -383,6 +383,17 @@ bool hs_damage_told(const void *h);
 /* The canary of a live block, checked on free and realloc: false (and
  * reported) if it was overwritten. */
 bool hs_check_canary(struct hs_header *h, const char *call);
+/* A free slot in a thread cache keeps a sealed FREED header; an overrun
+ * from the block before it that reached its link (the next word) broke
+ * the header first. */
+static inline bool hs_free_slot_ok(const void *slot)
+{
+	const struct hs_header *h = slot;
+	return h->state == HS_FREED && h->check == hs_header_hash(h);
+}
+/* Report a cached slot whose header was overwritten and abandon the rest
+ * of that cache list (its links cannot be trusted); never reused. */
+void hs_bad_cached_slot(struct hs_tcache_bin *tb, void *slot);
 /* At exit: canaries and headers of every block, this thread's quarantine. */
 void hs_checks_at_exit(void);
 /* Set hs_guard from hs_cfg (config.c calls it). */

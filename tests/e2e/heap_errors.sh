@@ -6,14 +6,15 @@
 # (@NAME comments: the lines are looked up, never hard-coded), and the
 # program must run on to its end ("done", status 0). Then: --abort-on-error
 # stops at the first error with the report written, --error-exitcode
-# counts errors, --no-checks still catches bad frees, and, where valgrind
-# is installed, memcheck reports the same kind on the same binary.
+# counts errors, --no-checks still catches bad frees, a heap smashed on
+# purpose is reported without a crash, and, where valgrind is installed,
+# memcheck reports the same kind on the same binary.
 set -u
 cd "$(dirname "$0")/../.."
 hs=$PWD/build/heapscope
 progs=$PWD/build/tests/progs
 for f in "$hs" "$progs/err_invalid_free" "$progs/err_double_free" "$progs/err_mismatched" \
-         "$progs/err_overflow" "$progs/err_write_after_free"; do
+         "$progs/err_overflow" "$progs/err_write_after_free" "$progs/err_heap_smash"; do
 	[ -x "$f" ] || { echo "heap_errors.sh: $f not built"; exit 1; }
 done
 command -v python3 >/dev/null || { echo "heap_errors.sh: needs python3"; exit 1; }
@@ -144,6 +145,24 @@ python3 -c "$frames_py" "$tmp/nc.json" tests/progs/err_double_free.c >"$tmp/nc.f
 	"$progs/err_overflow" after >/dev/null 2>&1
 python3 -c "$frames_py" "$tmp/nc2.json" tests/progs/err_overflow.c >"$tmp/nc2.frames"
 [ "$(head -n 1 "$tmp/nc2.frames")" = 0 ] || bad "--no-checks: canary still checked: $(cat "$tmp/nc2.frames")"
+
+# A heap damaged on purpose (overruns through headers and free-list links,
+# underruns, writes after free, double frees): reported, never a crash or
+# a hang, and the report is complete (the trace ends with the exit).
+"$hs" run -q --json "$tmp/smash.json" -o "$tmp/smash.%p.trace" -- \
+	"$progs/err_heap_smash" >"$tmp/smash.out" 2>"$tmp/smash.err"
+rc=$?
+kinds=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(sorted({e["kind"] for e in d["errors"]})))' "$tmp/smash.json" 2>&1)
+if [ "$rc" = 0 ] && [ "$(cat "$tmp/smash.out")" = done ] &&
+   grep -qx 'X exit 0' "$tmp"/smash.*.trace &&
+   [[ "$kinds" == *double_free*heap_overflow*write_after_free* ]]; then
+	echo "ok   smashed heap: ran to its end, report complete ($kinds)"
+else
+	bad "smashed heap: exit $rc, stdout '$(cat "$tmp/smash.out")', kinds '$kinds'"
+fi
 
 # memcheck on the same binaries: the same kind of error.
 if command -v valgrind >/dev/null; then
