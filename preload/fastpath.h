@@ -29,7 +29,7 @@ void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 		if (likely(slot)) {
 			/* With checks on, a slot whose header was overrun is not
 			 * handed out, nor is its link (the next word) followed. */
-			if (guard && unlikely(!hs_free_slot_ok(slot))) {
+			if (guard && unlikely(!hs_free_slot_ok(slot, bin))) {
 				hs_busy = 0;
 				hs_bad_cached_slot(tb, slot);
 				return hs_heap_alloc(n, HS_ALIGN, kind, stack);
