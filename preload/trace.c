@@ -293,8 +293,9 @@ static void write_preamble_locked(void)
 }
 
 /* Open fd as this process's trace and write everything a reader needs
- * before the first new record: header, P, a, every module, every stack
- * interned so far. Caller holds the stacks, modules and trace locks. */
+ * before the first record: header, P, a, every module. Stacks follow as
+ * they are used (stacks.c). Caller holds the stacks, modules and trace
+ * locks. */
 static void begin_locked(int fd, const char *path)
 {
 	hs_fmt(T.path, sizeof T.path, "%s", path);
@@ -306,7 +307,7 @@ static void begin_locked(int fd, const char *path)
 	atomic_store(&T.open, true);
 	write_preamble_locked();
 	hs_modules_emit_all_locked();
-	hs_stacks_emit_all_locked();
+	hs_stacks_new_trace_locked();
 	flush_locked();
 }
 

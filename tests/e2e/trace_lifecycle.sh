@@ -97,14 +97,13 @@ expect_end abort abort 134 "X signal 6"
 expect_end segv segv 139 "X signal 11"
 
 # ---- the known allocation's stack -----------------------------------------
-case=stack
-f=$(trace_of return "$(only_pid return)")
+# has_known_stack FILE: some S line's innermost frame maps to known_alloc at
+# the KNOWN-ALLOC line, and the next frame to main.
 want_line=$(grep -n '/\* KNOWN-ALLOC \*/' "$src" | cut -d: -f1)
-# load bias of the executable, and the innermost two frames of each stack
-bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
-if [ -z "$bias" ]; then
-  bad "no M line for $prog"
-else
+has_known_stack() {
+  local f=$1 bias found
+  bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
+  [ -n "$bias" ] || { bad "no M line for $prog in $f"; return; }
   # ip - load bias = file address; - 1 = inside the call, not after it
   found=$(awk '$1 == "S" && NF >= 5 { print $4, $5 }' "$f" |
           while read -r ip0 ip1; do
@@ -115,8 +114,10 @@ else
             echo "$inner <- $outer"
           done)
   echo "$found" | grep -q "^known_alloc .*trace_life.c:$want_line <- main$" ||
-    bad "no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
-fi
+    bad "$f: no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
+}
+case=stack
+has_known_stack "$(trace_of return "$(only_pid return)")"
 
 # ---- SIGKILL mid-run: readable up to the last flush -------------------------
 case=kill
@@ -148,9 +149,10 @@ check_shape "$cf" "$cpid"
 [ "$(grep -c '^P ' "$pf")" = 1 ] || bad "parent trace has $(grep -c '^P ' "$pf") P lines"
 grep -q '^X exit 5' "$pf" && bad "the child's end is in the parent's trace"
 [ "$(grep -c '^M ' "$cf")" -ge 2 ] || bad "child trace has no module map"
-# the stacks the child inherited are in its own trace again
+# the child's own allocation (a new stack) is in its trace and resolves
 pS=$(grep -c '^S ' "$pf"); cS=$(grep -c '^S ' "$cf")
 [ "$cS" -ge 1 ] && [ "$pS" -ge 1 ] || bad "S lines: parent $pS, child $cS"
+has_known_stack "$cf"
 
 # without %p: the first process keeps the name, the child adds its pid
 run forkplain HEAPSCOPE_OUT="$dir/forkplain/plain.trace" -- fork

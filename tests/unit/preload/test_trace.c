@@ -345,6 +345,37 @@ START_TEST(intern_same_and_different)
 }
 END_TEST
 
+/* A new trace gets S lines only for the stacks it uses: captured again
+ * (a hit) or named through hs_stack_ref, each once. */
+START_TEST(s_lines_are_per_trace)
+{
+	uintptr_t a[] = { 0xa1, 0xa2 }, b[] = { 0xb1, 0xb2 }, c[] = { 0xc1, 0xc2 };
+	char p[512];
+	start(p, sizeof p, "first.trace");
+	uint32_t ia = hs_stack_intern(a, 2), ib = hs_stack_intern(b, 2);
+	uint32_t ic = hs_stack_intern(c, 2);
+	hs_trace_close();
+	start(p, sizeof p, "second.trace");
+	ck_assert_uint_eq(hs_stack_intern(a, 2), ia);     /* hit: written  */
+	ck_assert_uint_eq(hs_stack_intern(a, 2), ia);     /* not again     */
+	ck_assert_uint_eq(hs_stack_ref(ib), ib);          /* named: written */
+	hs_stack_ref(ib);
+	ck_assert_uint_eq(hs_stack_ref(0), 0);
+	hs_trace_close();
+	char *text = slurp(p, NULL);
+	char line[64];
+	snprintf(line, sizeof line, "\nS %u 2 a1 a2\n", ia);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_null(strstr(strstr(text, line) + 1, line));
+	snprintf(line, sizeof line, "\nS %u 2 b1 b2\n", ib);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_null(strstr(strstr(text, line) + 1, line));
+	snprintf(line, sizeof line, "\nS %u ", ic);
+	ck_assert_ptr_null(strstr(text, line));           /* never used    */
+	free(text);
+}
+END_TEST
+
 START_TEST(intern_grows)
 {
 	/* Far more than the first table holds: ids stay stable and every
@@ -450,6 +481,7 @@ Suite *trace_suite(void)
 	tcase_add_test(tc, exec_failure_takes_x_back);
 	tcase_add_test(tc, exec_env_sets_lineage);
 	tcase_add_test(tc, intern_same_and_different);
+	tcase_add_test(tc, s_lines_are_per_trace);
 	tcase_add_test(tc, intern_grows);
 	tcase_add_test(tc, intern_threads_agree);
 	tcase_add_test(tc, capture_from_known_function);
