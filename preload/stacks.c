@@ -176,16 +176,45 @@ static struct rec *new_record(uint32_t id, const uintptr_t *ips, unsigned n)
 	return r;
 }
 
+/* S lines are most of a trace and written from the allocation path, so
+ * they get their own number writers rather than the general formatter. */
+static char *put_dec(char *p, unsigned long v)
+{
+	char tmp[20];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_hex(char *p, unsigned long v)
+{
+	int bits = 64 - __builtin_clzl(v | 1);          /* significant bits */
+	for (int sh = (bits - 1) & ~3; sh >= 0; sh -= 4)
+		*p++ = "0123456789abcdef"[(v >> sh) & 15];
+	return p;
+}
+
 size_t hs_stack_format(char *out, size_t cap, uint32_t id, const uintptr_t *ips,
                        unsigned n)
 {
-	size_t at = (size_t)hs_fmt(out, cap, "S %u %u", id, n);
-	for (unsigned i = 0; i < n && at < cap; i++)
-		at += (size_t)hs_fmt(out + at, cap - at, " %lx", (unsigned long)ips[i]);
-	if (at + 1 >= cap)
+	if (cap < 24 + (size_t)n * 17)   /* "S " id " " n, " " + 16 hex each, \n */
 		return 0;
-	out[at++] = '\n';
-	return at;
+	char *p = out;
+	*p++ = 'S';
+	*p++ = ' ';
+	p = put_dec(p, id);
+	*p++ = ' ';
+	p = put_dec(p, n);
+	for (unsigned i = 0; i < n; i++) {
+		*p++ = ' ';
+		p = put_hex(p, ips[i]);
+	}
+	*p++ = '\n';
+	return (size_t)(p - out);
 }
 
 static bool is_emitted(uint32_t id)
@@ -205,7 +234,7 @@ static void emit_locked(uint32_t id, const struct rec *r)
 			return;
 		atomic_store_explicit(&ST.emitted, e, memory_order_release);
 	}
-	size_t max = 32 + (size_t)r->n * 17;     /* "S id n" + " %lx" each   */
+	size_t max = 24 + (size_t)r->n * 17;     /* as hs_stack_format needs */
 	char *p = hs_trace_room_locked(max);
 	if (!p)
 		return;

@@ -345,6 +345,20 @@ START_TEST(intern_same_and_different)
 }
 END_TEST
 
+START_TEST(s_line_format)
+{
+	char b[128];
+	uintptr_t ips[] = { 0, 0xf, 0x10, 0x7fffdeadbeef, UINTPTR_MAX };
+	size_t n = hs_stack_format(b, sizeof b, 4294967295u, ips, 5);
+	b[n] = '\0';
+	ck_assert_str_eq(b, "S 4294967295 5 0 f 10 7fffdeadbeef ffffffffffffffff\n");
+	n = hs_stack_format(b, sizeof b, 1, ips + 2, 1);
+	b[n] = '\0';
+	ck_assert_str_eq(b, "S 1 1 10\n");
+	ck_assert_uint_eq(hs_stack_format(b, 30, 1, ips, 5), 0);   /* no room */
+}
+END_TEST
+
 /* A new trace gets S lines only for the stacks it uses: captured again
  * (a hit) or named through hs_stack_ref, each once. */
 START_TEST(s_lines_are_per_trace)
@@ -481,6 +495,7 @@ Suite *trace_suite(void)
 	tcase_add_test(tc, exec_failure_takes_x_back);
 	tcase_add_test(tc, exec_env_sets_lineage);
 	tcase_add_test(tc, intern_same_and_different);
+	tcase_add_test(tc, s_line_format);
 	tcase_add_test(tc, s_lines_are_per_trace);
 	tcase_add_test(tc, intern_grows);
 	tcase_add_test(tc, intern_threads_agree);
