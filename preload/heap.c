@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sampler.h"
 
 #define FOLD_BYTES (256 * 1024)
 
@@ -33,6 +34,7 @@ void hs_counters_fold(void)
 	while (live > 0 && (uint64_t)live > peak &&
 	       !atomic_compare_exchange_weak(&g_peak, &peak, (uint64_t)live))
 		;
+	hs_sampler_tick(live);       /* samples and peak maps (sampler.c) */
 }
 
 void hs_counters_read(struct hs_counters *out)

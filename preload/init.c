@@ -89,6 +89,7 @@ static void fork_child(void)
  * alone in unit tests). */
 __attribute__((weak)) bool hs_trace_open(void);
 __attribute__((weak)) void hs_faults_init_from_env(void);
+__attribute__((weak)) void hs_sampler_init(void);
 
 void hs_init(void)
 {
@@ -104,6 +105,8 @@ void hs_init(void)
 	hs_initialized = 1;
 	if (hs_cfg.enabled && hs_trace_open)
 		hs_trace_open();
+	if (hs_sampler_init)
+		hs_sampler_init();      /* t = 0 of the samples: the trace is open */
 	if (hs_faults_init_from_env)
 		hs_faults_init_from_env();
 }
