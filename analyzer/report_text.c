@@ -6,6 +6,7 @@
  * Every line starts with ==PID==.
  */
 #include "report.h"
+#include "report_mem.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -238,6 +239,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		heap_summary(&o, a);
 		line(&o, "%s", "");
 	}
+	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
 	leaks(&o, a, opt->show_kinds);
 	if (tr->have_counters && !a->nleaks && !a->suppressed.blocks) {
 		if (!q) {
