@@ -204,8 +204,11 @@ static void write_records(const struct collect *c)
 			bytes += c->b[i].size;
 			blocks++;
 		}
+	/* The counters lag by what running threads have not folded yet; the
+	 * walk is exact, and the peak was at least what is live now. */
+	uint64_t peak = k.peak_bytes > bytes ? k.peak_bytes : bytes;
 	hs_trace_printf("C %lu %lu %lu %lu %zu\n", (unsigned long)k.allocs,
-	                (unsigned long)k.frees, (unsigned long)k.peak_bytes,
+	                (unsigned long)k.frees, (unsigned long)peak,
 	                (unsigned long)bytes, blocks);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct hs_lk_block *b = &c->b[i];
