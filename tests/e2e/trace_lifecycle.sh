@@ -95,6 +95,9 @@ expect_end exit3 "exit 3" 3 "X exit 3"
 expect_end _exit4 "_exit 4" 4 "X exit 4"
 expect_end abort abort 134 "X signal 6"
 expect_end segv segv 139 "X signal 11"
+# a program's own handler runs as without us (and its _exit ends the trace)
+expect_end own own-handler 9 "X exit 9"
+grep -q "own handler" "$dir/own/out" || bad "the program's handler did not run"
 
 # ---- the known allocation's stack -----------------------------------------
 # has_known_stack FILE: some S line's innermost frame maps to known_alloc at
@@ -133,6 +136,22 @@ check_shape "$f" "$kpid"
 grep -q '^X ' "$f" && bad "a killed process has an X line"
 nS=$(grep -c '^S ' "$f")
 [ "$nS" -ge 100 ] || bad "only $nS S lines survived the kill (want the flushed ones, >= 100)"
+
+# ---- SIGTERM mid-run: flushed by the handler, dies of its own signal ------
+case=term
+mkdir -p "$dir/term"
+(cd "$dir/term" && HEAPSCOPE_OUT="$dir/term/t.%p.trace" LD_PRELOAD="$shim" exec "$prog" hang) \
+  >"$dir/term/out" 2>"$dir/term/err" &
+tpid=$!
+for _ in $(seq 100); do grep -q ready "$dir/term/out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; rc=$?
+[ "$rc" = 143 ] || bad "exit status $rc, want 143 (killed by SIGTERM)"
+f=$(trace_of term "$tpid")
+check_shape "$f" "$tpid"
+[ "$(last_line "$f")" = "X signal 15" ] || bad "last line '$(last_line "$f")', want 'X signal 15'"
+# every one of the 1024 walk() stacks made it out of the buffer
+nS=$(grep -c '^S ' "$f")
+[ "$nS" -ge 1024 ] || bad "$nS S lines, want all 1024+ flushed"
 
 # ---- fork: the child writes its own trace, the parent's stays whole ----------
 run fork HEAPSCOPE_OUT="$dir/fork/t.%p.trace" -- fork
