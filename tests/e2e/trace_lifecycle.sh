@@ -180,14 +180,18 @@ cpid=$(awk '$1 == "child" { print $2 }' "$dir/forkplain/out")
 [ -f "$dir/forkplain/plain.trace.$cpid" ] || bad "no plain.trace.$cpid for the child: $(ls "$dir/forkplain")"
 
 # ---- exec: X exec 0, the new image writes PID.1 --------------------------------
-run exec HEAPSCOPE_OUT="$dir/exec/t.%p.trace" -- exec
-[ "$rc" = 7 ] || bad "exit status $rc, want 7"
-epid=$(cd "$dir/exec" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
-f0=$(trace_of exec "$epid"); f1=$(trace_of exec "$epid.1")
-check_shape "$f0" "$epid"
-check_shape "$f1" "$epid"
-[ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
-[ "$(last_line "$f1")" = "X exit 7" ] || bad "exec'd image ends '$(last_line "$f1")'"
+for m in exec:7 execl:7 execlp:0 execle:7; do
+  mode=${m%:*} want=${m#*:}
+  run "$mode" HEAPSCOPE_OUT="$dir/$mode/t.%p.trace" -- "$mode"
+  [ "$rc" = "$want" ] || bad "exit status $rc, want $want"
+  epid=$(cd "$dir/$mode" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
+  f0=$(trace_of "$mode" "$epid"); f1=$(trace_of "$mode" "$epid.1")
+  check_shape "$f0" "$epid"
+  check_shape "$f1" "$epid"
+  [ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
+  [ "$(last_line "$f1")" = "X exit $want" ] || bad "exec'd image ends '$(last_line "$f1")'"
+  [ "$(ls "$dir/$mode" | grep -c trace)" = 2 ] || bad "want 2 traces: $(ls "$dir/$mode")"
+done
 
 # ---- file rules ---------------------------------------------------------------
 case=existing

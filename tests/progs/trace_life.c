@@ -1,8 +1,8 @@
 /*
  * trace_life.c — ends its life in the way named by argv[1], for
  * tests/e2e/trace_lifecycle.sh:
- *   return N | exit N | _exit N | abort | segv | own-handler | fork | exec
- *   | hang
+ *   return N | exit N | _exit N | abort | segv | own-handler | fork
+ *   | exec | execl | execlp | execle | hang
  * Every mode first allocates from known_alloc(), whose malloc call is the
  * line marked KNOWN-ALLOC (the test maps the S line's innermost ip to it).
  */
@@ -98,6 +98,27 @@ int main(int argc, char **argv)
 		char *args[] = { argv[0], "exit", "7", NULL };
 		execv("/proc/self/exe", args);
 		perror("execv");
+		return 98;
+	}
+	if (!strcmp(mode, "execl")) {
+		execl("/proc/self/exe", argv[0], "exit", "7", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execlp")) {
+		execlp("true", "true", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execle")) {
+		/* our own environment, with a stale lineage value planted */
+		extern char **environ;
+		static char *env[256];
+		int k = 0;
+		for (char **e = environ; *e && k < 254; e++)
+			if (strncmp(*e, "HEAPSCOPE_TRACED=", 17) != 0)
+				env[k++] = *e;
+		env[k++] = "HEAPSCOPE_TRACED=1.0";
+		env[k] = NULL;
+		execle("/proc/self/exe", argv[0], "exit", "7", (char *)NULL, env);
 		return 98;
 	}
 	if (!strcmp(mode, "hang")) {
