@@ -11,8 +11,10 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_INLINE_DEPTH 64     /* frames from one ip; bounds bad DWARF   */
 
@@ -143,6 +145,17 @@ static struct modstate *open_module(struct hs_symbolizer *s, uint32_t idx)
 	ms->state = MOD_UNUSABLE;
 	if (m->path[0] != '/')
 		return ms;                  /* vdso, or no path recorded          */
+	/* The path comes from the trace: never open a FIFO or a device (it
+	 * could block or never end), only a regular file. */
+	struct stat st;
+	if (stat(m->path, &st) != 0) {
+		warnf(s, m->path, strerror(errno));
+		return ms;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		warnf(s, m->path, "not a regular file");
+		return ms;
+	}
 	ms->dwfl = dwfl_begin(&offline_callbacks);
 	if (!ms->dwfl)
 		return ms;
