@@ -35,7 +35,8 @@ void hs_cli_usage(FILE *f)
 "  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
 "                        reachable, all or none (default definite,indirect,\n"
 "                        possible); every kind is counted in LEAK SUMMARY\n"
-"  --stack-depth N       run: frames recorded per allocation (1-1024);\n"
+"                        (valgrind's --show-leak-kinds is accepted too)\n"
+"  --stack-depth N       run: frames recorded per allocation (1-256);\n"
 "                        report: frames shown per stack\n"
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
 "                        (leak:PATTERN) suppressions; may be repeated\n"
@@ -115,7 +116,8 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
-	{ "--leak-kinds", O_KINDS, false }, { "--stack-depth", O_DEPTH, false },
+	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
+	{ "--stack-depth", O_DEPTH, false },
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
 	{ "--fail", O_FAIL, true },
 };
@@ -142,7 +144,9 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 	case O_KINDS:
 		return leak_kinds(c, v, &c->show_kinds);
 	case O_DEPTH:
-		if (number(c, name, v, 1, HS_TRACE_MAX_FRAMES, &n) < 0)
+		/* run: what the shim can record; report: what to show */
+		if (number(c, name, v, 1, strcmp(c->cmd, "run") == 0 ? HS_MAX_RECORD_DEPTH
+		           : HS_TRACE_MAX_FRAMES, &n) < 0)
 			return -1;
 		c->stack_depth = n;
 		return 0;

@@ -95,6 +95,9 @@ expect_end exit3 "exit 3" 3 "X exit 3"
 expect_end _exit4 "_exit 4" 4 "X exit 4"
 expect_end abort abort 134 "X signal 6"
 expect_end segv segv 139 "X signal 11"
+# a program's own handler runs as without us (and its _exit ends the trace)
+expect_end own own-handler 9 "X exit 9"
+grep -q "own handler" "$dir/own/out" || bad "the program's handler did not run"
 
 # ---- the known allocation's stack -----------------------------------------
 # has_known_stack FILE: some S line's innermost frame maps to known_alloc at
@@ -134,6 +137,22 @@ grep -q '^X ' "$f" && bad "a killed process has an X line"
 nS=$(grep -c '^S ' "$f")
 [ "$nS" -ge 100 ] || bad "only $nS S lines survived the kill (want the flushed ones, >= 100)"
 
+# ---- SIGTERM mid-run: flushed by the handler, dies of its own signal ------
+case=term
+mkdir -p "$dir/term"
+(cd "$dir/term" && HEAPSCOPE_OUT="$dir/term/t.%p.trace" LD_PRELOAD="$shim" exec "$prog" hang) \
+  >"$dir/term/out" 2>"$dir/term/err" &
+tpid=$!
+for _ in $(seq 100); do grep -q ready "$dir/term/out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; rc=$?
+[ "$rc" = 143 ] || bad "exit status $rc, want 143 (killed by SIGTERM)"
+f=$(trace_of term "$tpid")
+check_shape "$f" "$tpid"
+[ "$(last_line "$f")" = "X signal 15" ] || bad "last line '$(last_line "$f")', want 'X signal 15'"
+# every one of the 1024 walk() stacks made it out of the buffer
+nS=$(grep -c '^S ' "$f")
+[ "$nS" -ge 1024 ] || bad "$nS S lines, want all 1024+ flushed"
+
 # ---- fork: the child writes its own trace, the parent's stays whole ----------
 run fork HEAPSCOPE_OUT="$dir/fork/t.%p.trace" -- fork
 [ "$rc" = 0 ] || bad "exit status $rc"
@@ -161,14 +180,18 @@ cpid=$(awk '$1 == "child" { print $2 }' "$dir/forkplain/out")
 [ -f "$dir/forkplain/plain.trace.$cpid" ] || bad "no plain.trace.$cpid for the child: $(ls "$dir/forkplain")"
 
 # ---- exec: X exec 0, the new image writes PID.1 --------------------------------
-run exec HEAPSCOPE_OUT="$dir/exec/t.%p.trace" -- exec
-[ "$rc" = 7 ] || bad "exit status $rc, want 7"
-epid=$(cd "$dir/exec" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
-f0=$(trace_of exec "$epid"); f1=$(trace_of exec "$epid.1")
-check_shape "$f0" "$epid"
-check_shape "$f1" "$epid"
-[ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
-[ "$(last_line "$f1")" = "X exit 7" ] || bad "exec'd image ends '$(last_line "$f1")'"
+for m in exec:7 execl:7 execlp:0 execle:7; do
+  mode=${m%:*} want=${m#*:}
+  run "$mode" HEAPSCOPE_OUT="$dir/$mode/t.%p.trace" -- "$mode"
+  [ "$rc" = "$want" ] || bad "exit status $rc, want $want"
+  epid=$(cd "$dir/$mode" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
+  f0=$(trace_of "$mode" "$epid"); f1=$(trace_of "$mode" "$epid.1")
+  check_shape "$f0" "$epid"
+  check_shape "$f1" "$epid"
+  [ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
+  [ "$(last_line "$f1")" = "X exit $want" ] || bad "exec'd image ends '$(last_line "$f1")'"
+  [ "$(ls "$dir/$mode" | grep -c trace)" = 2 ] || bad "want 2 traces: $(ls "$dir/$mode")"
+done
 
 # ---- file rules ---------------------------------------------------------------
 case=existing

@@ -1,7 +1,8 @@
 /*
  * trace_life.c — ends its life in the way named by argv[1], for
  * tests/e2e/trace_lifecycle.sh:
- *   return N | exit N | _exit N | abort | segv | fork | exec | hang
+ *   return N | exit N | _exit N | abort | segv | own-handler | fork
+ *   | exec | execl | execlp | execle | hang
  * Every mode first allocates from known_alloc(), whose malloc call is the
  * line marked KNOWN-ALLOC (the test maps the S line's innermost ip to it).
  */
@@ -46,6 +47,14 @@ __attribute__((noinline)) static void many_stacks(void)
 		walk(10, b);
 }
 
+/* The program's own SIGSEGV handler: it must run as without the shim. */
+static void own_segv(int sig)
+{
+	static const char msg[] = "own handler\n";
+	write(1, msg, sizeof msg - 1);
+	_exit(9);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "return";
@@ -61,6 +70,12 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "abort"))
 		abort();
 	if (!strcmp(mode, "segv")) {
+		volatile int *bad = (int *)16;
+		*bad = 1;
+		return 99;
+	}
+	if (!strcmp(mode, "own-handler")) {
+		signal(SIGSEGV, own_segv);
 		volatile int *bad = (int *)16;
 		*bad = 1;
 		return 99;
@@ -83,6 +98,27 @@ int main(int argc, char **argv)
 		char *args[] = { argv[0], "exit", "7", NULL };
 		execv("/proc/self/exe", args);
 		perror("execv");
+		return 98;
+	}
+	if (!strcmp(mode, "execl")) {
+		execl("/proc/self/exe", argv[0], "exit", "7", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execlp")) {
+		execlp("true", "true", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execle")) {
+		/* our own environment, with a stale lineage value planted */
+		extern char **environ;
+		static char *env[256];
+		int k = 0;
+		for (char **e = environ; *e && k < 254; e++)
+			if (strncmp(*e, "HEAPSCOPE_TRACED=", 17) != 0)
+				env[k++] = *e;
+		env[k++] = "HEAPSCOPE_TRACED=1.0";
+		env[k] = NULL;
+		execle("/proc/self/exe", argv[0], "exit", "7", (char *)NULL, env);
 		return 98;
 	}
 	if (!strcmp(mode, "hang")) {
