@@ -64,6 +64,36 @@ double hs_theil_sen(const double *t, const double *y, size_t n)
 	return m;
 }
 
+/* Samples are taken on allocator slow paths (sampler.c): a stretch with
+ * none means the allocator neither took nor gave back memory, so the
+ * series holds its last value until the next sample. On a grid of nb
+ * equal time buckets, each bucket gets the maximum of the samples in it
+ * and of the value held into it from before. */
+size_t hs_resample_held(const double *t, const double *y, size_t n, size_t nb,
+                        double *ot, double *oy)
+{
+	if (n < 2 || t[n - 1] <= t[0]) {
+		size_t k = n < nb ? n : nb;
+		memcpy(ot, t, k * sizeof *t);
+		memcpy(oy, y, k * sizeof *y);
+		return k;
+	}
+	double t0 = t[0], span = t[n - 1] - t[0], held = y[0];
+	size_t i = 0;
+	for (size_t b = 0; b < nb; b++) {
+		double lo = t0 + span * (double)b / (double)nb;
+		double hi = t0 + span * (double)(b + 1) / (double)nb;
+		double v = held;
+		for (; i < n && (t[i] < hi || b == nb - 1); i++) {
+			v = y[i] > v ? y[i] : v;
+			held = y[i];
+		}
+		ot[b] = (lo + hi) / 2;
+		oy[b] = v;
+	}
+	return nb;
+}
+
 void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growth *g)
 {
 	memset(g, 0, sizeof *g);
@@ -80,7 +110,7 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 		return;
 
 	double bt[HS_GROWTH_BUCKETS], by[HS_GROWTH_BUCKETS];
-	size_t m = hs_downsample_max(t, y, n, HS_GROWTH_BUCKETS, bt, by);
+	size_t m = hs_resample_held(t, y, n, HS_GROWTH_BUCKETS, bt, by);
 	double base = by[0];
 	g->rise = g->peak - base > 0 ? g->peak - base : 0;
 	g->overall_rate = hs_theil_sen(bt, by, m);
@@ -124,7 +154,7 @@ size_t hs_sparkline(const double *t, const double *y, size_t n, size_t width,
 	if (!n || !width || cap < 4)
 		return 0;
 	double *bt = hs_xmalloc(width * sizeof *bt), *by = hs_xmalloc(width * sizeof *by);
-	size_t m = hs_downsample_max(t, y, n, width, bt, by);
+	size_t m = hs_resample_held(t, y, n, width, bt, by);
 	double lo = by[0], hi = by[0];
 	for (size_t i = 1; i < m; i++) {
 		lo = by[i] < lo ? by[i] : lo;

@@ -3,9 +3,12 @@
  * a warm-up), or stay flat? Judged from the samples (`T` lines).
  *
  * The method, for one series y(t) (VmSize, VmRSS or live heap bytes):
- *  1. Downsample to at most HS_GROWTH_BUCKETS equal time buckets, keeping
- *     each bucket's maximum (and the time of it), so short peaks survive
- *     and a series of any length costs the same.
+ *  1. Resample onto HS_GROWTH_BUCKETS equal time buckets, each holding the
+ *     maximum of its samples, so short peaks survive and a series of any
+ *     length costs the same. Samples come from allocator slow paths, so a
+ *     stretch without any means the allocator neither took nor returned
+ *     memory: an empty bucket holds the value of the last sample before
+ *     it (and a bucket's maximum includes the value held into it).
  *  2. rise = max(y) - y(first bucket).
  *     flat     if rise < max(HS_FLAT_BYTES, HS_FLAT_SHARE * y(first)).
  *  3. Theil–Sen slopes (the median of the slopes between every pair of
@@ -67,12 +70,16 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 size_t hs_downsample_max(const double *t, const double *y, size_t n, size_t nb,
                          double *ot, double *oy);
 
+/* The held resampling of step 1: nb points (bucket middles). */
+size_t hs_resample_held(const double *t, const double *y, size_t n, size_t nb,
+                        double *ot, double *oy);
+
 /* Theil–Sen slope of y over t (pairs with equal t are skipped); 0 when
  * fewer than two distinct times. */
 double hs_theil_sen(const double *t, const double *y, size_t n);
 
-/* A one-line chart: width UTF-8 block characters (▁..█) scaled from the
- * series' minimum to its maximum (bucket maxima). Returns bytes written;
+/* A one-line chart: width UTF-8 block characters (▁..█) over equal time
+ * buckets (held resampling), scaled from the minimum to the maximum. Returns bytes written;
  * out needs 3 * width + 1 bytes. */
 size_t hs_sparkline(const double *t, const double *y, size_t n, size_t width,
                     char *out, size_t cap);

@@ -77,6 +77,26 @@ static void legend(FILE *f, const struct hs_line *l, int n, bool trend,
 	}
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median time between consecutive points. */
+static double median_step(const double *t, size_t n)
+{
+	if (n < 2)
+		return INFINITY;
+	double *d = hs_xmalloc((n - 1) * sizeof *d);
+	for (size_t i = 1; i < n; i++)
+		d[i - 1] = t[i] - t[i - 1];
+	qsort(d, n - 1, sizeof *d, cmp_d);
+	double m = d[(n - 1) / 2];
+	free(d);
+	return m;
+}
+
 void hs_svg_line_chart(FILE *f, const struct hs_chart *c)
 {
 	open_svg(f, W, H, c->title, c->subtitle);
@@ -152,9 +172,16 @@ void hs_svg_line_chart(FILE *f, const struct hs_chart *c)
 		fprintf(f, "<polyline class=\"hs-series\" fill=\"none\" stroke=\"%s\" "
 		        "stroke-width=\"2\" stroke-linejoin=\"round\"%s points=\"", l->color,
 		        l->dashed ? " stroke-dasharray=\"6 4\"" : "");
-		for (size_t k = 0; k < m; k++)
-			if (isfinite(by[k]))
-				fprintf(f, "%s%.1f,%.1f", k ? " " : "", PX(bt[k]), PY(by[k]));
+		double gap = 3 * median_step(bt, m);
+		for (size_t k = 0; k < m; k++) {
+			if (!isfinite(by[k]))
+				continue;
+			/* no sample for a while: the allocator took no slow path, so
+			 * nothing changed until the next one; hold, then step */
+			if (k && bt[k] - bt[k - 1] > gap && isfinite(by[k - 1]))
+				fprintf(f, " %.1f,%.1f", PX(bt[k]), PY(by[k - 1]));
+			fprintf(f, "%s%.1f,%.1f", k ? " " : "", PX(bt[k]), PY(by[k]));
+		}
 		fputs("\"/>\n", f);
 		if (m == 1)          /* one sample: a dot, a line needs two */
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
@@ -332,10 +359,10 @@ void hs_svg_free_orders(FILE *f, const struct hs_frag *fr)
 	        "fill=\"#d62728\">unusable free index (0 to 1)</text>\n", W - 12, MT + ph / 2);
 	int ly = MT + ph + 74;
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"18\" height=\"12\" fill=\"#fd8d3c\"/>"
-	        "<text x=\"%d\" y=\"%d\">free memory per order (number of blocks on top)</text>\n"
+	        "<text x=\"%d\" y=\"%d\">free memory per order (blocks on top)</text>\n"
 	        "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#d62728\" stroke-width=\"2\"/>"
-	        "<text x=\"%d\" y=\"%d\">unusable free index: share of free memory in blocks "
-	        "smaller than order k</text>\n", ML, ly - 11, ML + 24, ly, ML + 390, ly - 5,
-	        ML + 414, ly - 5, ML + 420, ly);
+	        "<text x=\"%d\" y=\"%d\">unusable free index (share of free memory in "
+	        "blocks below order k)</text>\n", ML, ly - 11, ML + 24, ly, ML + 300, ly - 5,
+	        ML + 324, ly - 5, ML + 330, ly);
 	fputs("</svg>\n", f);
 }

@@ -292,7 +292,9 @@ void hs_svg_heapmap(FILE *f, const struct hs_trace *tr, const struct hs_snap *s,
 	for (size_t c = 0; c < L.cells; c++)
 		used[cell[c]]++;
 	int huge_lines = s->nhuge > 8 ? 9 : (int)s->nhuge;
-	int height = TOP + map_h + 40 + 18 * 5 + 18 * (huge_lines + 1) + 10;
+	int entries = used[C_UNKNOWN] ? 12 : 11;      /* legend: 3 per row */
+	int height = TOP + map_h + 34 + 18 * ((entries + 2) / 3)
+	             + (s->nhuge ? 18 * (huge_lines + 1) : 0) + 4;
 
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hs-heapmap\" width=\"%d\" "
 	        "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans,Arial,sans-serif\" "
