@@ -4,7 +4,9 @@
  * JSON one.
  */
 #include "cli.h"
+#include "../analyzer/html.h"
 #include "../analyzer/report.h"
+#include "../analyzer/svg.h"
 #include "../analyzer/util.h"
 
 #include <errno.h>
@@ -33,6 +35,21 @@ static int close_out(FILE *f, const char *name)
 	if (bad)
 		fprintf(stderr, "heapscope: error writing %s\n", name);
 	return bad ? -1 : 0;
+}
+
+/* --html: the report as one page (analyzer/html.c). */
+static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
+                      const struct hs_report_opts *o, long pid)
+{
+	char *name;
+	FILE *f = open_out(c->html, pid, &name);
+	int rc = -1;
+	if (f) {
+		hs_report_html(f, a, o);
+		rc = close_out(f, name);
+	}
+	free(name);
+	return rc;
 }
 
 int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
@@ -73,6 +90,11 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 		}
 		free(name);
 	}
+	/* --html and --svg: like --json, for the main trace only */
+	if (c->html && (flags & HS_OUT_JSON) && write_html(c, &a, &o, pid) < 0)
+		rc = -1;
+	if (c->svg_dir && (flags & HS_OUT_JSON) && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
+		rc = -1;
 	hs_analysis_free(&a);
 	hs_sym_free(sym);
 	return rc;

@@ -32,6 +32,9 @@ struct hs_cli {
 	int error_exitcode;           /* 0 = not given                         */
 	bool quiet, no_children;
 	const char *fail;             /* --fail POLICY                         */
+	const char *svg_dir;          /* --svg DIR: the pictures as files      */
+	const char *html;             /* --html FILE (%p allowed)              */
+	long sample_ms;               /* --sample-interval MS; -1 = default    */
 	char **args;                  /* run: program and its arguments;
 	                                 report: the trace                     */
 	int nargs;

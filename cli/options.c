@@ -46,6 +46,11 @@ void hs_cli_usage(FILE *f)
 "  --no-children         run: do not trace child processes\n"
 "  --fail POLICY         run: inject allocation failures (HEAPSCOPE_FAIL),\n"
 "                        e.g. nth=5 or prob=0.01,seed=1\n"
+"  --html FILE           also write one self-contained HTML report (%p allowed):\n"
+"                        summary, memory charts, heap maps, leaks with stacks\n"
+"  --svg DIR             also write the charts and heap maps as SVG files\n"
+"  --sample-interval MS  run: sample VmSize and heap counters every MS\n"
+"                        milliseconds (default 50; 0: only at exit)\n"
 "  --help, --version\n"
 "\n"
 "exit status:\n"
@@ -113,13 +118,16 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 }
 
 /* Options that take a value. */
-enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL };
+enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL,
+       O_HTML, O_SVG, O_SAMPLE };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
 	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
 	{ "--stack-depth", O_DEPTH, false },
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
 	{ "--fail", O_FAIL, true },
+	{ "--html", O_HTML, false }, { "--svg", O_SVG, false },
+	{ "--sample-interval", O_SAMPLE, true },
 };
 
 static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
@@ -163,6 +171,14 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 			return usage_error(c, "%s: empty policy", name);
 		c->fail = v;
 		return 0;
+	case O_HTML:
+	case O_SVG:
+		if (!*v)
+			return usage_error(c, "%s: empty file name", name);
+		*(id == O_HTML ? &c->html : &c->svg_dir) = v;
+		return 0;
+	case O_SAMPLE:
+		return number(c, name, v, 0, 3600000, &c->sample_ms);
 	}
 	return -1;
 }
@@ -213,6 +229,7 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 	bool run = strcmp(c->cmd, "run") == 0;
 	c->show_kinds = 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_INDIRECT
 	                | 1u << HS_LEAK_POSSIBLE;
+	c->sample_ms = -1;
 	c->args = hs_xcalloc((size_t)argc + 1, sizeof(char *));
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i];

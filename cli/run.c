@@ -119,6 +119,11 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHILDREN", "0");
 	if (c->fail)
 		rc |= set_env("HEAPSCOPE_FAIL", c->fail);
+	if (c->sample_ms >= 0) {
+		char ms[24];
+		snprintf(ms, sizeof ms, "%ld", c->sample_ms);
+		rc |= set_env("HEAPSCOPE_SAMPLE_MS", ms);
+	}
 	return rc;
 }
 
