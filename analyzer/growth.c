@@ -83,13 +83,16 @@ size_t hs_resample_held(const double *t, const double *y, size_t n, size_t nb,
 	for (size_t b = 0; b < nb; b++) {
 		double lo = t0 + span * (double)b / (double)nb;
 		double hi = t0 + span * (double)(b + 1) / (double)nb;
-		double v = held;
+		double v = held, at = (lo + hi) / 2, best = -INFINITY;
 		for (; i < n && (t[i] < hi || b == nb - 1); i++) {
-			v = y[i] > v ? y[i] : v;
+			if (y[i] > best) {      /* the bucket's highest sample, and when */
+				best = y[i];
+				at = t[i];
+			}
 			held = y[i];
 		}
-		ot[b] = (lo + hi) / 2;
-		oy[b] = v;
+		ot[b] = at;
+		oy[b] = best > v ? best : v;
 	}
 	return nb;
 }
@@ -110,8 +113,9 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 		return;
 
 	double bt[HS_GROWTH_BUCKETS], by[HS_GROWTH_BUCKETS];
-	size_t m = hs_resample_held(t, y, n, HS_GROWTH_BUCKETS, bt, by);
-	double base = by[0];
+	size_t m = hs_resample_held(t, y, n, n < HS_GROWTH_BUCKETS ? n : HS_GROWTH_BUCKETS,
+	                            bt, by);
+	double base = y[0];
 	g->rise = g->peak - base > 0 ? g->peak - base : 0;
 	g->overall_rate = hs_theil_sen(bt, by, m);
 	/* the second half in time; at least the last three points */
@@ -135,8 +139,8 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 	double flat = HS_FLAT_SHARE * base > HS_FLAT_BYTES ? HS_FLAT_SHARE * base : HS_FLAT_BYTES;
 	if (g->rise < flat)
 		g->verdict = HS_VERDICT_FLAT;
-	else if (g->rate > 0 && g->late_rise >= HS_LEAK_LATE_SHARE * g->rise
-	         && g->rate >= HS_LEAK_LATE_SHARE * g->overall_rate)
+	else if (g->rate > 0 && g->rate >= HS_LEAK_LATE_SHARE * g->overall_rate
+	         && g->late_rise >= flat)
 		g->verdict = HS_VERDICT_LIKELY_LEAK;
 	else
 		g->verdict = HS_VERDICT_PLATEAU;

@@ -3,22 +3,23 @@
  * a warm-up), or stay flat? Judged from the samples (`T` lines).
  *
  * The method, for one series y(t) (VmSize, VmRSS or live heap bytes):
- *  1. Resample onto HS_GROWTH_BUCKETS equal time buckets, each holding the
- *     maximum of its samples, so short peaks survive and a series of any
- *     length costs the same. Samples come from allocator slow paths, so a
+ *  1. Resample onto min(n, HS_GROWTH_BUCKETS) equal time buckets, each
+ *     holding the maximum of its samples (at that sample's time), so
+ *     short peaks survive and a series of any length costs the same. Samples come from allocator slow paths, so a
  *     stretch without any means the allocator neither took nor returned
  *     memory: an empty bucket holds the value of the last sample before
  *     it (and a bucket's maximum includes the value held into it).
- *  2. rise = max(y) - y(first bucket).
+ *  2. rise = max(y) - y(first sample).
  *     flat     if rise < max(HS_FLAT_BYTES, HS_FLAT_SHARE * y(first)).
  *  3. Theil–Sen slopes (the median of the slopes between every pair of
  *     points: a few jumps or outliers cannot drag it, unlike least
  *     squares) over the whole run (s_all) and over its second half in
  *     time (s_late).
- *     likely_leak  if s_late > 0, the second half still rose by at least
- *                  HS_LEAK_LATE_SHARE of the whole rise (s_late * T/2 >=
- *                  0.25 * rise) and s_late >= HS_LEAK_LATE_SHARE * s_all:
- *                  growth that goes on at a steady pace to the end;
+ *     likely_leak  if s_late > 0, s_late >= HS_LEAK_LATE_SHARE * s_all
+ *                  (the second half grows at least half as fast as the
+ *                  whole run) and the second half alone rose by more
+ *                  than the flat threshold (s_late * T/2): growth that
+ *                  goes on at a steady pace to the end;
  *     plateau      otherwise: it grew, then stopped (or fell back).
  *  4. Not judged (HS_VERDICT_NONE) with fewer than HS_GROWTH_MIN_SAMPLES
  *     samples or a run shorter than HS_GROWTH_MIN_MS: a program that ran
@@ -39,7 +40,7 @@
 #define HS_GROWTH_MIN_MS       200
 #define HS_FLAT_BYTES          (1024.0 * 1024.0)
 #define HS_FLAT_SHARE          0.05
-#define HS_LEAK_LATE_SHARE     0.25
+#define HS_LEAK_LATE_SHARE     0.5
 
 enum hs_verdict {
 	HS_VERDICT_NONE = 0,       /* not judged: too few samples or too short */
