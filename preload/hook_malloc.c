@@ -44,7 +44,7 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 /* The caller's stack id, once the shim is initialised and recording. */
 static inline uint32_t record_stack(void)
 {
-	return hs_initialized && hs_cfg.enabled && hs_stack_capture ? hs_stack_capture() : 0;
+	return hs_recording ? hs_stack_capture() : 0;
 }
 
 /* A malloc that arrives while this thread is inside the allocator comes
