@@ -5,11 +5,14 @@
  * size (header included). Slots are carved lazily, by bumping `carved`, so
  * a slab's untouched pages never become resident.
  *
- * Three levels, cheapest first:
+ * Four levels, cheapest first:
  *   thread cache   hs_tc.bins[bin]: a list of free slots, no lock (the
  *                  inline fast path in fastpath.h pops and pushes here);
- *   central list   per bin, under its own mutex: slabs with free slots;
- *                  refill and flush move a batch at a time;
+ *   transfer stack per bin, under the bin's mutex: whole batches a cache
+ *                  flushed, handed whole to the next cache that runs dry,
+ *                  so a batch moves in O(1) without touching its slots;
+ *   central slabs  per bin, same mutex: slabs with free slots, used when
+ *                  the transfer stack is empty (refill) or full (flush);
  *   buddy          new slabs come from it, empty slabs go back.
  *
  * A block freed by another thread simply enters that thread's cache and
@@ -37,10 +40,21 @@ const uint32_t hs_bin_slot_size[HS_NR_BINS] = {
 
 __thread struct hs_tcache hs_tc;
 
+#define TRANSFER_MAX   32               /* batches parked per bin        */
+#define TRANSFER_BYTES (256 * KB)       /* ... and bytes                 */
+
+struct batch {
+	void    *head;                  /* slots linked as in a cache, NULL
+	                                   terminated                         */
+	uint32_t n;
+};
+
 struct central {
 	pthread_mutex_t lock;
 	struct hs_slab *partial;        /* slabs with a free or uncarved slot */
 	uint32_t npartial;
+	uint32_t nbatches;
+	struct batch batches[TRANSFER_MAX];
 } __attribute__((aligned(64)));
 
 static struct central central[HS_NR_BINS];
@@ -200,6 +214,13 @@ void *hs_bins_refill(struct hs_tcache *tc, unsigned bin)
 	uint32_t got = 0;
 
 	pthread_mutex_lock(&c->lock);
+	if (c->nbatches && !tb->head) {
+		struct batch b = c->batches[--c->nbatches];
+		pthread_mutex_unlock(&c->lock);
+		tb->head = hs_slot_next(b.head);
+		tb->count = b.n - 1;
+		return b.head;
+	}
 	while (got < want) {
 		struct hs_slab *s = c->partial;
 		if (!s && !(s = slab_new(c, bin)))
@@ -220,15 +241,37 @@ void *hs_bins_refill(struct hs_tcache *tc, unsigned bin)
 	return first;
 }
 
+static uint32_t transfer_cap(unsigned bin)
+{
+	uint32_t per_batch = tcache_limit(bin) / 2 * hs_bin_slot_size[bin];
+	uint32_t n = TRANSFER_BYTES / (per_batch ? per_batch : 1);
+	return n < 2 ? 2 : n > TRANSFER_MAX ? TRANSFER_MAX : n;
+}
+
 void hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep)
 {
 	struct hs_tcache_bin *tb = &tc->bins[bin];
 	struct central *c = &central[bin];
+	uint32_t m = tb->count - keep;
+	if (tb->count <= keep)
+		return;
+	/* Detach the first m slots as one batch (they are warm: just freed). */
+	void *head = tb->head, *last = head;
+	for (uint32_t i = 1; i < m; i++)
+		last = hs_slot_next(last);
+	tb->head = hs_slot_next(last);
+	tb->count = keep;
+	hs_slot_set_next(last, NULL);
+
 	pthread_mutex_lock(&c->lock);
-	while (tb->count > keep) {
-		void *slot = tb->head;
-		tb->head = hs_slot_next(slot);
-		tb->count--;
+	if (keep && c->nbatches < transfer_cap(bin)) {
+		c->batches[c->nbatches++] = (struct batch){ head, m };
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	while (head) {
+		void *slot = head;
+		head = hs_slot_next(slot);
 		struct hs_slab *s = slab_of(slot);
 		if (s)
 			slab_put(c, s, slot);

@@ -31,8 +31,11 @@
                                            a syscall; not counted as dirty */
 #define KEEP_ARENAS 1                   /* whole free arenas kept mapped  */
 
+/* Each list keeps dirty blocks before clean ones: allocation takes the
+ * head (memory that is already resident), purge walks from the head and
+ * stops at the first clean block. */
 struct free_area {
-	struct hs_page *head;
+	struct hs_page *head, *tail;
 	size_t nr_free;
 };
 
@@ -49,11 +52,20 @@ static inline size_t page_index(const struct hs_arena *a, const struct hs_page *
 static void list_add(struct hs_page *pg, unsigned order)
 {
 	struct free_area *fa = &free_area[order];
-	pg->prev = NULL;
-	pg->next = fa->head;
-	if (fa->head)
-		fa->head->prev = pg;
-	fa->head = pg;
+	if (pg->dirty || !fa->head) {
+		pg->prev = NULL;
+		pg->next = fa->head;
+		if (fa->head)
+			fa->head->prev = pg;
+		else
+			fa->tail = pg;
+		fa->head = pg;
+	} else {
+		pg->next = NULL;
+		pg->prev = fa->tail;
+		fa->tail->next = pg;
+		fa->tail = pg;
+	}
 	fa->nr_free++;
 	if (pg->dirty && order >= PURGE_MIN_ORDER)
 		dirty_pages += (size_t)1 << order;
@@ -68,6 +80,8 @@ static void list_del(struct hs_page *pg)
 		fa->head = pg->next;
 	if (pg->next)
 		pg->next->prev = pg->prev;
+	else
+		fa->tail = pg->prev;
 	fa->nr_free--;
 	if (pg->dirty && pg->order >= PURGE_MIN_ORDER)
 		dirty_pages -= (size_t)1 << pg->order;
@@ -186,15 +200,16 @@ static void free_range(struct hs_arena *a, size_t idx, size_t end)
  * half of DIRTY_MAX is left. */
 static void purge(void)
 {
-	for (int order = HS_MAX_ORDER; order >= 0 && dirty_pages > DIRTY_MAX / 2; order--)
-		for (struct hs_page *pg = free_area[order].head;
-		     pg && dirty_pages > DIRTY_MAX / 2; pg = pg->next) {
-			if (!pg->dirty)
-				continue;
+	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > DIRTY_MAX / 2;
+	     order--) {
+		struct hs_page *pg;
+		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > DIRTY_MAX / 2) {
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
+			list_del(pg);           /* re-file it among the clean ones */
 			pg->dirty = 0;
-			dirty_pages -= (size_t)1 << order;
+			list_add(pg, (unsigned)order);
 		}
+	}
 }
 
 static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_slab *slab)

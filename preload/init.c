@@ -107,8 +107,3 @@ void hs_init(void)
 	if (hs_faults_init_from_env)
 		hs_faults_init_from_env();
 }
-
-__attribute__((constructor(101))) static void heapscope_ctor(void)
-{
-	hs_init();
-}
