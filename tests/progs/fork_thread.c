@@ -84,13 +84,13 @@ static void *allocator(void *arg)
 
 static void *child_thread(void *arg)
 {
-	return (void *)(intptr_t)churn((uintptr_t)arg, 5000);
+	return (void *)(intptr_t)churn((uintptr_t)arg, 2500);
 }
 
 static void child(int round)
 {
 	alarm(10);           /* a deadlock becomes SIGALRM, named by the parent */
-	int bad = churn(1000u + (unsigned)round, 5000);
+	int bad = churn(1000u + (unsigned)round, 2500);
 	pthread_t t;
 	void *r = (void *)1;
 	if (pthread_create(&t, NULL, child_thread, (void *)(uintptr_t)(round + 7)) != 0 ||
