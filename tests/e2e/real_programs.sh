@@ -96,7 +96,7 @@ cat >w.py <<"EOF"
 import json, re, random, hashlib, collections
 rnd = random.Random(12345)
 letters = "abcdefghijklmnopqrstuvwxyz"
-words = ["".join(rnd.choice(letters) for _ in range(rnd.randint(3, 12))) for _ in range(60000)]
+words = ["".join(rnd.choice(letters) for _ in range(rnd.randint(3, 12))) for _ in range(30000)]
 counts = collections.Counter(words)
 print("distinct", len(counts), "top", counts.most_common(3))
 index = {}
@@ -104,7 +104,7 @@ for i, w in enumerate(words):
     index.setdefault(w[:2], []).append(i)
 print("prefixes", len(index), sum(len(v) for v in index.values()))
 doc = {"items": [{"id": i, "name": w, "tags": [w[:2], w[-2:]], "score": i * 0.5}
-                 for i, w in enumerate(words[:25000])]}
+                 for i, w in enumerate(words[:15000])]}
 s = json.dumps(doc, sort_keys=True)
 assert json.loads(s) == doc
 print("json", len(s), hashlib.sha256(s.encode()).hexdigest())
