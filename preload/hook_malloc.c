@@ -126,8 +126,8 @@ HS_API void *realloc(void *p, size_t n)
 		return NULL;
 	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
-	struct hs_header *h = hs_busy ? NULL : hs_heap_lookup(p, &where);
-	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT) {
+	struct hs_header *h = hs_heap_lookup(p, &where);
+	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT || hs_busy) {
 		if (h && h->state != HS_LIVE) {
 			hs_report_error("realloc_freed", "realloc", p, h);
 			errno = ENOMEM;
@@ -142,8 +142,12 @@ HS_API void *realloc(void *p, size_t n)
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && !hs_busy)
+		if (h && q && !hs_busy) {
 			hs_heap_release(p, h, where);
+		} else if (h && q) {
+			h->state = HS_FREED;
+			hs_header_seal(h);
+		}
 		return q;
 	}
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))

@@ -18,7 +18,7 @@
 uint64_t hs_secret;
 int hs_initialized;
 int hs_recording;
-__thread int hs_busy;
+__thread volatile int hs_busy;
 
 static pthread_key_t thread_key;
 static int thread_key_ok;

@@ -246,7 +246,7 @@ bool  hs_boot_owns(const void *p);
 void  hs_boot_foreach(void (*fn)(struct hs_header *, void *), void *ctx);
 
 /* Set while this thread is inside the allocator proper. */
-extern __thread int hs_busy;
+extern __thread volatile int hs_busy;
 
 /* ---- util.c: output without stdio, environment without getenv --------- */
 /* Format into buf: %s %d %u %zu %lu %x %p %c %%; returns length. */

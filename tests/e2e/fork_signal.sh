@@ -18,7 +18,7 @@ for p in fork_thread signal_malloc; do
   [ -x "build/tests/progs/$p" ] || { echo "fork_signal.sh: build/tests/progs/$p not built"; exit 1; }
 done
 [ -f "$lib" ] || { echo "fork_signal.sh: $lib not built"; exit 1; }
-LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
+HEAPSCOPE_RECORD=0 LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
   { echo "fork_signal.sh: $lib does not load with LD_PRELOAD"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0

@@ -12,7 +12,7 @@ lib=${HEAPSCOPE_LIB:-$PWD/build/libheapscope.so}
 [ -f "$lib" ] || { echo "real_programs.sh: $lib not built"; exit 1; }
 # A preload that fails to load is only a warning from ld.so: make sure it
 # really is in the process, or every comparison below passes vacuously.
-LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
+HEAPSCOPE_RECORD=0 LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
   { echo "real_programs.sh: $lib does not load with LD_PRELOAD"; exit 1; }
 TMO=${REAL_TIMEOUT:-60}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
