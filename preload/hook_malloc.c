@@ -110,9 +110,9 @@ HS_API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
-	/* A huge block is a fresh mapping: already zero, and touching it
-	 * would make every page resident for nothing. */
-	if (p && hs_header_of(p)->bin != HS_BIN_HUGE)
+	/* A fresh huge mapping is already zero, and touching it would make
+	 * every page resident for nothing. */
+	if (p && !(hs_header_of(p)->bin == HS_BIN_HUGE && hs_huge_fresh(p)))
 		memset(p, 0, total);
 	return p;
 }

@@ -194,7 +194,8 @@ void  hs_bins_reinit_child(void);
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
-bool   hs_huge_owns(const void *user);                  /* a live mapping */
+bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
+bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
 size_t hs_huge_mapped_bytes(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
