@@ -33,7 +33,7 @@
 #define DIRTY_MIN   ((size_t)8192)
 #define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
                                            a syscall; not counted as dirty */
-/* Whole free arenas kept mapped: 1, or one per eight in use. */
+/* Whole free arenas kept mapped: 1, plus one per eight mapped. */
 #define keep_arenas() (1 + nr_arenas / 8)
 
 /* Each list keeps dirty blocks before clean ones: allocation takes the
@@ -176,11 +176,14 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 	pg->state = PG_FREE;
 	pg->order = (uint8_t)order;
 	pg->dirty = (uint8_t)dirty;
-	if (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free >= keep_arenas()) {
-		arena_release(a);
-		return;
-	}
 	list_add(pg, order);
+	/* Unmap whole free arenas beyond what we keep; the count kept shrinks
+	 * with the heap, so look again every time one becomes whole. */
+	while (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free > keep_arenas()) {
+		struct hs_page *whole = free_area[HS_MAX_ORDER].tail;
+		list_del(whole);
+		arena_release(whole->arena);
+	}
 }
 
 /* File the page range [idx, end) as its natural aligned pieces, merging.
