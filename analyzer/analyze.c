@@ -109,7 +109,8 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 		g[i].nframes = hs_display(a, g[i].stack, &g[i].frames);
 		g[kept++] = g[i];
 	}
-	qsort(g, kept, sizeof *g, by_bytes_desc);
+	if (kept)
+		qsort(g, kept, sizeof *g, by_bytes_desc);
 	a->leaks = g;
 	a->nleaks = kept;
 }
