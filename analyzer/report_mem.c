@@ -245,12 +245,20 @@ void hs_text_memory(FILE *f, const char *prefix, const struct hs_trace *tr, bool
 	if (quiet && g.vmsize.verdict != HS_VERDICT_LIKELY_LEAK
 	    && g.live.verdict != HS_VERDICT_LIKELY_LEAK)
 		return;
-	fprintf(f, "%sMEMORY OVER TIME: %zu samples over %.2f s\n", prefix, tr->nsamples,
-	        g.vmsize.duration_s);
-	spark_line(f, prefix, "VmSize", tr, HS_SERIES_VMSIZE, &g.vmsize);
-	if (!quiet)
-		spark_line(f, prefix, "VmRSS", tr, HS_SERIES_RSS, &g.rss);
-	spark_line(f, prefix, "live", tr, HS_SERIES_LIVE, &g.live);
+	if (g.vmsize.verdict == HS_VERDICT_NONE) {
+		char a[32], b[32], s[200];
+		fprintf(f, "%sMEMORY OVER TIME: VmSize %s -> %s; %s\n", prefix,
+		        hs_human_bytes(g.vmsize.first, a, sizeof a),
+		        hs_human_bytes(g.vmsize.last, b, sizeof b),
+		        hs_growth_sentence(&g.vmsize, s, sizeof s));
+	} else {
+		fprintf(f, "%sMEMORY OVER TIME: %zu samples over %.2f s\n", prefix,
+		        tr->nsamples, g.vmsize.duration_s);
+		spark_line(f, prefix, "VmSize", tr, HS_SERIES_VMSIZE, &g.vmsize);
+		if (!quiet)
+			spark_line(f, prefix, "VmRSS", tr, HS_SERIES_RSS, &g.rss);
+		spark_line(f, prefix, "live", tr, HS_SERIES_LIVE, &g.live);
+	}
 	if (!quiet) {
 		struct hs_frag fr;
 		char a[32], b[32], c[32], d[32];
