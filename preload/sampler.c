@@ -299,9 +299,10 @@ static __attribute__((noinline)) void tick_slow(int64_t live, uint64_t now)
 	if (!busy_try())
 		return;
 	int saved_errno = errno;
-	if ((int)getpid() != S.pid) {
+	if ((int)getpid() != S.pid) {   /* a fork child: its trace starts now */
 		restart();
 		hs_snap_forget_peak();
+		sample();
 	}
 	if (usr2_pending) {
 		usr2_pending = 0;
