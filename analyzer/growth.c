@@ -236,6 +236,10 @@ const char *hs_growth_sentence(const struct hs_growth *g, char *buf, size_t cap)
 		snprintf(buf, cap, "flat (rises at most %s)", hs_human_bytes(g->rise, a, sizeof a));
 		break;
 	default:
+		if (!g->samples) {
+			snprintf(buf, cap, "not judged: no samples");
+			break;
+		}
 		snprintf(buf, cap, "not judged: %zu sample%s over %.0f ms (need %d over %d ms)",
 		         g->samples, g->samples == 1 ? "" : "s", g->duration_s * 1000,
 		         HS_GROWTH_MIN_SAMPLES, HS_GROWTH_MIN_MS);

@@ -293,7 +293,7 @@ void hs_svg_heapmap(FILE *f, const struct hs_trace *tr, const struct hs_snap *s,
 		used[cell[c]]++;
 	int huge_lines = s->nhuge > 8 ? 9 : (int)s->nhuge;
 	int entries = used[C_UNKNOWN] ? 12 : 11;      /* legend: 3 per row */
-	int height = TOP + map_h + 34 + 18 * ((entries + 2) / 3)
+	int height = TOP + map_h + 34 + 18 * ((entries + 2) / 3) + 18
 	             + (s->nhuge ? 18 * (huge_lines + 1) : 0) + 4;
 
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hs-heapmap\" width=\"%d\" "
@@ -321,6 +321,10 @@ void hs_svg_heapmap(FILE *f, const struct hs_trace *tr, const struct hs_snap *s,
 		draw_axis(f, &L, s, cat);
 	}
 	int y = draw_legend(f, TOP + map_h + 34, used);
+	fprintf(f, "<text x=\"20\" y=\"%d\" fill=\"#555555\">Headers (16 bytes a block) and "
+	        "rounding are smaller than a page: their bytes are in the fragmentation figures "
+	        "(internal bytes, per size class).</text>\n", y);
+	y += 18;
 	if (s->nhuge) {
 		uint64_t u = 0, r = 0;
 		for (size_t i = 0; i < s->nhuge; i++)
