@@ -119,14 +119,10 @@ static void excl_normalize(struct hs_lk_excl *e)
  * memory is therefore copied with process_vm_readv on ourselves, which
  * reports a fault as a short read instead of raising SIGSEGV. Where the
  * call is refused (old kernels, seccomp) we read directly. */
-#define COPY_CHUNK (256 * 1024)
-
 static char *copy_buf;
 static int direct_reads;
 
-/* Copy up to len bytes from src; returns the bytes copied (0: the first
- * page is not readable). */
-static size_t copy_mem(void *dst, uintptr_t src, size_t len)
+size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx)
 {
 	if (!direct_reads) {
 		struct iovec local = { dst, len };
@@ -148,8 +144,8 @@ static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
 	lo = (lo + 7) & ~(uintptr_t)7;
 	hi &= ~(uintptr_t)7;
 	while (lo < hi) {
-		size_t want = hi - lo < COPY_CHUNK ? hi - lo : COPY_CHUNK;
-		size_t got = copy_mem(copy_buf, lo, want);
+		size_t want = hi - lo < HS_LK_COPY_CHUNK ? hi - lo : HS_LK_COPY_CHUNK;
+		size_t got = hs_lk_copy_mem(copy_buf, lo, want, NULL);
 		if (got == 0) {                  /* gone: skip to the next page */
 			lo = (lo + PAGE) & ~(PAGE - 1);
 			continue;
@@ -338,7 +334,7 @@ static bool find_tcb(const struct hs_lk_region *r, long tid_off, struct tcb *out
 	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE) {
 		uintptr_t lo = page - PAGE;
 		size_t len = page + PAGE <= r->hi ? 2 * PAGE : PAGE;
-		size_t got = copy_mem(copy_buf, lo, len);
+		size_t got = hs_lk_copy_mem(copy_buf, lo, len, NULL);
 		if (got < PAGE)
 			continue;
 		for (uintptr_t off = 0; off < PAGE; off += TCB_ALIGN) {
@@ -398,10 +394,10 @@ bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp)
 {
 	rt->sp = sp;
 	rt->self = (int32_t)syscall(SYS_gettid);
-	rt->copy_buf = hs_lk_map(COPY_CHUNK);
+	rt->copy_buf = hs_lk_map(HS_LK_COPY_CHUNK);
 	if (!rt->copy_buf)
 		return false;
-	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + COPY_CHUNK);
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + HS_LK_COPY_CHUNK);
 	list_threads(&rt->threads, rt->self, sp);
 	/* Last: from here on none of our scratch is mapped or moved, so the
 	 * regions read describe it as it stays. */
@@ -451,6 +447,6 @@ void hs_lk_roots_free(struct hs_lk_roots *rt)
 	hs_lk_maps_free(&rt->maps);
 	hs_lk_unmap(rt->threads.t, rt->threads.bytes);
 	hs_lk_unmap(rt->excl.r, rt->excl.bytes);
-	hs_lk_unmap(rt->copy_buf, COPY_CHUNK);
+	hs_lk_unmap(rt->copy_buf, HS_LK_COPY_CHUNK);
 	*rt = (struct hs_lk_roots){ 0 };
 }

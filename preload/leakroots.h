@@ -57,6 +57,12 @@ const struct hs_lk_region *hs_lk_maps_find(const struct hs_lk_maps *m, uintptr_t
 bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx);
 
 /* ---- leakroots.c --------------------------------------------------------- */
+/* Copy up to len bytes of our own memory at src into dst without risking
+ * a fault (process_vm_readv on ourselves): returns the bytes copied, 0 if
+ * the first page is gone. Fits hs_lk_graph.copy. */
+size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx);
+#define HS_LK_COPY_CHUNK (256 * 1024)     /* size of hs_lk_roots.copy_buf */
+
 /* hs_lk_block.flags bit set by the root scan: glibc's cached dtv of an
  * exited thread, not the program's (see leakroots.c); not reported. */
 #define HS_LK_GLIBC_CACHE 0x80
