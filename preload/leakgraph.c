@@ -324,6 +324,24 @@ void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w)
 	reach(g, w, true);
 }
 
+void hs_lk_scan_root_slack(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                           size_t slack)
+{
+	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+	hi &= ~(uintptr_t)(WORD - 1);
+	g->scanned_bytes += hi > lo ? hi - lo : 0;
+	for (uintptr_t a = lo; a < hi; a += WORD) {
+		uintptr_t v = word_at(a);
+		if (v < g->lo || v >= g->hi)
+			continue;
+		long i = hs_lk_find(g, v);
+		if (i < 0)
+			continue;
+		uintptr_t start = g->b[i].start;
+		reach(g, v - start < slack ? start : v, true);
+	}
+}
+
 static void drain(struct hs_lk_graph *g)
 {
 	while (g->top) {

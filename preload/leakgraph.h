@@ -109,6 +109,12 @@ long hs_lk_find(const struct hs_lk_graph *g, uintptr_t p);
 void hs_lk_scan_root(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi);
 /* One root value (a register). */
 void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w);
+/* Like hs_lk_scan_root, for memory whose owner rounds the blocks it
+ * allocates up for alignment and keeps only the rounded pointer: a
+ * pointer into the first 'slack' bytes of a block counts as a start
+ * pointer. (glibc's ld.so does so.) */
+void hs_lk_scan_root_slack(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                           size_t slack);
 
 /* Finish phase 1 (drain the mark stack) then run phase 2. After this
  * every block's state is final. */

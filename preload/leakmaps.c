@@ -107,6 +107,13 @@ static void classify_path(struct hs_lk_region *r, const char *path, size_t n,
 		r->type = HS_LK_ANON;
 		return;
 	}
+	/* ld-linux-x86-64.so.2, ld-linux-aarch64.so.1, ld64.so.2, ... */
+	const char *base = path + n;
+	while (base > path && base[-1] != '/')
+		base--;
+	size_t bn = (size_t)(path + n - base);
+	r->loader = starts(base, bn, "ld-linux") || starts(base, bn, "ld64.so")
+	            || starts(base, bn, "ld.so");
 	r->type = HS_LK_SKIP;
 	if (ends(path, n, " (deleted)") || n >= 4096)
 		return;                              /* memfd, SysV shm, gone  */

@@ -138,8 +138,15 @@ size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx)
 	return len;
 }
 
+/* ld.so rounds some of what it mallocs up for alignment and keeps only
+ * the rounded pointer (dl_find_object's segments after a dlopen: 112
+ * bytes in for a 16-aligned block); from ld.so's data a pointer into a
+ * block's first bytes counts as a start pointer. memcheck never sees
+ * those blocks: __libc_freeres frees them first. */
+#define LOADER_SLACK 128
+
 static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
-                       struct hs_lk_root_stats *st)
+                       bool loader, struct hs_lk_root_stats *st)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	hi &= ~(uintptr_t)7;
@@ -150,7 +157,11 @@ static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
 			lo = (lo + PAGE) & ~(PAGE - 1);
 			continue;
 		}
-		hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
+		if (loader)
+			hs_lk_scan_root_slack(g, (uintptr_t)copy_buf,
+			                      (uintptr_t)copy_buf + got, LOADER_SLACK);
+		else
+			hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
 		st->root_bytes += got;
 		lo += got;
 	}
@@ -158,8 +169,9 @@ static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
 
 /* Scan [lo, hi) minus the (normalized) exclusions. */
 static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
-                       uintptr_t lo, uintptr_t hi, struct hs_lk_root_stats *st)
+                       const struct hs_lk_region *r, struct hs_lk_root_stats *st)
 {
+	uintptr_t lo = r->lo, hi = r->safe_hi;
 	size_t a = 0, b = e->n;              /* first exclusion ending after lo */
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;
@@ -170,12 +182,12 @@ static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
 	}
 	for (size_t i = a; i < e->n && lo < hi && e->r[i].lo < hi; i++) {
 		if (e->r[i].lo > lo)
-			scan_piece(g, lo, e->r[i].lo, st);
+			scan_piece(g, lo, e->r[i].lo, r->loader, st);
 		if (e->r[i].hi > lo)
 			lo = e->r[i].hi;
 	}
 	if (lo < hi)
-		scan_piece(g, lo, hi, st);
+		scan_piece(g, lo, hi, r->loader, st);
 }
 
 /* ---- threads ------------------------------------------------------------- */
@@ -437,7 +449,7 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 		const struct hs_lk_region *r = &m->reg[i];
 		if (r->type == HS_LK_SKIP || !r->r || !r->w)
 			continue;
-		scan_minus(g, e, r->lo, r->safe_hi, st);
+		scan_minus(g, e, r, st);
 	}
 	copy_buf = NULL;
 }

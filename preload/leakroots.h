@@ -36,6 +36,7 @@ struct hs_lk_region {
 	uint8_t   r, w, x, shared;
 	uint8_t   type;      /* enum hs_lk_rtype                              */
 	uint8_t   main_stack;/* the "[stack]" entry                           */
+	uint8_t   loader;    /* a mapping of the dynamic loader (ld.so)       */
 };
 
 struct hs_lk_maps {

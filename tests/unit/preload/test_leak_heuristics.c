@@ -166,6 +166,20 @@ START_TEST(copied_blocks_read_through_copy)
 }
 END_TEST
 
+START_TEST(loader_slack_counts_as_start)
+{
+	reset();
+	size_t a = add(300), b = add(300);
+	roots[0] = addr(a) + 112;       /* ld.so's rounded-up pointer        */
+	roots[1] = addr(b) + 128;       /* past the slack: interior          */
+	hs_lk_init(&g, blocks, nblocks, stack);
+	hs_lk_scan_root_slack(&g, (uintptr_t)roots, (uintptr_t)(roots + 2), 128);
+	hs_lk_classify(&g);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_POSSIBLE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("leak_heuristics");
@@ -176,6 +190,7 @@ int main(void)
 	tcase_add_test(tc, heuristic_multiple_inheritance);
 	tcase_add_test(tc, heuristic_needs_definite_prior);
 	tcase_add_test(tc, copied_blocks_read_through_copy);
+	tcase_add_test(tc, loader_slack_counts_as_start);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
