@@ -145,11 +145,9 @@ size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx)
  * those blocks: __libc_freeres frees them first. */
 #define LOADER_SLACK 128
 
-static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
-                       bool loader, struct hs_lk_root_stats *st)
+static void scan_copy(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                      bool loader, struct hs_lk_root_stats *st)
 {
-	lo = (lo + 7) & ~(uintptr_t)7;
-	hi &= ~(uintptr_t)7;
 	while (lo < hi) {
 		size_t want = hi - lo < HS_LK_COPY_CHUNK ? hi - lo : HS_LK_COPY_CHUNK;
 		size_t got = hs_lk_copy_mem(copy_buf, lo, want, NULL);
@@ -164,6 +162,57 @@ static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
 			hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
 		st->root_bytes += got;
 		lo += got;
+	}
+}
+
+/* A page of a private mapping that is neither present nor swapped out
+ * was never written by this process (or was discarded), so it holds no
+ * pointer into our heap: /proc/self/pagemap lets the scan skip it rather
+ * than read gigabytes of never-touched reservations as zero pages. Shared
+ * mappings are read whole: another process's writes do not show in our
+ * page tables. */
+#define PM_PRESENT ((uint64_t)1 << 63)
+#define PM_SWAPPED ((uint64_t)1 << 62)
+#define PM_BATCH   (HS_LK_COPY_CHUNK / HS_PAGE_SIZE)
+
+static int pagemap_fd = -1;
+
+static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                       const struct hs_lk_region *r, struct hs_lk_root_stats *st)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	hi &= ~(uintptr_t)7;
+	if (pagemap_fd < 0 || r->shared) {
+		scan_copy(g, lo, hi, r->loader, st);
+		return;
+	}
+	uint64_t pm[PM_BATCH];
+	while (lo < hi) {
+		uintptr_t first = lo / PAGE;
+		uintptr_t end = (first + PM_BATCH) * PAGE < hi ? (first + PM_BATCH) * PAGE : hi;
+		size_t npages = (end - 1) / PAGE - first + 1;
+		ssize_t n = pread(pagemap_fd, pm, npages * sizeof pm[0], (off_t)(first * sizeof pm[0]));
+		if (n != (ssize_t)(npages * sizeof pm[0])) {
+			scan_copy(g, lo, end, r->loader, st);
+			lo = end;
+			continue;
+		}
+		uintptr_t run = 0;                 /* start of pages with data */
+		for (size_t k = 0; k < npages; k++) {
+			uintptr_t plo = (first + k) * PAGE < lo ? lo : (first + k) * PAGE;
+			bool data = pm[k] & (PM_PRESENT | PM_SWAPPED);
+			if (data && !run)
+				run = plo;
+			if (!data) {
+				if (run)
+					scan_copy(g, run, plo, r->loader, st);
+				run = 0;
+				st->skipped_bytes += ((first + k + 1) * PAGE < end ? (first + k + 1) * PAGE : end) - plo;
+			}
+		}
+		if (run)
+			scan_copy(g, run, end, r->loader, st);
+		lo = end;
 	}
 }
 
@@ -182,12 +231,12 @@ static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
 	}
 	for (size_t i = a; i < e->n && lo < hi && e->r[i].lo < hi; i++) {
 		if (e->r[i].lo > lo)
-			scan_piece(g, lo, e->r[i].lo, r->loader, st);
+			scan_piece(g, lo, e->r[i].lo, r, st);
 		if (e->r[i].hi > lo)
 			lo = e->r[i].hi;
 	}
 	if (lo < hi)
-		scan_piece(g, lo, hi, r->loader, st);
+		scan_piece(g, lo, hi, r, st);
 }
 
 /* ---- threads ------------------------------------------------------------- */
@@ -410,6 +459,8 @@ bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp)
 	if (!rt->copy_buf)
 		return false;
 	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + HS_LK_COPY_CHUNK);
+	rt->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	rt->pagemap_open = rt->pagemap_fd >= 0;
 	list_threads(&rt->threads, rt->self, sp);
 	/* Last: from here on none of our scratch is mapped or moved, so the
 	 * regions read describe it as it stays. */
@@ -430,6 +481,7 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 	struct hs_lk_excl *e = &rt->excl;
 	struct hs_lk_root_stats *st = &rt->stats;
 	copy_buf = rt->copy_buf;
+	pagemap_fd = rt->pagemap_open ? rt->pagemap_fd : -1;
 
 	st->threads = rt->threads.n;
 	for (size_t i = 0; i < rt->threads.n; i++) {
@@ -452,6 +504,7 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 		scan_minus(g, e, r, st);
 	}
 	copy_buf = NULL;
+	pagemap_fd = -1;
 }
 
 void hs_lk_roots_free(struct hs_lk_roots *rt)
@@ -460,5 +513,7 @@ void hs_lk_roots_free(struct hs_lk_roots *rt)
 	hs_lk_unmap(rt->threads.t, rt->threads.bytes);
 	hs_lk_unmap(rt->excl.r, rt->excl.bytes);
 	hs_lk_unmap(rt->copy_buf, HS_LK_COPY_CHUNK);
+	if (rt->pagemap_open)
+		close(rt->pagemap_fd);
 	*rt = (struct hs_lk_roots){ 0 };
 }

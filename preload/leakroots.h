@@ -83,6 +83,7 @@ bool hs_lk_exclude(struct hs_lk_excl *e, uintptr_t lo, uintptr_t hi);
 
 struct hs_lk_root_stats {
 	size_t root_bytes;          /* bytes scanned as roots                */
+	size_t skipped_bytes;       /* never-written private pages skipped   */
 	size_t threads;             /* threads listed in /proc/self/task     */
 	size_t threads_with_sp;     /* of which the stack pointer was known  */
 	size_t tcbs;                /* glibc thread descriptors found        */
@@ -106,6 +107,8 @@ struct hs_lk_roots {
 	struct hs_lk_maps    maps;
 	struct hs_lk_threads threads;
 	char     *copy_buf;
+	int       pagemap_fd;       /* /proc/self/pagemap, if pagemap_open   */
+	bool      pagemap_open;
 	uintptr_t sp;               /* the current thread's: dead below      */
 	int32_t   self;             /* the current thread's tid              */
 	struct hs_lk_root_stats stats;
