@@ -109,9 +109,19 @@ static const char *err_title(unsigned kind)
 	return "Heap error";
 }
 
+/* Like memcheck, stop listing after this many error contexts: past that
+ * the text is not read anyway, and the JSON report has them all. */
+#define MAX_ERROR_CONTEXTS 1000
+
 static void errors(struct out *o, const struct hs_analysis *a)
 {
 	for (size_t i = 0; i < a->nerrors; i++) {
+		if (i == MAX_ERROR_CONTEXTS) {
+			line(o, "More than %d error contexts: the rest are not shown here "
+			     "(the JSON report lists every error)", MAX_ERROR_CONTEXTS);
+			line(o, "%s", "");
+			break;
+		}
 		const struct hs_err_rec *r = &a->errors[i];
 		line(o, "%s", err_title(r->first->kind));
 		frames(o, r->frames[0], r->nframes[0]);

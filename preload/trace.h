@@ -75,7 +75,6 @@ static inline void hs_spin_reset(struct hs_spin *l)
 }
 
 /* ---- util.c (lead): the va_list form of hs_fmt ------------------------ */
-int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 
 /* ---- the trace file: constants ------------------------------------------ */
 #define HS_TRACE_VERSION 1
@@ -172,7 +171,6 @@ void hs_stacks_new_trace_locked(void);
  * lines: ids from block headers, or captured before a fork) calls this
  * first, e.g. hs_trace_printf("L ... %u\n", ..., hs_stack_ref(h->stack)).
  * Lead: this belongs in internal.h's stacks.c section. */
-uint32_t hs_stack_ref(uint32_t id);
 void hs_stacks_lock(void);
 void hs_stacks_unlock(void);
 void hs_stacks_reset_child(void);
