@@ -66,7 +66,6 @@ struct collect {
 	struct hs_lk_block *b;
 	size_t n, bytes;
 	bool failed;
-	struct hs_lk_root_stats stats;
 };
 
 static void add_block(struct hs_header *h, void *user, void *ctx)
@@ -259,7 +258,6 @@ static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
 	g.copy_len = HS_LK_COPY_CHUNK;
 	hs_lk_roots_scan(&rt, &g);
 	hs_lk_classify(&g);
-	c->stats = rt.stats;
 	ok = true;
 out:
 	hs_huge_unlock();
