@@ -1,8 +1,9 @@
 /*
  * leakroots.h — the process side of the leak scan, for leaks.c:
- *   leakmaps.c   /proc/self/maps parsed into regions (no stdio, no malloc)
- *   leakroots.c  which of that memory is a root: writable mappings minus
- *                heapscope's own memory and dead stack areas, threads
+ *   leakmaps.c    /proc/self/maps parsed into regions (no stdio, no malloc)
+ *   leakroots.c   which of that memory is a root: writable mappings minus
+ *                 heapscope's own memory and dead stack areas
+ *   leakthreads.c which stack areas are dead, glibc's thread descriptors
  * and the scratch memory the scan works in (mmap only: we are malloc).
  */
 #ifndef HS_LEAKROOTS_H
@@ -113,6 +114,13 @@ struct hs_lk_roots {
 	int32_t   self;             /* the current thread's tid              */
 	struct hs_lk_root_stats stats;
 };
+
+/* leakthreads.c: every thread of the process, with its stack pointer
+ * where known (self_sp for the thread 'self'). */
+void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp);
+/* leakthreads.c: exclude the dead parts of thread stacks (below stack
+ * pointers, stacks of exited threads) and root glibc's dtv blocks. */
+void hs_lk_threads_apply(struct hs_lk_roots *rt, struct hs_lk_graph *g);
 
 /* Map the scratch, list the threads, then read the maps — last, so that
  * the regions describe our scratch as it stays. sp: the current thread's
