@@ -1,0 +1,260 @@
+/*
+ * leakgraph.c — reachability classification of live blocks (see
+ * leakgraph.h for the algorithm). Pure: reads the memory it is told to
+ * read, writes only the block array and the mark stack it is given.
+ */
+#include "leakgraph.h"
+
+/* Root and block memory is read as words of any type. */
+typedef uintptr_t __attribute__((may_alias)) word_t;
+
+#define WORD   sizeof(uintptr_t)
+#define PAGE0  4096u            /* no vtable lives in page 0              */
+
+/* ---- sorting ------------------------------------------------------------ */
+
+static void swap_blocks(struct hs_lk_block *a, struct hs_lk_block *b)
+{
+	struct hs_lk_block t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void sift_down(struct hs_lk_block *b, size_t root, size_t n)
+{
+	for (;;) {
+		size_t child = 2 * root + 1;
+		if (child >= n)
+			return;
+		if (child + 1 < n && b[child + 1].start > b[child].start)
+			child++;
+		if (b[root].start >= b[child].start)
+			return;
+		swap_blocks(&b[root], &b[child]);
+		root = child;
+	}
+}
+
+/* Heapsort: O(n log n) worst case, no extra memory, no recursion — qsort
+ * may call malloc, and we are malloc. */
+void hs_lk_sort(struct hs_lk_block *b, size_t n)
+{
+	if (n < 2)
+		return;
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(b, i, n);
+	for (size_t end = n - 1; end > 0; end--) {
+		swap_blocks(&b[0], &b[end]);
+		sift_down(b, 0, end);
+	}
+}
+
+/* ---- lookup ------------------------------------------------------------- */
+
+static uintptr_t block_end(const struct hs_lk_block *b)
+{
+	/* A zero-size block covers one byte (memcheck does the same) so that
+	 * a pointer to malloc(0) is seen at all. */
+	return b->start + (b->size ? b->size : 1);
+}
+
+void hs_lk_init(struct hs_lk_graph *g, struct hs_lk_block *b, size_t n,
+                uint32_t *stack)
+{
+	*g = (struct hs_lk_graph){ .b = b, .n = n, .stack = stack };
+	for (size_t i = 0; i < n; i++) {
+		b[i].state = HS_LK_UNREACHED;
+		b[i].pending = 0;
+		b[i].heuristic = HS_LK_HEUR_NONE;
+		b[i].leader = 0;
+	}
+	if (n) {
+		g->lo = b[0].start;
+		g->hi = block_end(&b[n - 1]);
+	}
+}
+
+long hs_lk_find(const struct hs_lk_graph *g, uintptr_t p)
+{
+	if (p < g->lo || p >= g->hi)
+		return -1;
+	/* Last block with start <= p. */
+	size_t lo = 0, hi = g->n;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->b[mid].start <= p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const struct hs_lk_block *b = &g->b[lo];
+	return (p >= b->start && p < block_end(b)) ? (long)lo : -1;
+}
+
+/* ---- heuristics --------------------------------------------------------- */
+
+static uintptr_t word_at(uintptr_t addr)
+{
+	return *(const word_t *)addr;
+}
+
+static bool plausible_vtable(const struct hs_lk_graph *g, uintptr_t v)
+{
+	return v % WORD == 0 && v >= PAGE0 && g->is_vtable(v, g->vtable_ctx);
+}
+
+/* Which heuristic (if any) lets interior pointer p count as a start
+ * pointer to b. The conditions are memcheck's, so that both tools put the
+ * same blocks in "still reachable". */
+static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
+                                          const struct hs_lk_block *b,
+                                          uintptr_t p)
+{
+	unsigned on = g->heuristics;
+	uintptr_t s = b->start;
+	size_t size = b->size;
+
+	if ((on & (1u << HS_LK_HEUR_STDSTRING)) && p == s + 3 * WORD) {
+		/* p > s + 3 words inside the block, so words 0 and 1 exist. */
+		size_t length = word_at(s), capacity = word_at(s + WORD);
+		if (3 * WORD + capacity + 1 == size && length <= capacity)
+			return HS_LK_HEUR_STDSTRING;
+	}
+	if ((on & (1u << HS_LK_HEUR_LENGTH64)) && p == s + WORD) {
+		size_t len = word_at(s);
+		if (len > 0 && size - WORD == len)
+			return HS_LK_HEUR_LENGTH64;
+	}
+	if ((on & (1u << HS_LK_HEUR_NEWARRAY)) && p == s + WORD) {
+		size_t count = word_at(s);
+		if (count > 0 && (size - WORD) % count == 0)
+			return HS_LK_HEUR_NEWARRAY;
+	}
+	if ((on & (1u << HS_LK_HEUR_MULTI)) && g->is_vtable && p % WORD == 0
+	    && size >= WORD && p + WORD <= s + size) {
+		if (plausible_vtable(g, word_at(p)) && plausible_vtable(g, word_at(s)))
+			return HS_LK_HEUR_MULTI;
+	}
+	return HS_LK_HEUR_NONE;
+}
+
+/* ---- phase 1 ------------------------------------------------------------ */
+
+static void push(struct hs_lk_graph *g, size_t i)
+{
+	if (g->b[i].pending)
+		return;
+	g->b[i].pending = 1;
+	g->stack[g->top++] = (uint32_t)i;     /* top < n: each block once   */
+}
+
+/* Word w was found in memory whose own state is 'from_definite' (a root or
+ * a REACHABLE block). Possibly raise the state of the block it hits. */
+static void reach(struct hs_lk_graph *g, uintptr_t w, bool from_definite)
+{
+	long i = hs_lk_find(g, w);
+	if (i < 0)
+		return;
+	struct hs_lk_block *b = &g->b[i];
+	if (b->state == HS_LK_REACHABLE) {
+		if (w == b->start)
+			b->heuristic = HS_LK_HEUR_NONE;   /* a real start pointer  */
+		return;
+	}
+	enum hs_lk_heuristic h = HS_LK_HEUR_NONE;
+	bool start = w == b->start;
+	if (!start) {
+		h = heuristic_for(g, b, w);
+		start = h != HS_LK_HEUR_NONE;
+	}
+	if (start && from_definite) {
+		b->state = HS_LK_REACHABLE;
+		b->heuristic = (uint8_t)h;
+		push(g, (size_t)i);                 /* rescan with the new state */
+	} else if (b->state == HS_LK_UNREACHED) {
+		b->state = HS_LK_POSSIBLE;
+		push(g, (size_t)i);
+	}
+}
+
+static void scan_range(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                       bool from_definite)
+{
+	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+	hi &= ~(uintptr_t)(WORD - 1);
+	if (lo >= hi)
+		return;
+	g->scanned_bytes += hi - lo;
+	uintptr_t blo = g->lo, bhi = g->hi;
+	for (uintptr_t a = lo; a < hi; a += WORD) {
+		uintptr_t w = word_at(a);
+		if (w >= blo && w < bhi)            /* cheap filter first        */
+			reach(g, w, from_definite);
+	}
+}
+
+void hs_lk_scan_root(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi)
+{
+	scan_range(g, lo, hi, true);
+}
+
+void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w)
+{
+	reach(g, w, true);
+}
+
+static void drain(struct hs_lk_graph *g)
+{
+	while (g->top) {
+		struct hs_lk_block *b = &g->b[g->stack[--g->top]];
+		b->pending = 0;
+		/* A POSSIBLE block passes on only "possible"; its state may have
+		 * risen since it was pushed, which is why it is read here. */
+		scan_range(g, b->start, b->start + b->size,
+		           b->state != HS_LK_POSSIBLE);
+	}
+}
+
+/* ---- phase 2 ------------------------------------------------------------ */
+
+/* Everything UNREACHED hanging off block 'leader' joins its clique. Any
+ * pointer counts here, start or interior, as in memcheck. */
+static void gather_clique(struct hs_lk_graph *g, size_t leader)
+{
+	push(g, leader);
+	while (g->top) {
+		size_t cur = g->stack[--g->top];
+		struct hs_lk_block *b = &g->b[cur];
+		b->pending = 0;
+		uintptr_t lo = b->start, hi = (b->start + b->size) & ~(uintptr_t)(WORD - 1);
+		g->scanned_bytes += hi > lo ? hi - lo : 0;
+		for (uintptr_t a = lo; a < hi; a += WORD) {
+			long j = hs_lk_find(g, word_at(a));
+			if (j < 0 || (size_t)j == leader)
+				continue;
+			struct hs_lk_block *t = &g->b[j];
+			if (t->state != HS_LK_UNREACHED)
+				continue;
+			t->state = HS_LK_INDIRECT;
+			t->leader = (uint32_t)leader;
+			push(g, (size_t)j);
+		}
+	}
+}
+
+void hs_lk_classify(struct hs_lk_graph *g)
+{
+	drain(g);
+	for (size_t i = 0; i < g->n; i++)
+		if (g->b[i].state == HS_LK_UNREACHED)
+			gather_clique(g, i);
+}
+
+void hs_lk_totals(const struct hs_lk_graph *g, struct hs_lk_totals *t)
+{
+	*t = (struct hs_lk_totals){ { 0 }, { 0 } };
+	for (size_t i = 0; i < g->n; i++) {
+		t->blocks[g->b[i].state]++;
+		t->bytes[g->b[i].state] += g->b[i].size;
+	}
+}

@@ -1,0 +1,357 @@
+/*
+ * leakroots.c — which memory of the running process is a leak-scan root.
+ *
+ * Like memcheck, every readable and writable mapping is a root: loaded
+ * objects' data and bss, anonymous mmaps (other allocators' arenas, the
+ * main thread's TLS, thread stacks), [heap], [stack]. Devices are never
+ * read, file mappings only up to the file's end (leakmaps.c). Not roots:
+ *
+ *   heapscope's own memory, named by leaks.c: arenas and huge mappings
+ *     (their live blocks are graph nodes, scanned only when reached; the
+ *     rest is free memory full of stale pointers), metadata, our
+ *     library's data, the scan's scratch;
+ *   stack below a stack pointer: for the current thread below the scan's
+ *     frame, for another live thread below the sp that
+ *     /proc/self/task/TID/syscall shows while it is blocked (minus the
+ *     128-byte red zone). A thread that is running has no sp there: its
+ *     whole stack is scanned (conservative: may hide a leak, never
+ *     invents one). Its registers are not seen.
+ *   the stacks of threads that have exited. glibc keeps them mapped (a
+ *     stack cache; unjoined threads) with their frames intact, so a
+ *     pointer left in a dead frame would hide a leak made in that thread.
+ *     They are found by their thread descriptor (x86-64: struct pthread
+ *     at the top of the stack mapping; it starts with tcbhead_t, whose
+ *     first and third words point at itself) and judged dead when its
+ *     tid field is 0 — the kernel clears it when the thread exits
+ *     (CLONE_CHILD_CLEARTID). The tid field's offset is found, not
+ *     assumed: it is where our own descriptor holds gettid(). Only
+ *     mappings with a guard page below (all glibc-allocated stacks) are
+ *     searched; user-supplied stacks are scanned as ordinary memory.
+ *
+ * TLS: static TLS blocks and the descriptor sit at the top of each live
+ * stack mapping (or, for the main thread, in an anonymous mapping from the
+ * loader) and are scanned with it. glibc's dynamic thread vector (dtv) is
+ * malloc'd for every thread after the first and the descriptor points 16
+ * bytes into it, which memcheck reports as "possibly lost"; we count the
+ * descriptor's dtv pointer as a start pointer, so glibc's own bookkeeping
+ * is still reachable, for live threads and for cached dead ones.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "leakroots.h"
+
+#define PAGE     ((uintptr_t)HS_PAGE_SIZE)
+#define REDZONE  128            /* x86-64 ABI: leaf frames below sp      */
+#define TCB_ALIGN 64            /* glibc's struct pthread alignment      */
+#define TID_SEARCH 2048         /* bytes of the descriptor searched for tid */
+
+/* ---- exclusions ---------------------------------------------------------- */
+
+bool hs_lk_exclude(struct hs_lk_excl *e, uintptr_t lo, uintptr_t hi)
+{
+	if (lo >= hi)
+		return true;
+	if ((e->n + 1) * sizeof *e->r > e->bytes) {
+		void *p = e->r;
+		if (!hs_lk_grow(&p, &e->bytes, e->bytes ? 2 * e->bytes : 16 * 1024))
+			return false;
+		e->r = p;
+	}
+	e->r[e->n++] = (struct hs_lk_range){ lo, hi };
+	return true;
+}
+
+static void sift(struct hs_lk_range *r, size_t i, size_t n)
+{
+	for (size_t c; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && r[c + 1].lo > r[c].lo)
+			c++;
+		if (r[i].lo >= r[c].lo)
+			return;
+		struct hs_lk_range t = r[i];
+		r[i] = r[c];
+		r[c] = t;
+	}
+}
+
+/* Sort by start (heapsort, as in leakgraph.c) and merge overlaps. */
+static void excl_normalize(struct hs_lk_excl *e)
+{
+	size_t n = e->n;
+	for (size_t i = n / 2; i-- > 0;)
+		sift(e->r, i, n);
+	for (size_t end = n; end-- > 1;) {
+		struct hs_lk_range t = e->r[0];
+		e->r[0] = e->r[end];
+		e->r[end] = t;
+		sift(e->r, 0, end);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && e->r[i].lo <= e->r[k - 1].hi) {
+			if (e->r[i].hi > e->r[k - 1].hi)
+				e->r[k - 1].hi = e->r[i].hi;
+		} else {
+			e->r[k++] = e->r[i];
+		}
+	}
+	e->n = k;
+}
+
+/* Scan [lo, hi) minus the (normalized) exclusions. */
+static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
+                       uintptr_t lo, uintptr_t hi, struct hs_lk_root_stats *st)
+{
+	size_t a = 0, b = e->n;              /* first exclusion ending after lo */
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (e->r[mid].hi <= lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	for (size_t i = a; i < e->n && lo < hi && e->r[i].lo < hi; i++) {
+		if (e->r[i].lo > lo) {
+			hs_lk_scan_root(g, lo, e->r[i].lo);
+			st->root_bytes += e->r[i].lo - lo;
+		}
+		if (e->r[i].hi > lo)
+			lo = e->r[i].hi;
+	}
+	if (lo < hi) {
+		hs_lk_scan_root(g, lo, hi);
+		st->root_bytes += hi - lo;
+	}
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+struct thread {
+	int32_t   tid;
+	uintptr_t sp;               /* 0: unknown (running, or unreadable) */
+};
+
+struct threads {
+	struct thread *t;
+	size_t n, bytes;
+};
+
+static bool parse_dec(const char *s, int32_t *out)
+{
+	int32_t v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000000)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* The stack pointer of a blocked thread: the next-to-last field of
+ * /proc/self/task/TID/syscall ("nr args... sp pc", or "-1 sp pc");
+ * "running" has none. */
+static uintptr_t blocked_sp(int32_t tid)
+{
+	char path[64], buf[256];
+	hs_fmt(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0 || buf[0] == 'r')
+		return 0;
+	const char *tok[16];
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && k < 16; i++)
+		if (buf[i] != ' ' && buf[i] != '\n' && (i == 0 || buf[i - 1] == ' '))
+			tok[k++] = &buf[i];
+	if (k < 3 || tok[k - 2][0] != '0' || tok[k - 2][1] != 'x')
+		return 0;
+	uintptr_t sp = 0;
+	for (const char *s = tok[k - 2] + 2; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
+		sp = sp << 4 | (uintptr_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+	return sp;
+}
+
+struct dirent64_hdr {           /* the kernel's struct linux_dirent64 */
+	uint64_t ino;
+	int64_t  off;
+	uint16_t reclen;
+	uint8_t  type;
+	char     name[];
+};
+
+/* Every thread of the process, with its sp where known. getdents64
+ * directly: opendir() allocates. */
+static void list_threads(struct threads *th, int32_t self, uintptr_t self_sp)
+{
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64_hdr *d = (struct dirent64_hdr *)(buf + off);
+			off += d->reclen;
+			int32_t tid;
+			if (!parse_dec(d->name, &tid))
+				continue;
+			if ((th->n + 1) * sizeof *th->t > th->bytes) {
+				void *p = th->t;
+				if (!hs_lk_grow(&p, &th->bytes, th->bytes ? 2 * th->bytes : 4096))
+					goto out;
+				th->t = p;
+			}
+			th->t[th->n++] = (struct thread){
+				tid, tid == self ? self_sp : blocked_sp(tid) };
+		}
+	}
+out:
+	close(fd);
+}
+
+/* A stack mapping as glibc makes them: a PROT_NONE guard right below. */
+static bool guard_below(const struct hs_lk_maps *m, const struct hs_lk_region *r)
+{
+	if (r == m->reg)
+		return false;
+	const struct hs_lk_region *g = r - 1;
+	return g->hi == r->lo && !g->r && !g->w && !g->x;
+}
+
+static bool stack_like(const struct hs_lk_maps *m, const struct hs_lk_region *r)
+{
+	return r->type == HS_LK_ANON && r->r && r->w && (r->main_stack || guard_below(m, r));
+}
+
+/* ---- thread descriptors (x86-64 glibc) ----------------------------------- */
+
+#if defined(__x86_64__)
+static uintptr_t thread_pointer(void)
+{
+	uintptr_t tp;
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+static bool is_tcb(uintptr_t a)
+{
+	const uintptr_t *w = (const uintptr_t *)a;
+	return w[0] == a && w[2] == a;
+}
+
+/* Offset of the tid in struct pthread: the one place in our own
+ * descriptor that holds our tid, or -1 if that is not unique. */
+static long find_tid_offset(int32_t self)
+{
+	uintptr_t pd = thread_pointer();
+	if (!is_tcb(pd))
+		return -1;
+	long found = -1;
+	for (long o = 3 * (long)sizeof(uintptr_t); o < TID_SEARCH; o += 4)
+		if (*(const int32_t *)(pd + (uintptr_t)o) == self) {
+			if (found >= 0)
+				return -1;
+			found = o;
+		}
+	return found;
+}
+
+/* glibc's dtv block is referenced 16 bytes in (dtv[-1] holds its length):
+ * count the descriptor's pointer as a start pointer. */
+static void root_dtv(struct hs_lk_graph *g, uintptr_t pd)
+{
+	uintptr_t dtv = ((const uintptr_t *)pd)[1];
+	long i = dtv >= 16 ? hs_lk_find(g, dtv - 16) : -1;
+	if (i >= 0 && g->b[i].start == dtv - 16)
+		hs_lk_root_word(g, dtv - 16);
+}
+
+/* The topmost descriptor in a stack-like region, or 0. Searched page by
+ * page from the top, where glibc puts it. */
+static uintptr_t find_tcb(const struct hs_lk_region *r)
+{
+	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE)
+		for (uintptr_t a = page - PAGE; a < page; a += TCB_ALIGN)
+			if (is_tcb(a))
+				return a;
+	return 0;
+}
+
+static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
+                               const struct hs_lk_maps *m, int32_t self,
+                               struct hs_lk_root_stats *st)
+{
+	long tid_off = find_tid_offset(self);
+	st->tid_known = tid_off >= 0;
+	if (is_tcb(thread_pointer()))
+		root_dtv(g, thread_pointer());
+	for (size_t i = 0; i < m->n; i++) {
+		const struct hs_lk_region *r = &m->reg[i];
+		if (!stack_like(m, r) || r->main_stack)
+			continue;
+		uintptr_t pd = find_tcb(r);
+		if (!pd)
+			continue;
+		st->tcbs++;
+		root_dtv(g, pd);
+		if (tid_off < 0 || *(const int32_t *)(pd + (uintptr_t)tid_off) != 0)
+			continue;
+		/* Dead: its stack, static TLS and descriptor are stale. */
+		uintptr_t top = (pd + PAGE) & ~(PAGE - 1);
+		hs_lk_exclude(e, r->lo, top < r->hi ? top : r->hi);
+		st->dead_stacks++;
+	}
+}
+#else
+static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
+                               const struct hs_lk_maps *m, int32_t self,
+                               struct hs_lk_root_stats *st)
+{
+	/* Unknown descriptor layout: every stack is scanned whole. */
+}
+#endif
+
+/* ---- the scan ------------------------------------------------------------ */
+
+void hs_lk_scan_roots(struct hs_lk_graph *g, struct hs_lk_excl *e,
+                      const struct hs_lk_maps *m, uintptr_t sp,
+                      struct hs_lk_root_stats *st)
+{
+	*st = (struct hs_lk_root_stats){ 0 };
+	int32_t self = (int32_t)syscall(SYS_gettid);
+
+	struct threads th = { 0 };
+	list_threads(&th, self, sp);
+	st->threads = th.n;
+	for (size_t i = 0; i < th.n; i++) {
+		uintptr_t tsp = th.t[i].sp;
+		const struct hs_lk_region *r = tsp ? hs_lk_maps_find(m, tsp) : NULL;
+		if (!r || !stack_like(m, r))
+			continue;
+		st->threads_with_sp++;
+		uintptr_t live = th.t[i].tid == self ? tsp : tsp - REDZONE;
+		hs_lk_exclude(e, r->lo, live > r->lo ? live : r->lo);
+	}
+	if (th.t)
+		hs_lk_unmap(th.t, th.bytes);
+
+	thread_descriptors(g, e, m, self, st);
+	excl_normalize(e);
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct hs_lk_region *r = &m->reg[i];
+		if (r->type == HS_LK_SKIP || !r->r || !r->w)
+			continue;
+		scan_minus(g, e, r->lo, r->safe_hi, st);
+	}
+}

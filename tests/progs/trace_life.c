@@ -1,0 +1,97 @@
+/*
+ * trace_life.c — ends its life in the way named by argv[1], for
+ * tests/e2e/trace_lifecycle.sh:
+ *   return N | exit N | _exit N | abort | segv | fork | exec | hang
+ * Every mode first allocates from known_alloc(), whose malloc call is the
+ * line marked KNOWN-ALLOC (the test maps the S line's innermost ip to it).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void *keep[64];
+
+__attribute__((noinline)) void *known_alloc(size_t n)
+{
+	void *p = malloc(n);   /* KNOWN-ALLOC */
+	return p;
+}
+
+/* Distinct stacks, many of them: walk(d, bits) goes d levels down, each
+ * through walk_a or walk_b as the bits say, so 2^d different stacks. */
+static void walk(int d, unsigned bits);
+__attribute__((noinline)) static void walk_a(int d, unsigned bits) { walk(d, bits); }
+__attribute__((noinline)) static void walk_b(int d, unsigned bits) { walk(d, bits); }
+__attribute__((noinline)) static void walk(int d, unsigned bits)
+{
+	if (d == 0) {
+		void *p = malloc(24);
+		free(p);
+		return;
+	}
+	if (bits & 1)
+		walk_a(d - 1, bits >> 1);
+	else
+		walk_b(d - 1, bits >> 1);
+}
+
+/* 1024 stacks of about 25 frames, ~300 bytes per S line: several trace
+ * buffers' worth, so the writer has flushed a few times. */
+__attribute__((noinline)) static void many_stacks(void)
+{
+	for (unsigned b = 0; b < 1024; b++)
+		walk(10, b);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "return";
+	int n = argc > 2 ? atoi(argv[2]) : 0;
+	keep[0] = known_alloc(12345);
+
+	if (!strcmp(mode, "return"))
+		return n;
+	if (!strcmp(mode, "exit"))
+		exit(n);
+	if (!strcmp(mode, "_exit"))
+		_exit(n);
+	if (!strcmp(mode, "abort"))
+		abort();
+	if (!strcmp(mode, "segv")) {
+		volatile int *bad = (int *)16;
+		*bad = 1;
+		return 99;
+	}
+	if (!strcmp(mode, "fork")) {
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			keep[1] = known_alloc(777);
+			printf("child %d\n", (int)getpid());
+			exit(5);
+		}
+		int st = 0;
+		waitpid(c, &st, 0);
+		printf("parent %d child-status %d\n", (int)getpid(),
+		       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return 0;
+	}
+	if (!strcmp(mode, "exec")) {
+		char *args[] = { argv[0], "exit", "7", NULL };
+		execv("/proc/self/exe", args);
+		perror("execv");
+		return 98;
+	}
+	if (!strcmp(mode, "hang")) {
+		many_stacks();
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	fprintf(stderr, "unknown mode %s\n", mode);
+	return 2;
+}
