@@ -48,6 +48,8 @@ static atomic_uint_fast64_t total;        /* failures, all levels           */
 static atomic_uint gen_next = 1;          /* 0 never names a policy         */
 static atomic_flag edit_lock = ATOMIC_FLAG_INIT;   /* push/pop/init/reset */
 static __thread int benign_depth;
+static bool census;                       /* HEAPSCOPE_CENSUS: sweep's count */
+static bool scoped;                       /* HEAPSCOPE_FAIL_ONLY was given   */
 
 /* limit= reads the heap's own counters. Exact in a single-threaded
  * program (reading folds this thread's share); with threads each other
@@ -159,6 +161,8 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 		return false;
 	uint64_t n = atomic_fetch_add_explicit(&lv->calls, 1, memory_order_relaxed) + 1;
 	uint32_t stack = c->stack;
+	if (lv == &levels[0] && census)
+		hs_fault_census_note(n, c, &stack);
 	if (matches(lv, c, &stack)) {
 		uint64_t m = atomic_fetch_add_explicit(&lv->matched, 1,
 		                                       memory_order_relaxed) + 1;
@@ -274,26 +278,63 @@ void hs_faults_reset(void)
 	unlock();
 }
 
+/* A forked child is another process: under HEAPSCOPE_FAIL_ONLY it is
+ * never the target, and the census counts only the image it started in
+ * (the child's calls would continue the parent's numbering). The child is
+ * single threaded, so a lock some other parent thread held is simply let
+ * go. */
+static void after_fork_child(void)
+{
+	atomic_flag_clear(&edit_lock);
+	if (census) {
+		census = false;
+		hs_fault_census_stop();
+	}
+	if (scoped) {
+		fill(&levels[0], NULL);
+		if (atomic_load(&top) == 0)
+			publish(0);
+	}
+}
+
 void hs_faults_init_from_env(void)
 {
+	static bool atfork_done;
 	const char *v = hs_env("HEAPSCOPE_FAIL");
 	struct hs_fault_policy pol;
 	char err[HS_FAULT_ERR_MAX];
 	bool blank = true;
 	for (const char *q = v; q && *q; q++)
 		blank = blank && (*q == ' ' || *q == '\t');
+	hs_fault_use_recorder();
+	census = hs_fault_census_init();
+	const char *only = hs_env("HEAPSCOPE_FAIL_ONLY");
+	scoped = only && *only;
+	int here = blank ? 1 : hs_fault_scope_here();
+	/* A policy that never fires: level 0 counts every call (census). */
+	struct hs_fault_policy count_only;
+	memset(&count_only, 0, sizeof count_only);
 	lock();
 	if (blank) {
-		fill(&levels[0], NULL);          /* unset or empty: no injection */
-	} else if (hs_fault_parse(v, &pol, err, sizeof err)) {
-		fill(&levels[0], &pol);
-	} else {
+		/* unset or empty: no injection */
+		fill(&levels[0], census ? &count_only : NULL);
+	} else if (!hs_fault_parse(v, &pol, err, sizeof err)) {
 		fill(&levels[0], NULL);
 		hs_log("HEAPSCOPE_FAIL=%s: %s; fault injection is OFF", v, err);
+	} else if (here == 1) {
+		fill(&levels[0], &pol);
+	} else {
+		/* Another image is the target (or the scope was unreadable,
+		 * said already): count for the census, inject nothing. */
+		fill(&levels[0], census ? &count_only : NULL);
 	}
 	if (atomic_load(&top) == 0)
 		publish(0);
 	unlock();
+	if ((census || scoped) && !atfork_done) {
+		atfork_done = true;
+		pthread_atfork(NULL, NULL, after_fork_child);
+	}
 }
 
 void hs_fault_benign_enter(void)
