@@ -77,7 +77,7 @@ static char *map_aligned(size_t len, size_t align)
 
 static struct huge_desc *desc_of(const void *user)
 {
-	uintptr_t v = hs_pagemap_get(user);
+	uintptr_t v = hs_pagemap_get((const char *)user - HS_HEADER_SIZE);
 	if (!(v & HS_GRANULE_HUGE))
 		return NULL;
 	struct huge_desc *d = (struct huge_desc *)(v & ~HS_GRANULE_HUGE);
