@@ -35,18 +35,72 @@ static void sift_down(struct hs_lk_block *b, size_t root, size_t n)
 	}
 }
 
-/* Heapsort: O(n log n) worst case, no extra memory, no recursion — qsort
- * may call malloc, and we are malloc. */
-void hs_lk_sort(struct hs_lk_block *b, size_t n)
+static void heapsort_blocks(struct hs_lk_block *b, size_t n)
 {
-	if (n < 2)
-		return;
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(b, i, n);
 	for (size_t end = n - 1; end > 0; end--) {
 		swap_blocks(&b[0], &b[end]);
 		sift_down(b, 0, end);
 	}
+}
+
+/* End of the ascending run that starts at i. */
+static size_t run_end(const struct hs_lk_block *b, size_t i, size_t n)
+{
+	while (i + 1 < n && b[i].start <= b[i + 1].start)
+		i++;
+	return i + 1;
+}
+
+static void merge(const struct hs_lk_block *a, size_t na,
+                  const struct hs_lk_block *b, size_t nb, struct hs_lk_block *out)
+{
+	size_t i = 0, j = 0, k = 0;
+	while (i < na && j < nb)
+		out[k++] = b[j].start < a[i].start ? b[j++] : a[i++];
+	while (i < na)
+		out[k++] = a[i++];
+	while (j < nb)
+		out[k++] = b[j++];
+}
+
+/* Natural merge sort: the allocator walks arena by arena and slab by
+ * slab, so the input is a few long ascending runs and this is close to
+ * linear. Each pass merges neighbouring runs from one array into the
+ * other. */
+static void mergesort_blocks(struct hs_lk_block *b, size_t n, struct hs_lk_block *tmp)
+{
+	struct hs_lk_block *src = b, *dst = tmp;
+	for (;;) {
+		size_t runs = 0;
+		for (size_t i = 0; i < n;) {
+			size_t m = run_end(src, i, n);
+			size_t e = m < n ? run_end(src, m, n) : n;
+			merge(src + i, m - i, src + m, e - m, dst + i);
+			runs++;
+			i = e;
+		}
+		struct hs_lk_block *t = src;
+		src = dst;
+		dst = t;
+		if (runs <= 1)
+			break;
+	}
+	if (src != b)
+		for (size_t i = 0; i < n; i++)
+			b[i] = src[i];
+}
+
+/* No qsort: it may call malloc, and we are malloc. */
+void hs_lk_sort(struct hs_lk_block *b, size_t n, struct hs_lk_block *tmp)
+{
+	if (n < 2)
+		return;
+	if (tmp)
+		mergesort_blocks(b, n, tmp);
+	else
+		heapsort_blocks(b, n);
 }
 
 /* ---- lookup ------------------------------------------------------------- */

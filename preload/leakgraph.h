@@ -80,8 +80,10 @@ struct hs_lk_graph {
 	size_t    scanned_bytes;    /* statistics: root and block bytes read   */
 };
 
-/* Sort blocks by start address (heapsort: no allocation, no recursion). */
-void hs_lk_sort(struct hs_lk_block *b, size_t n);
+/* Sort blocks by start address, without allocating or recursing: a
+ * natural merge sort through tmp (n entries) or, if tmp is NULL, heapsort
+ * in place. */
+void hs_lk_sort(struct hs_lk_block *b, size_t n, struct hs_lk_block *tmp);
 
 /* Prepare g over b[0..n) (sorted; states reset to UNREACHED) with a mark
  * stack of n entries. Heuristics default to none. */

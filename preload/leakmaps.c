@@ -177,7 +177,8 @@ bool hs_lk_maps_read(struct hs_lk_maps *m)
 			m->n++;
 		s = nl + 1;
 	}
-	hs_lk_unmap(text, cap);
+	m->text = text;
+	m->text_bytes = cap;
 	return true;
 }
 
@@ -185,6 +186,8 @@ void hs_lk_maps_free(struct hs_lk_maps *m)
 {
 	if (m->reg)
 		hs_lk_unmap(m->reg, m->bytes);
+	if (m->text)
+		hs_lk_unmap(m->text, m->text_bytes);
 	*m = (struct hs_lk_maps){ 0 };
 }
 

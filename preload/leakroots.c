@@ -22,8 +22,9 @@
  *     They are found by their thread descriptor (x86-64: struct pthread
  *     at the top of the stack mapping; it starts with tcbhead_t, whose
  *     first and third words point at itself) and judged dead when its
- *     tid field is 0 — the kernel clears it when the thread exits
- *     (CLONE_CHILD_CLEARTID). The tid field's offset is found, not
+ *     tid field is <= 0, glibc's own test: the kernel clears it when the
+ *     thread exits (CLONE_CHILD_CLEARTID), pthread_join then sets -1.
+ *     The tid field's offset is found, not
  *     assumed: it is where our own descriptor holds gettid(). Only
  *     mappings with a guard page below (all glibc-allocated stacks) are
  *     searched; user-supplied stacks are scanned as ordinary memory.
@@ -34,11 +35,18 @@
  * malloc'd for every thread after the first and the descriptor points 16
  * bytes into it, which memcheck reports as "possibly lost"; we count the
  * descriptor's dtv pointer as a start pointer, so glibc's own bookkeeping
- * is still reachable, for live threads and for cached dead ones.
+ * of a live thread is still reachable. The dtv of a dead thread whose
+ * stack glibc caches is flagged HS_LK_GLIBC_CACHE and not reported at
+ * all: under valgrind, __libc_freeres frees that cache before the check,
+ * so a program that frees everything it allocates gets no record from
+ * either tool. (We cannot call __libc_freeres ourselves: other threads
+ * and later exit handlers may still use what it frees.)
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -57,7 +65,9 @@ bool hs_lk_exclude(struct hs_lk_excl *e, uintptr_t lo, uintptr_t hi)
 		return true;
 	if ((e->n + 1) * sizeof *e->r > e->bytes) {
 		void *p = e->r;
-		if (!hs_lk_grow(&p, &e->bytes, e->bytes ? 2 * e->bytes : 16 * 1024))
+		/* 64K ranges up front: growing later moves the array, and
+		 * nothing should move once the maps are read */
+		if (!hs_lk_grow(&p, &e->bytes, e->bytes ? 2 * e->bytes : 1024 * 1024))
 			return false;
 		e->r = p;
 	}
@@ -102,6 +112,54 @@ static void excl_normalize(struct hs_lk_excl *e)
 	e->n = k;
 }
 
+/* ---- reading memory that may vanish --------------------------------------- */
+
+/* Other threads keep running during the scan and may unmap memory we saw
+ * in /proc/self/maps a moment ago (a thread stack freed, an munmap). Root
+ * memory is therefore copied with process_vm_readv on ourselves, which
+ * reports a fault as a short read instead of raising SIGSEGV. Where the
+ * call is refused (old kernels, seccomp) we read directly. */
+#define COPY_CHUNK (256 * 1024)
+
+static char *copy_buf;
+static int direct_reads;
+
+/* Copy up to len bytes from src; returns the bytes copied (0: the first
+ * page is not readable). */
+static size_t copy_mem(void *dst, uintptr_t src, size_t len)
+{
+	if (!direct_reads) {
+		struct iovec local = { dst, len };
+		struct iovec remote = { (void *)src, len };
+		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (n >= 0)
+			return (size_t)n;
+		if (errno == EFAULT)
+			return 0;
+		direct_reads = 1;            /* ENOSYS, EPERM: not available */
+	}
+	memcpy(dst, (const void *)src, len);
+	return len;
+}
+
+static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                       struct hs_lk_root_stats *st)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	hi &= ~(uintptr_t)7;
+	while (lo < hi) {
+		size_t want = hi - lo < COPY_CHUNK ? hi - lo : COPY_CHUNK;
+		size_t got = copy_mem(copy_buf, lo, want);
+		if (got == 0) {                  /* gone: skip to the next page */
+			lo = (lo + PAGE) & ~(PAGE - 1);
+			continue;
+		}
+		hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
+		st->root_bytes += got;
+		lo += got;
+	}
+}
+
 /* Scan [lo, hi) minus the (normalized) exclusions. */
 static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
                        uintptr_t lo, uintptr_t hi, struct hs_lk_root_stats *st)
@@ -115,30 +173,16 @@ static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
 			b = mid;
 	}
 	for (size_t i = a; i < e->n && lo < hi && e->r[i].lo < hi; i++) {
-		if (e->r[i].lo > lo) {
-			hs_lk_scan_root(g, lo, e->r[i].lo);
-			st->root_bytes += e->r[i].lo - lo;
-		}
+		if (e->r[i].lo > lo)
+			scan_piece(g, lo, e->r[i].lo, st);
 		if (e->r[i].hi > lo)
 			lo = e->r[i].hi;
 	}
-	if (lo < hi) {
-		hs_lk_scan_root(g, lo, hi);
-		st->root_bytes += hi - lo;
-	}
+	if (lo < hi)
+		scan_piece(g, lo, hi, st);
 }
 
 /* ---- threads ------------------------------------------------------------- */
-
-struct thread {
-	int32_t   tid;
-	uintptr_t sp;               /* 0: unknown (running, or unreadable) */
-};
-
-struct threads {
-	struct thread *t;
-	size_t n, bytes;
-};
 
 static bool parse_dec(const char *s, int32_t *out)
 {
@@ -191,7 +235,7 @@ struct dirent64_hdr {           /* the kernel's struct linux_dirent64 */
 
 /* Every thread of the process, with its sp where known. getdents64
  * directly: opendir() allocates. */
-static void list_threads(struct threads *th, int32_t self, uintptr_t self_sp)
+static void list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp)
 {
 	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -211,7 +255,7 @@ static void list_threads(struct threads *th, int32_t self, uintptr_t self_sp)
 					goto out;
 				th->t = p;
 			}
-			th->t[th->n++] = (struct thread){
+			th->t[th->n++] = (struct hs_lk_thread){
 				tid, tid == self ? self_sp : blocked_sp(tid) };
 		}
 	}
@@ -268,23 +312,48 @@ static long find_tid_offset(int32_t self)
 
 /* glibc's dtv block is referenced 16 bytes in (dtv[-1] holds its length):
  * count the descriptor's pointer as a start pointer. */
-static void root_dtv(struct hs_lk_graph *g, uintptr_t pd)
+static void root_dtv(struct hs_lk_graph *g, uintptr_t dtv, bool dead)
 {
-	uintptr_t dtv = ((const uintptr_t *)pd)[1];
 	long i = dtv >= 16 ? hs_lk_find(g, dtv - 16) : -1;
-	if (i >= 0 && g->b[i].start == dtv - 16)
-		hs_lk_root_word(g, dtv - 16);
+	if (i < 0 || g->b[i].start != dtv - 16)
+		return;
+	hs_lk_root_word(g, dtv - 16);
+	if (dead)
+		g->b[i].flags |= HS_LK_GLIBC_CACHE;
 }
 
-/* The topmost descriptor in a stack-like region, or 0. Searched page by
- * page from the top, where glibc puts it. */
-static uintptr_t find_tcb(const struct hs_lk_region *r)
+struct tcb {
+	uintptr_t pd;               /* its address                          */
+	uintptr_t dtv;              /* its dtv pointer                       */
+	int32_t   tid;              /* its tid field, if tid_known          */
+	bool      tid_known;
+};
+
+/* The topmost descriptor in a stack-like region. Searched page by page
+ * from the top, where glibc puts it, in copies (the stack may be freed
+ * under us by the thread's exit); the page above is copied too so that
+ * the tid field is in the copy. */
+static bool find_tcb(const struct hs_lk_region *r, long tid_off, struct tcb *out)
 {
-	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE)
-		for (uintptr_t a = page - PAGE; a < page; a += TCB_ALIGN)
-			if (is_tcb(a))
-				return a;
-	return 0;
+	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE) {
+		uintptr_t lo = page - PAGE;
+		size_t len = page + PAGE <= r->hi ? 2 * PAGE : PAGE;
+		size_t got = copy_mem(copy_buf, lo, len);
+		if (got < PAGE)
+			continue;
+		for (uintptr_t off = 0; off < PAGE; off += TCB_ALIGN) {
+			const uintptr_t *w = (const uintptr_t *)(copy_buf + off);
+			if (w[0] != lo + off || w[2] != lo + off)
+				continue;
+			out->pd = lo + off;
+			out->dtv = w[1];
+			out->tid_known = tid_off >= 0 && off + (uintptr_t)tid_off + 4 <= got;
+			if (out->tid_known)
+				out->tid = *(const int32_t *)(copy_buf + off + (uintptr_t)tid_off);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
@@ -293,21 +362,23 @@ static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
 {
 	long tid_off = find_tid_offset(self);
 	st->tid_known = tid_off >= 0;
-	if (is_tcb(thread_pointer()))
-		root_dtv(g, thread_pointer());
+	uintptr_t self_pd = thread_pointer();
+	if (is_tcb(self_pd))
+		root_dtv(g, ((const uintptr_t *)self_pd)[1], false);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct hs_lk_region *r = &m->reg[i];
-		if (!stack_like(m, r) || r->main_stack)
-			continue;
-		uintptr_t pd = find_tcb(r);
-		if (!pd)
+		struct tcb t;
+		if (!stack_like(m, r) || r->main_stack || !find_tcb(r, tid_off, &t))
 			continue;
 		st->tcbs++;
-		root_dtv(g, pd);
-		if (tid_off < 0 || *(const int32_t *)(pd + (uintptr_t)tid_off) != 0)
+		/* glibc's FREE_P: the kernel writes 0 when the thread exits,
+		 * pthread_join then -1. */
+		bool dead = t.tid_known && t.tid <= 0;
+		root_dtv(g, t.dtv, dead);
+		if (!dead)
 			continue;
 		/* Dead: its stack, static TLS and descriptor are stale. */
-		uintptr_t top = (pd + PAGE) & ~(PAGE - 1);
+		uintptr_t top = (t.pd + PAGE) & ~(PAGE - 1);
 		hs_lk_exclude(e, r->lo, top < r->hi ? top : r->hi);
 		st->dead_stacks++;
 	}
@@ -323,29 +394,47 @@ static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
 
 /* ---- the scan ------------------------------------------------------------ */
 
-void hs_lk_scan_roots(struct hs_lk_graph *g, struct hs_lk_excl *e,
-                      const struct hs_lk_maps *m, uintptr_t sp,
-                      struct hs_lk_root_stats *st)
+bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp)
 {
-	*st = (struct hs_lk_root_stats){ 0 };
-	int32_t self = (int32_t)syscall(SYS_gettid);
+	rt->sp = sp;
+	rt->self = (int32_t)syscall(SYS_gettid);
+	rt->copy_buf = hs_lk_map(COPY_CHUNK);
+	if (!rt->copy_buf)
+		return false;
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + COPY_CHUNK);
+	list_threads(&rt->threads, rt->self, sp);
+	/* Last: from here on none of our scratch is mapped or moved, so the
+	 * regions read describe it as it stays. */
+	if (!hs_lk_maps_read(&rt->maps))
+		return false;
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->threads.t,
+	              (uintptr_t)rt->threads.t + rt->threads.bytes);
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->maps.reg,
+	              (uintptr_t)rt->maps.reg + rt->maps.bytes);
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->maps.text,
+	              (uintptr_t)rt->maps.text + rt->maps.text_bytes);
+	return true;
+}
 
-	struct threads th = { 0 };
-	list_threads(&th, self, sp);
-	st->threads = th.n;
-	for (size_t i = 0; i < th.n; i++) {
-		uintptr_t tsp = th.t[i].sp;
-		const struct hs_lk_region *r = tsp ? hs_lk_maps_find(m, tsp) : NULL;
+void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
+{
+	const struct hs_lk_maps *m = &rt->maps;
+	struct hs_lk_excl *e = &rt->excl;
+	struct hs_lk_root_stats *st = &rt->stats;
+	copy_buf = rt->copy_buf;
+
+	st->threads = rt->threads.n;
+	for (size_t i = 0; i < rt->threads.n; i++) {
+		const struct hs_lk_thread *t = &rt->threads.t[i];
+		const struct hs_lk_region *r = t->sp ? hs_lk_maps_find(m, t->sp) : NULL;
 		if (!r || !stack_like(m, r))
 			continue;
 		st->threads_with_sp++;
-		uintptr_t live = th.t[i].tid == self ? tsp : tsp - REDZONE;
+		uintptr_t live = t->tid == rt->self ? t->sp : t->sp - REDZONE;
 		hs_lk_exclude(e, r->lo, live > r->lo ? live : r->lo);
 	}
-	if (th.t)
-		hs_lk_unmap(th.t, th.bytes);
-
-	thread_descriptors(g, e, m, self, st);
+	thread_descriptors(g, e, m, rt->self, st);
+	hs_lk_exclude(e, (uintptr_t)e->r, (uintptr_t)e->r + e->bytes);
 	excl_normalize(e);
 
 	for (size_t i = 0; i < m->n; i++) {
@@ -354,4 +443,14 @@ void hs_lk_scan_roots(struct hs_lk_graph *g, struct hs_lk_excl *e,
 			continue;
 		scan_minus(g, e, r->lo, r->safe_hi, st);
 	}
+	copy_buf = NULL;
+}
+
+void hs_lk_roots_free(struct hs_lk_roots *rt)
+{
+	hs_lk_maps_free(&rt->maps);
+	hs_lk_unmap(rt->threads.t, rt->threads.bytes);
+	hs_lk_unmap(rt->excl.r, rt->excl.bytes);
+	hs_lk_unmap(rt->copy_buf, COPY_CHUNK);
+	*rt = (struct hs_lk_roots){ 0 };
 }

@@ -42,6 +42,8 @@ struct hs_lk_maps {
 	struct hs_lk_region *reg;   /* sorted by address, as the kernel lists */
 	size_t n;
 	size_t bytes;               /* mapped size of reg                    */
+	char  *text;                /* the file as read (kept mapped: see    */
+	size_t text_bytes;          /* hs_lk_roots_prepare)                  */
 };
 
 /* Read and parse /proc/self/maps; false if it cannot be read. */
@@ -55,6 +57,10 @@ const struct hs_lk_region *hs_lk_maps_find(const struct hs_lk_maps *m, uintptr_t
 bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx);
 
 /* ---- leakroots.c --------------------------------------------------------- */
+/* hs_lk_block.flags bit set by the root scan: glibc's cached dtv of an
+ * exited thread, not the program's (see leakroots.c); not reported. */
+#define HS_LK_GLIBC_CACHE 0x80
+
 struct hs_lk_range {
 	uintptr_t lo, hi;
 };
@@ -77,11 +83,34 @@ struct hs_lk_root_stats {
 	bool   tid_known;           /* the tid field of a TCB was located    */
 };
 
-/* Phase 1 input: scan every root of the process into g. sp: the current
- * thread's stack pointer (everything below it is dead). Adds the dead
- * stack areas it finds to e. */
-void hs_lk_scan_roots(struct hs_lk_graph *g, struct hs_lk_excl *e,
-                      const struct hs_lk_maps *m, uintptr_t sp,
-                      struct hs_lk_root_stats *st);
+struct hs_lk_thread {
+	int32_t   tid;
+	uintptr_t sp;               /* 0: unknown (running, or unreadable)   */
+};
+
+struct hs_lk_threads {
+	struct hs_lk_thread *t;
+	size_t n, bytes;
+};
+
+/* One root scan. Zero it, add heapscope's own memory to excl, then: */
+struct hs_lk_roots {
+	struct hs_lk_excl    excl;
+	struct hs_lk_maps    maps;
+	struct hs_lk_threads threads;
+	char     *copy_buf;
+	uintptr_t sp;               /* the current thread's: dead below      */
+	int32_t   self;             /* the current thread's tid              */
+	struct hs_lk_root_stats stats;
+};
+
+/* Map the scratch, list the threads, then read the maps — last, so that
+ * the regions describe our scratch as it stays. sp: the current thread's
+ * stack pointer. False if memory or /proc/self/maps is unavailable. */
+bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp);
+/* Phase 1 input: scan every root of the process into g (adds dead stack
+ * areas to the exclusions first). */
+void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g);
+void hs_lk_roots_free(struct hs_lk_roots *rt);
 
 #endif

@@ -22,13 +22,14 @@
  * A new stack's S line is written before the id is published, so every
  * line naming an id comes after its S line in the file.
  */
+#define UNW_LOCAL_ONLY          /* this process only: the fast local API */
 #include <libunwind.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "trace.h"
 
-#define SKIP_SLACK    8             /* our frames above the program's call */
+#define SKIP_SLACK    4             /* our frames above the program's call */
 #define DIR_SHIFT     16            /* ids per directory page: 65536       */
 #define DIR_PAGES     256           /* => 16M stacks at most               */
 #define CHUNK_BYTES   ((size_t)1 << 20)
@@ -261,9 +262,17 @@ static int depth_wanted(void)
 
 uint32_t hs_stack_capture(void)
 {
+	static _Atomic bool policy_set;
 	if (in_capture)
 		return 0;
 	in_capture = 1;
+	/* Per-thread unwind caches: no lock shared between threads. Safe
+	 * here because in_capture keeps a signal handler's malloc from
+	 * unwinding on top of an interrupted unwind. */
+	if (unlikely(!atomic_load_explicit(&policy_set, memory_order_relaxed))) {
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		atomic_store(&policy_set, true);
+	}
 	int depth = depth_wanted();
 	void *raw[HS_STACK_MAX + SKIP_SLACK];
 	int n = unw_backtrace(raw, depth + SKIP_SLACK);

@@ -94,11 +94,24 @@ START_TEST(sort_orders_by_start)
 		b[i] = (struct hs_lk_block){ .start = (uintptr_t)(seed >> 4) * 16,
 		                             .size = i };
 	}
-	hs_lk_sort(b, 200);
-	for (size_t i = 1; i < 200; i++)
+	struct hs_lk_block c[200], tmp[200];
+	memcpy(c, b, sizeof b);
+	hs_lk_sort(b, 200, NULL);               /* heapsort                   */
+	hs_lk_sort(c, 200, tmp);                /* merge sort                 */
+	for (size_t i = 1; i < 200; i++) {
 		ck_assert_uint_le(b[i - 1].start, b[i].start);
-	hs_lk_sort(b, 0);
-	hs_lk_sort(b, 1);
+		ck_assert_uint_le(c[i - 1].start, c[i].start);
+	}
+	for (size_t i = 0; i < 200; i++)     /* same elements, same order  */
+		ck_assert_uint_eq(b[i].start, c[i].start);
+	/* runs, as the allocator's walk produces them: 3 ascending runs */
+	for (size_t i = 0; i < 200; i++)
+		c[i].start = (uintptr_t)((i % 70) * 1000 + i / 70) * 16;
+	hs_lk_sort(c, 200, tmp);
+	for (size_t i = 1; i < 200; i++)
+		ck_assert_uint_le(c[i - 1].start, c[i].start);
+	hs_lk_sort(b, 0, tmp);
+	hs_lk_sort(b, 1, NULL);
 }
 END_TEST
 
