@@ -41,6 +41,12 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 	return true;
 }
 
+/* The caller's stack id, once the shim is initialised and recording. */
+static inline uint32_t record_stack(void)
+{
+	return hs_initialized && hs_cfg.enabled && hs_stack_capture ? hs_stack_capture() : 0;
+}
+
 /* A malloc that arrives while this thread is inside the allocator comes
  * from a signal handler: serve it without touching the heap. */
 static inline void *alloc_entry(size_t n, size_t align, unsigned kind,
@@ -50,7 +56,7 @@ static inline void *alloc_entry(size_t n, size_t align, unsigned kind,
 		return hs_boot_alloc(n, align, kind);
 	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
 		return NULL;
-	uint32_t stack = hs_initialized && hs_cfg.enabled ? hs_stack_capture() : 0;
+	uint32_t stack = record_stack();
 	if (align <= HS_ALIGN)
 		return hs_fast_alloc(n, kind, stack);
 	return hs_heap_alloc(n, align, kind, stack);
@@ -142,7 +148,7 @@ HS_API void *realloc(void *p, size_t n)
 	}
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
 		return NULL;                   /* the old block stays as it was */
-	return hs_heap_realloc(p, n, hs_initialized && hs_cfg.enabled ? hs_stack_capture() : 0);
+	return hs_heap_realloc(p, n, record_stack());
 }
 
 HS_API void *reallocarray(void *p, size_t n, size_t m)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ static struct {
 	uint64_t exec_mark;        /* file size before `X exec 0`             */
 	uint64_t lost;             /* bytes dropped by failed writes          */
 	char path[1088];           /* the open file's name                    */
+	dev_t dev;                 /* identity of the file behind fd: the     */
+	ino_t ino;                 /* program may close or dup2 over our fd   */
 	char buf[HS_TRACE_BUF + 1];/* +1: room for the formatter's NUL        */
 } T = { .fd = -1 };
 
@@ -106,7 +109,15 @@ int hs_trace_create(const char *path)
 	 * O_NOFOLLOW makes that explicit; O_CLOEXEC so an exec'd image cannot
 	 * write into its parent's file. */
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/* Out of the way of the small numbers programs pick themselves. */
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
+	return fd;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -129,6 +140,21 @@ static bool write_all(const char *p, size_t n, size_t *done)
 	return d == n;
 }
 
+/* Programs close descriptors they did not open (daemons close them all)
+ * or dup2 onto them (shell `exec 3>file`): never write through an fd that
+ * no longer is our file. */
+static bool still_ours(void)
+{
+	struct stat st;
+	if (fstat(T.fd, &st) == 0 && st.st_dev == T.dev && st.st_ino == T.ino)
+		return true;
+	hs_log("the program closed or replaced the trace file's descriptor: "
+	       "recording stopped");
+	atomic_store(&T.open, false);
+	T.fd = -1;
+	return false;
+}
+
 static void flush_locked(void)
 {
 	if (T.len == 0 || T.fd < 0)
@@ -136,7 +162,7 @@ static void flush_locked(void)
 	int saved = errno;
 	/* A clone()d or vfork()ed child shares or copied our state without
 	 * going through the fork handlers: the file is not its to write. */
-	if (T.pid == (int)getpid()) {
+	if (T.pid == (int)getpid() && still_ours()) {
 		if (T.lost) {
 			char note[96];
 			int k = hs_fmt(note, sizeof note,
@@ -293,11 +319,17 @@ static void write_preamble_locked(void)
 }
 
 /* Open fd as this process's trace and write everything a reader needs
- * before the first new record: header, P, a, every module, every stack
- * interned so far. Caller holds the stacks, modules and trace locks. */
+ * before the first record: header, P, a, every module. Stacks follow as
+ * they are used (stacks.c). Caller holds the stacks, modules and trace
+ * locks. */
 static void begin_locked(int fd, const char *path)
 {
 	hs_fmt(T.path, sizeof T.path, "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		T.dev = st.st_dev;
+		T.ino = st.st_ino;
+	}
 	T.fd = fd;
 	T.pid = (int)getpid();
 	T.len = 0;
@@ -306,7 +338,7 @@ static void begin_locked(int fd, const char *path)
 	atomic_store(&T.open, true);
 	write_preamble_locked();
 	hs_modules_emit_all_locked();
-	hs_stacks_emit_all_locked();
+	hs_stacks_new_trace_locked();
 	flush_locked();
 }
 

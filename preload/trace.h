@@ -94,7 +94,7 @@ size_t hs_trace_name(char *out, size_t cap, const char *pattern,
                      const char *prog, int pid, unsigned gen, bool descendant);
 /* Create a trace file safely: O_EXCL|O_NOFOLLOW, mode 0600. fd or -errno. */
 int  hs_trace_create(const char *path);
-/* Create path and write the preamble (header, P, a, M, S replay). The
+/* Create path and write the preamble (header, P, a, M). The
  * named-file core of hs_trace_open; unit tests call it directly. */
 bool hs_trace_start(const char *path);
 /* Flush and stop recording: later lines are dropped (the X line is last). */
@@ -158,9 +158,14 @@ void hs_modules_reset_child(void);
 
 /* ---- stacks.c ------------------------------------------------------------ */
 #define HS_STACK_MAX 256                /* hard cap on recorded frames     */
-/* Write every interned stack as an S line and start writing new ones as
- * they appear (locks held by the caller). */
-void hs_stacks_emit_all_locked(void);
+/* A new trace starts: no stack has its S line there yet (locks held). */
+void hs_stacks_new_trace_locked(void);
+/* Make sure the current trace holds id's S line; returns id. Whoever
+ * writes a line naming a stack id it did not just capture (E, L and F
+ * lines: ids from block headers, or captured before a fork) calls this
+ * first, e.g. hs_trace_printf("L ... %u\n", ..., hs_stack_ref(h->stack)).
+ * Lead: this belongs in internal.h's stacks.c section. */
+uint32_t hs_stack_ref(uint32_t id);
 void hs_stacks_lock(void);
 void hs_stacks_unlock(void);
 void hs_stacks_reset_child(void);

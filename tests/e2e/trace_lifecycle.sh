@@ -95,16 +95,18 @@ expect_end exit3 "exit 3" 3 "X exit 3"
 expect_end _exit4 "_exit 4" 4 "X exit 4"
 expect_end abort abort 134 "X signal 6"
 expect_end segv segv 139 "X signal 11"
+# a program's own handler runs as without us (and its _exit ends the trace)
+expect_end own own-handler 9 "X exit 9"
+grep -q "own handler" "$dir/own/out" || bad "the program's handler did not run"
 
 # ---- the known allocation's stack -----------------------------------------
-case=stack
-f=$(trace_of return "$(only_pid return)")
+# has_known_stack FILE: some S line's innermost frame maps to known_alloc at
+# the KNOWN-ALLOC line, and the next frame to main.
 want_line=$(grep -n '/\* KNOWN-ALLOC \*/' "$src" | cut -d: -f1)
-# load bias of the executable, and the innermost two frames of each stack
-bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
-if [ -z "$bias" ]; then
-  bad "no M line for $prog"
-else
+has_known_stack() {
+  local f=$1 bias found
+  bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
+  [ -n "$bias" ] || { bad "no M line for $prog in $f"; return; }
   # ip - load bias = file address; - 1 = inside the call, not after it
   found=$(awk '$1 == "S" && NF >= 5 { print $4, $5 }' "$f" |
           while read -r ip0 ip1; do
@@ -115,8 +117,10 @@ else
             echo "$inner <- $outer"
           done)
   echo "$found" | grep -q "^known_alloc .*trace_life.c:$want_line <- main$" ||
-    bad "no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
-fi
+    bad "$f: no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
+}
+case=stack
+has_known_stack "$(trace_of return "$(only_pid return)")"
 
 # ---- SIGKILL mid-run: readable up to the last flush -------------------------
 case=kill
@@ -133,6 +137,22 @@ grep -q '^X ' "$f" && bad "a killed process has an X line"
 nS=$(grep -c '^S ' "$f")
 [ "$nS" -ge 100 ] || bad "only $nS S lines survived the kill (want the flushed ones, >= 100)"
 
+# ---- SIGTERM mid-run: flushed by the handler, dies of its own signal ------
+case=term
+mkdir -p "$dir/term"
+(cd "$dir/term" && HEAPSCOPE_OUT="$dir/term/t.%p.trace" LD_PRELOAD="$shim" exec "$prog" hang) \
+  >"$dir/term/out" 2>"$dir/term/err" &
+tpid=$!
+for _ in $(seq 100); do grep -q ready "$dir/term/out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; rc=$?
+[ "$rc" = 143 ] || bad "exit status $rc, want 143 (killed by SIGTERM)"
+f=$(trace_of term "$tpid")
+check_shape "$f" "$tpid"
+[ "$(last_line "$f")" = "X signal 15" ] || bad "last line '$(last_line "$f")', want 'X signal 15'"
+# every one of the 1024 walk() stacks made it out of the buffer
+nS=$(grep -c '^S ' "$f")
+[ "$nS" -ge 1024 ] || bad "$nS S lines, want all 1024+ flushed"
+
 # ---- fork: the child writes its own trace, the parent's stays whole ----------
 run fork HEAPSCOPE_OUT="$dir/fork/t.%p.trace" -- fork
 [ "$rc" = 0 ] || bad "exit status $rc"
@@ -148,9 +168,10 @@ check_shape "$cf" "$cpid"
 [ "$(grep -c '^P ' "$pf")" = 1 ] || bad "parent trace has $(grep -c '^P ' "$pf") P lines"
 grep -q '^X exit 5' "$pf" && bad "the child's end is in the parent's trace"
 [ "$(grep -c '^M ' "$cf")" -ge 2 ] || bad "child trace has no module map"
-# the stacks the child inherited are in its own trace again
+# the child's own allocation (a new stack) is in its trace and resolves
 pS=$(grep -c '^S ' "$pf"); cS=$(grep -c '^S ' "$cf")
 [ "$cS" -ge 1 ] && [ "$pS" -ge 1 ] || bad "S lines: parent $pS, child $cS"
+has_known_stack "$cf"
 
 # without %p: the first process keeps the name, the child adds its pid
 run forkplain HEAPSCOPE_OUT="$dir/forkplain/plain.trace" -- fork

@@ -1,7 +1,8 @@
 /*
  * trace_life.c — ends its life in the way named by argv[1], for
  * tests/e2e/trace_lifecycle.sh:
- *   return N | exit N | _exit N | abort | segv | fork | exec | hang
+ *   return N | exit N | _exit N | abort | segv | own-handler | fork | exec
+ *   | hang
  * Every mode first allocates from known_alloc(), whose malloc call is the
  * line marked KNOWN-ALLOC (the test maps the S line's innermost ip to it).
  */
@@ -46,6 +47,14 @@ __attribute__((noinline)) static void many_stacks(void)
 		walk(10, b);
 }
 
+/* The program's own SIGSEGV handler: it must run as without the shim. */
+static void own_segv(int sig)
+{
+	static const char msg[] = "own handler\n";
+	write(1, msg, sizeof msg - 1);
+	_exit(9);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "return";
@@ -61,6 +70,12 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "abort"))
 		abort();
 	if (!strcmp(mode, "segv")) {
+		volatile int *bad = (int *)16;
+		*bad = 1;
+		return 99;
+	}
+	if (!strcmp(mode, "own-handler")) {
+		signal(SIGSEGV, own_segv);
 		volatile int *bad = (int *)16;
 		*bad = 1;
 		return 99;
