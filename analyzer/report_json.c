@@ -149,11 +149,11 @@ static void errors(FILE *f, const struct hs_analysis *a)
 		hs_json_string(f, e->detail);
 		const struct hs_frame *fr;
 		size_t n = hs_display(a, e->stack, &fr);
-		fputs(",\n     \"stack\": ", f);
+		fputs(", \"stack\": ", f);
 		frames(f, fr, n, "    ");
-		fputs(",\n     \"alloc_stack\": ", f);
+		fputs(", \"alloc_stack\": ", f);
 		stack_or_null(f, a, e->alloc_stack);
-		fputs(",\n     \"free_stack\": ", f);
+		fputs(", \"free_stack\": ", f);
 		stack_or_null(f, a, e->free_stack);
 		fputs("}", f);
 		first = false;

@@ -62,7 +62,7 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	if (tr->error[0])
 		NOTE("the trace is damaged (%s); this report covers the lines before it",
 		     tr->error);
-	if (tr->end == HS_END_NONE && tr->lines)
+	if (tr->end == HS_END_NONE && tr->lines && !tr->error[0])
 		NOTE("the trace has no end record: the process did not finish "
 		     "normally (killed?), so leak records and counters may be missing");
 	for (size_t i = 0; i < tr->nnotes; i++) {

@@ -184,6 +184,10 @@ int hs_trace_read_stream(FILE *f, const char *name, struct hs_trace *tr)
 		}
 		rd.off = base + beg;
 		rd.lineno = tr->lines + 1;
+		if ((size_t)(nl - (buf + beg)) > HS_TRACE_MAX_LINE) {
+			rc = hs_rd_fail(&rd, "line longer than %u bytes", HS_TRACE_MAX_LINE);
+			break;
+		}
 		if (do_line(&rd, buf + beg, (size_t)(nl - (buf + beg))) < 0) {
 			rc = -1;
 			break;

@@ -35,7 +35,7 @@ void hs_cli_usage(FILE *f)
 "  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
 "                        reachable, all or none (default definite,indirect,\n"
 "                        possible); every kind is counted in LEAK SUMMARY\n"
-"  --stack-depth N       run: frames recorded per allocation (1-1024);\n"
+"  --stack-depth N       run: frames recorded per allocation (1-256);\n"
 "                        report: frames shown per stack\n"
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
 "                        (leak:PATTERN) suppressions; may be repeated\n"
@@ -142,7 +142,9 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 	case O_KINDS:
 		return leak_kinds(c, v, &c->show_kinds);
 	case O_DEPTH:
-		if (number(c, name, v, 1, HS_TRACE_MAX_FRAMES, &n) < 0)
+		/* run: what the shim can record; report: what to show */
+		if (number(c, name, v, 1, strcmp(c->cmd, "run") == 0 ? HS_MAX_RECORD_DEPTH
+		           : HS_TRACE_MAX_FRAMES, &n) < 0)
 			return -1;
 		c->stack_depth = n;
 		return 0;
