@@ -34,7 +34,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "trace.h"
 #include "faults.h"
 
 __attribute__((weak)) uint32_t hs_stack_capture(void);
@@ -68,11 +68,22 @@ static bool parse_pid_gen(const char *s, unsigned long *pid, unsigned long *gen)
 	return true;
 }
 
-/* This image's exec generation, as trace.c works it out. */
+/* This image's exec generation. Once the trace is open the recorder has
+ * worked it out, and has also put its own "PID.GEN" into our environment
+ * for our children, so the variable no longer says where we came from:
+ * ask the recorder. Without a trace nothing was exported, and the
+ * variable is still the one we were started with. */
 static unsigned long my_generation(void)
 {
-	const char *v = hs_env("HEAPSCOPE_TRACED");
+	char own[48];
+	const char *v = NULL;
 	unsigned long pid, gen;
+	if (hs_trace_active()) {
+		hs_trace_lineage(own, sizeof own);
+		if (parse_pid_gen(own, &pid, &gen))
+			return gen;
+	}
+	v = hs_env("HEAPSCOPE_TRACED");
 	if (v && parse_pid_gen(v, &pid, &gen) && pid == (unsigned long)getpid())
 		return gen + 1;
 	return 0;
