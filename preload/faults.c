@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "internal.h"
@@ -138,6 +139,49 @@ static bool fires(const struct hs_fault_policy *p, uint64_t m,
 	return false;
 }
 
+/* Should this injected failure get its `F` line? (faults.h: the caps.)
+ * One byte per stack id counts lines written, in a table mapped on first
+ * use (MAP_NORESERVE: only the pages of ids seen are ever touched). */
+#define LINE_IDS ((size_t)1 << 24)            /* stacks.c's id space     */
+static _Atomic(_Atomic unsigned char *) lines_per_stack;
+static atomic_uint_fast64_t lines_written;
+static atomic_flag quiet_said = ATOMIC_FLAG_INIT;
+
+static bool worth_a_line(uint32_t stack)
+{
+	bool ok = atomic_fetch_add_explicit(&lines_written, 1, memory_order_relaxed)
+	          < HS_FAULT_LINES_MAX;
+	_Atomic unsigned char *t = atomic_load_explicit(&lines_per_stack,
+	                                                memory_order_acquire);
+	if (ok && stack && stack < LINE_IDS) {
+		if (!t) {
+			void *m = mmap(NULL, LINE_IDS, PROT_READ | PROT_WRITE,
+			               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			_Atomic unsigned char *none = NULL;
+			if (m == MAP_FAILED)
+				return true;          /* no table: write them all     */
+			if (atomic_compare_exchange_strong(&lines_per_stack, &none, m)) {
+				t = m;
+			} else {
+				munmap(m, LINE_IDS);
+				t = none;
+			}
+		}
+		unsigned char n = atomic_load_explicit(&t[stack], memory_order_relaxed);
+		if (n >= HS_FAULT_LINES_PER_STACK)
+			ok = false;
+		else
+			atomic_store_explicit(&t[stack], n + 1, memory_order_relaxed);
+	}
+	if (!ok && !atomic_flag_test_and_set(&quiet_said) && hs_trace_active())
+		hs_trace_printf("! injected failures beyond %d per stack (%d in all) "
+		                "are not written\n", HS_FAULT_LINES_PER_STACK,
+		                HS_FAULT_LINES_MAX);
+	if (!ok)
+		atomic_fetch_sub_explicit(&lines_written, 1, memory_order_relaxed);
+	return ok;
+}
+
 /* Take one failure out of the times= budget; false when it is spent.
  * A CAS loop so that racing threads never inject more than times. */
 static bool take_budget(struct level *lv)
@@ -177,6 +221,7 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 		rec->size = c->size;
 		rec->stack = stack;
 		rec->benign = benign_depth > 0;
+		rec->quiet = !worth_a_line(stack);
 	}
 	errno = saved;
 	return fail;

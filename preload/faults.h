@@ -116,7 +116,20 @@ struct hs_fault_record {
 	size_t   size;
 	uint32_t stack;         /* the call's stack id (captured if needed)   */
 	bool     benign;        /* inside hs_benign_begin/end on this thread  */
+	bool     quiet;         /* do not write an `F` line: this stack has
+	                           had HS_FAULT_LINES_PER_STACK already (see
+	                           below); the failure is injected all the same */
 };
+
+/* A persistent policy (after=N) in a retry loop fails the same call
+ * millions of times; an `F` line for each would fill the disk. The first
+ * HS_FAULT_LINES_PER_STACK failures of each stack, and at most
+ * HS_FAULT_LINES_MAX in all, are written; the first failure left unwritten
+ * puts a `!` line in the trace, so the report says it is incomplete. The
+ * first failure of a stack, the one that finds an unchecked call, is
+ * always among those written (until the total cap). */
+#define HS_FAULT_LINES_PER_STACK 8
+#define HS_FAULT_LINES_MAX       100000
 
 /* The recorder's services that some terms need; any may be NULL, in which
  * case the term that needs it never matches (limit: never fails). The
