@@ -127,7 +127,25 @@ static bool run_alone(struct sweep *w, struct sw_proc *p, double timeout)
 	return true;
 }
 
-static int clean_run(struct sweep *w)
+/* The first lines of run idx's output, to stderr. */
+static void show_output(const struct sweep *w, size_t idx)
+{
+	char name[64];
+	snprintf(name, sizeof name, "/r%zu.out", idx);
+	char *path = hs_xmalloc(strlen(w->env.dir) + sizeof name);
+	strcpy(path, w->env.dir);
+	strcat(path, name);
+	FILE *f = fopen(path, "r");
+	char line[512];
+	for (int i = 0; f && i < 10 && fgets(line, sizeof line, f); i++)
+		fputs(line, stderr);
+	if (f)
+		fclose(f);
+	free(path);
+}
+
+/* The clean run and what its trace says; see clean_run. */
+static int census_run(struct sweep *w)
 {
 	struct sw_proc p = { .idx = 0, .policy = NULL };
 	if (!run_alone(w, &p, w->o.timeout))
@@ -159,10 +177,12 @@ static int clean_run(struct sweep *w)
 	w->env.gen = w->sum.gen = gen;
 	struct hs_trace tr;
 	if (!exists(path)) {
-		fprintf(stderr, "heapscope sweep: %s wrote no trace (exit status %d; "
-		        "a static or setuid program ignores LD_PRELOAD); see %s/r0.out\n",
-		        prog, w->sum.clean_exit, w->env.dir);
-		w->o.keep = true;
+		/* Not started (our child said why in its output), or a static
+		 * or setuid program, which ignores LD_PRELOAD. */
+		show_output(w, 0);
+		fprintf(stderr, "heapscope sweep: %s wrote no trace (exit status %d)%s\n",
+		        prog, w->sum.clean_exit, w->sum.clean_exit >= 126 ? "" :
+		        "; a static or setuid program ignores LD_PRELOAD");
 		free(path);
 		return EXIT_CANNOT;
 	}
@@ -182,17 +202,25 @@ static int clean_run(struct sweep *w)
 	}
 	if (rc == 0) {
 		sw_lost_of(&tr, w->o.site_frames, &w->baseline);
-		if (!w->o.nth_mode) {
-			struct hs_symbolizer *sym = hs_sym_new(&tr, NULL);
-			for (size_t i = 0; i < w->census.nsites; i++) {
-				const struct sw_census_site *c = &w->census.sites[i];
-				site_of(w, c->key, sym, c->stack, c->fn);
-			}
-			hs_sym_free(sym);
+		/* Every site the clean run saw, symbolized once from its trace
+		 * (a symbolizer per run trace would load the same debug info
+		 * again for each new site). In site mode site k is the target
+		 * of the runs planned for census entry k. */
+		struct hs_symbolizer *sym = hs_sym_new(&tr, NULL);
+		for (size_t i = 0; i < w->census.nsites; i++) {
+			const struct sw_census_site *c = &w->census.sites[i];
+			site_of(w, c->key, sym, c->stack, c->fn);
 		}
+		hs_sym_free(sym);
 	}
 	hs_trace_free(&tr);
 	free(path);
+	return rc;
+}
+
+static int clean_run(struct sweep *w)
+{
+	int rc = census_run(w);
 	if (!w->o.keep)
 		sw_remove_run(&w->env, 0);
 	return rc;

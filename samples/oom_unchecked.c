@@ -4,7 +4,7 @@
  * names the unchecked calls: they crash with SIGSEGV when malloc returns
  * NULL. The checked ones print a message and exit with status 1.
  *
- * The three unchecked calls are marked UNCHECKED below; tests/e2e/sweep.sh
+ * The three unchecked calls carry an UNCHECKED comment; tests/e2e/sweep.sh
  * finds their line numbers by that mark, so keep it on the same line.
  *
  * Run it: build/heapscope sweep build/samples/oom_unchecked
