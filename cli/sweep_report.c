@@ -59,6 +59,12 @@ static void site_text(FILE *f, const struct sw_site *s, unsigned show)
 		frame_text(f, &s->frames[0]);
 	else
 		fputs("(stack not recorded)", f);
+	/* a one-line site also names its caller: "__strdup (strdup.c:42)"
+	 * alone does not say whose strdup it was */
+	if (s->outcome == SW_HANDLED && s->nframes > 1) {
+		fputs(" <- ", f);
+		frame_text(f, &s->frames[1]);
+	}
 	/* mixed outcomes: say how many of each */
 	int kinds = 0;
 	for (int o = 0; o < SW_NR_OUTCOMES; o++)
@@ -80,7 +86,7 @@ static void site_text(FILE *f, const struct sw_site *s, unsigned show)
 	if (show && n > show)
 		n = show;
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%35s %s ", "", i ? "by" : "at");
+		fprintf(f, "%35s%s ", "", i ? "by" : "at");
 		frame_text(f, &s->frames[i]);
 		fputc('\n', f);
 	}
