@@ -7,6 +7,7 @@
 #include "sweep.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv)
@@ -47,7 +48,12 @@ int main(int argc, char **argv)
 			break;             /* the program's own arguments follow */
 	}
 	struct hs_cli c = { .cmd = cmd };
-	if (hs_cli_parse(&c, argc, argv, 2) < 0)
-		return HS_EXIT_USAGE;
-	return strcmp(cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	int rc = HS_EXIT_USAGE;
+	if (hs_cli_parse(&c, argc, argv, 2) == 0)
+		rc = strcmp(cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	/* freed so that heapscope itself checks clean under a leak checker */
+	free(c.args);
+	free(c.supp_files);
+	hs_supps_free(c.supps);
+	return rc;
 }

@@ -35,6 +35,7 @@ void hs_cli_usage(FILE *f)
 "  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
 "                        reachable, all or none (default definite,indirect,\n"
 "                        possible); every kind is counted in LEAK SUMMARY\n"
+"                        (valgrind's --show-leak-kinds is accepted too)\n"
 "  --stack-depth N       run: frames recorded per allocation (1-256);\n"
 "                        report: frames shown per stack\n"
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
@@ -115,7 +116,8 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
-	{ "--leak-kinds", O_KINDS, false }, { "--stack-depth", O_DEPTH, false },
+	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
+	{ "--stack-depth", O_DEPTH, false },
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
 	{ "--fail", O_FAIL, true },
 };

@@ -74,11 +74,19 @@ static char *trace_pattern(const struct hs_cli *c)
 	if (c->out) {
 		pat = hs_xstrdup(c->out);
 	} else {
-		const char *prog = strrchr(c->args[0], '/');
-		prog = prog ? prog + 1 : c->args[0];
+		/* the shim's default name (docs/TRACE-FORMAT.md): the base name
+		 * with characters outside [A-Za-z0-9._+-] as '_', which also keeps
+		 * a '%' in it from reading as %p */
+		const char *base = strrchr(c->args[0], '/');
+		char *prog = hs_xstrdup(base ? base + 1 : c->args[0]);
+		for (char *q = prog; *q; q++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			            "0123456789._+-", *q))
+				*q = '_';
 		size_t len = strlen(prog) + sizeof "heapscope..%p.trace";
 		pat = hs_xmalloc(len);
 		snprintf(pat, len, "heapscope.%s.%%p.trace", prog);
+		free(prog);
 	}
 	if (pat[0] == '/' || !getcwd(cwd, sizeof cwd))
 		return pat;

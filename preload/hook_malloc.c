@@ -51,7 +51,7 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 /* The caller's stack id, once the shim is initialised and recording. */
 static inline uint32_t record_stack(void)
 {
-	return hs_initialized && hs_cfg.enabled && hs_stack_capture ? hs_stack_capture() : 0;
+	return hs_recording ? hs_stack_capture() : 0;
 }
 
 /* A malloc that arrives while this thread is inside the allocator comes
@@ -117,9 +117,9 @@ HS_API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
-	/* A huge block is a fresh mapping: already zero, and touching it
-	 * would make every page resident for nothing. */
-	if (p && hs_header_of(p)->bin != HS_BIN_HUGE)
+	/* A fresh huge mapping is already zero, and touching it would make
+	 * every page resident for nothing. */
+	if (p && !(hs_header_of(p)->bin == HS_BIN_HUGE && hs_huge_fresh(p)))
 		memset(p, 0, total);
 	return p;
 }
@@ -133,8 +133,8 @@ HS_API void *realloc(void *p, size_t n)
 		return NULL;
 	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
-	struct hs_header *h = hs_busy ? NULL : hs_heap_lookup(p, &where);
-	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT) {
+	struct hs_header *h = hs_heap_lookup(p, &where);
+	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT || hs_busy) {
 		if (h && h->state != HS_LIVE) {
 			hs_report_error("realloc_freed", "realloc", p, h);
 			errno = ENOMEM;
@@ -149,8 +149,12 @@ HS_API void *realloc(void *p, size_t n)
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && !hs_busy)
+		if (h && q && !hs_busy) {
 			hs_heap_release(p, h, where);
+		} else if (h && q) {
+			h->state = HS_FREED;
+			hs_header_seal(h);
+		}
 		return q;
 	}
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))

@@ -111,5 +111,15 @@ check "report %p" 0 "" "$hs" report --json "r.%p.json" --log-file "r.%p.txt" cle
 check "quiet and clean" 0 "" "$hs" report --quiet clean.trace
 [ -s "$tmp/out" ] && { echo "FAIL: --quiet printed on a clean trace:"; cat "$tmp/out"; fail=1; }
 
+# errors without a stack stay apart; the text stops after 1000 contexts,
+# the JSON keeps them all
+{ printf 'HEAPSCOPE-TRACE 1\nP 7 1 0 /bin/x\n'
+  for i in $(seq 1 1005); do printf 'E invalid_free %x 0 0 0 free(%d)\n' $i $i; done
+  printf 'C 1 1 8 0 0\nX exit 0\n'; } > many.trace
+check "many errors" 0 "More than 1000 error contexts" "$hs" report --json many.json many.trace
+[ "$(grep -c 'Invalid free' "$tmp/out")" = 1000 ] || { echo "FAIL: not 1000 error contexts shown"; fail=1; }
+python3 -c 'import json,sys; sys.exit(len(json.load(open("many.json"))["errors"]) != 1005)' \
+	|| { echo "FAIL: the JSON report does not list all 1005 errors"; fail=1; }
+
 [ $fail = 0 ] && echo "cli.sh: all checks passed"
 exit $fail

@@ -82,6 +82,16 @@ if gcc -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-omit-frame-pointer -no-pie \
 	-o "$tmp/symtarget_nopie" tests/progs/symtarget.c 2> "$tmp/cc.err"; then
 	check_c "$tmp/symtarget_nopie" nopie
 	grep -q "^M 1 0 " "$tmp/nopie.trace" || { echo "FAIL: non-PIE bias is not 0"; fail=1; }
+	# the printed address is the call site: addr2line names the same line
+	if command -v addr2line > /dev/null; then
+		for fn in middle_function main; do
+			addr=$(grep -o "0x[0-9A-F]*: $fn " "$tmp/nopie.txt" | cut -d: -f1)
+			want=$(grep -o ": $fn (symtarget.c:[0-9]*)" "$tmp/nopie.txt" | grep -o "[0-9]*)$" | tr -d ')')
+			got=$(addr2line -e "$tmp/symtarget_nopie" "$addr" | sed 's/.*://; s/ .*//')
+			[ -n "$addr" ] && [ "$got" = "$want" ] || {
+				echo "FAIL: $fn at $addr: addr2line says line '$got', report says '$want'"; fail=1; }
+		done
+	fi
 else
 	echo "FAIL: cannot build the non-PIE program"; cat "$tmp/cc.err"; fail=1
 fi

@@ -40,16 +40,17 @@ AWK_HEX='function hex(s,  i, v) { v = 0; s = tolower(s)
   return v }
 '
 
-# check_shape FILE PID: header, P, a, M and S lines well formed, mode 0600,
-# every line complete, no S line's innermost frame inside the shim.
+# check_shape FILE PID [late-M-ok]: header, P, a, M and S lines well
+# formed, mode 0600, every line complete, no S line's innermost frame
+# inside the shim; all M lines before the first S line unless late-M-ok.
 check_shape() {
-  local f=$1 pid=$2 mode problems
+  local f=$1 pid=$2 late=${3:-} mode problems
   [ -f "$f" ] || { bad "no trace $f"; return; }
   mode=$(stat -c %a "$f")
   [ "$mode" = 600 ] || bad "$f has mode $mode, want 600"
   [ "$(head -n 1 "$f")" = "HEAPSCOPE-TRACE 1" ] || bad "first line: $(head -n 1 "$f")"
   [ -z "$(tail -c 1 "$f")" ] || bad "$f does not end with a newline (a cut line)"
-  problems=$(awk -v pid="$pid" -v shim="$shim" "$AWK_HEX"'
+  problems=$(awk -v pid="$pid" -v shim="$shim" -v late="$late" "$AWK_HEX"'
     NR == 2 { if ($1 != "P" || $2 != pid || $3 !~ /^[0-9]+$/ || $4 !~ /^[0-9]+$/ || NF < 5)
                 print "line 2 is not a P line for pid " pid ": " $0 }
     NR == 3 && $1 != "a" { print "line 3 is not an a line: " $0 }
@@ -57,7 +58,7 @@ check_shape() {
       if (NF < 7 || $2 !~ /^[0-9]+$/ || $3 !~ /^[0-9a-f]+$/ || $4 !~ /^[0-9a-f]+$/ ||
           $5 !~ /^[0-9a-f]+$/ || $6 !~ /^([0-9a-f]+|-)$/) print "bad M line: " $0
       if ($7 == shim) { lo = hex($4); hi = hex($5) }
-      if (seen_s) print "M line after an S line (fine for dlopen, not here): " $0
+      if (seen_s && !late) print "M line after an S line (fine for dlopen, not here): " $0
     }
     $1 == "S" {
       seen_s = 1
@@ -180,14 +181,33 @@ cpid=$(awk '$1 == "child" { print $2 }' "$dir/forkplain/out")
 [ -f "$dir/forkplain/plain.trace.$cpid" ] || bad "no plain.trace.$cpid for the child: $(ls "$dir/forkplain")"
 
 # ---- exec: X exec 0, the new image writes PID.1 --------------------------------
-run exec HEAPSCOPE_OUT="$dir/exec/t.%p.trace" -- exec
-[ "$rc" = 7 ] || bad "exit status $rc, want 7"
-epid=$(cd "$dir/exec" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
-f0=$(trace_of exec "$epid"); f1=$(trace_of exec "$epid.1")
-check_shape "$f0" "$epid"
-check_shape "$f1" "$epid"
-[ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
-[ "$(last_line "$f1")" = "X exit 7" ] || bad "exec'd image ends '$(last_line "$f1")'"
+for m in exec:7 execl:7 execlp:0 execle:7; do
+  mode=${m%:*} want=${m#*:}
+  run "$mode" HEAPSCOPE_OUT="$dir/$mode/t.%p.trace" -- "$mode"
+  [ "$rc" = "$want" ] || bad "exit status $rc, want $want"
+  epid=$(cd "$dir/$mode" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
+  f0=$(trace_of "$mode" "$epid"); f1=$(trace_of "$mode" "$epid.1")
+  check_shape "$f0" "$epid"
+  check_shape "$f1" "$epid"
+  [ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
+  [ "$(last_line "$f1")" = "X exit $want" ] || bad "exec'd image ends '$(last_line "$f1")'"
+  [ "$(ls "$dir/$mode" | grep -c trace)" = 2 ] || bad "want 2 traces: $(ls "$dir/$mode")"
+done
+
+# ---- dlopen: the new module's M line precedes the S lines pointing into it --
+run dlopen HEAPSCOPE_OUT="$dir/dlopen/t.%p.trace" -- dlopen
+[ "$rc" = 0 ] || bad "exit status $rc: $(cat "$dir/dlopen/err")"
+f=$(trace_of dlopen "$(only_pid dlopen)")
+check_shape "$f" "$(only_pid dlopen)" late-M-ok
+# two passes: the library's range from its M line, then the first S line
+# with any ip in that range must come after the M line
+order=$(awk "$AWK_HEX"'
+  FNR == NR { if ($1 == "M" && $7 ~ /libpcre2-8/) { m = FNR; lo = hex($4); hi = hex($5) }; next }
+  $1 == "S" && !s { for (i = 4; i <= NF; i++) { ip = hex($i); if (ip >= lo && ip < hi) s = FNR } }
+  END { print m + 0, s + 0 }' "$f" "$f")
+mline=${order% *}; sline=${order#* }
+[ "$mline" -gt 0 ] || bad "no M line for libpcre2-8"
+[ "$sline" -gt "$mline" ] || bad "first S line inside libpcre2-8 is line $sline, its M line is $mline"
 
 # ---- file rules ---------------------------------------------------------------
 case=existing
