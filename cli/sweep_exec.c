@@ -17,9 +17,10 @@
  *   HEAPSCOPE_FAIL_ONLY  PID.GEN: inject only in the image the clean run
  *                        chose (the child's own pid is known only after
  *                        the fork, so the child sets it)
- * and HEAPSCOPE_TRACED and HEAPSCOPE_RECORD are removed, so that a sweep
- * started under heapscope, or with recording switched off, still gets
- * the traces it reads.
+ * and HEAPSCOPE_TRACED, HEAPSCOPE_RECORD and HEAPSCOPE_CHILDREN are
+ * removed, so that a sweep started under heapscope, or with recording
+ * switched off, still gets the traces it reads (the target may be an
+ * exec'd image).
  *
  * Waiting: SIGCHLD is blocked and taken with sigtimedwait, which wakes
  * us when a child ends, when the nearest deadline passes, or at a tick
@@ -136,7 +137,8 @@ static void child(const struct sw_env *e, const struct sw_proc *p,
 	char only[48];
 	snprintf(only, sizeof only, "%ld.%u", (long)getpid(), e->gen);
 	int rc = setenv("LD_PRELOAD", preload, 1) | setenv("HEAPSCOPE_OUT", pattern, 1)
-	         | unsetenv("HEAPSCOPE_TRACED") | unsetenv("HEAPSCOPE_RECORD");
+	         | unsetenv("HEAPSCOPE_TRACED") | unsetenv("HEAPSCOPE_RECORD")
+	         | unsetenv("HEAPSCOPE_CHILDREN");
 	if (p->policy)
 		rc |= setenv("HEAPSCOPE_FAIL", p->policy, 1)
 		      | setenv("HEAPSCOPE_FAIL_ONLY", only, 1) | unsetenv("HEAPSCOPE_CENSUS");
