@@ -45,9 +45,7 @@ struct sweep {
 	struct sw_summary sum;
 	struct sw_census census;
 	struct sw_lost baseline;
-	size_t cap_sites;
-	long  *slot;                /* key hash table: site index, -1 empty   */
-	size_t slot_cap;
+	struct sw_sitetab sites;
 	bool   tty;
 	double t0;                  /* when the sweep started                 */
 	double last_progress;
@@ -55,55 +53,6 @@ struct sweep {
 
 #define EXIT_FOUND  1
 #define EXIT_CANNOT 3
-
-/* ---- sites by key ---------------------------------------------------------- */
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
-static void rehash(struct sweep *w)
-{
-	size_t cap = w->slot_cap ? w->slot_cap * 2 : 256;
-	long *slot = hs_xmalloc(cap * sizeof *slot);
-	for (size_t i = 0; i < cap; i++)
-		slot[i] = -1;
-	for (size_t s = 0; s < w->sum.nsites; s++) {
-		size_t j = str_hash(w->sum.sites[s].key) & (cap - 1);
-		while (slot[j] >= 0)
-			j = (j + 1) & (cap - 1);
-		slot[j] = (long)s;
-	}
-	free(w->slot);
-	w->slot = slot;
-	w->slot_cap = cap;
-}
-
-/* The site with this key; created (frames from sym's trace) if new. */
-static long site_of(struct sweep *w, const char *key, struct hs_symbolizer *sym,
-                    uint32_t stack, int fn)
-{
-	if ((w->sum.nsites + 1) * 2 > w->slot_cap)
-		rehash(w);
-	size_t j = str_hash(key) & (w->slot_cap - 1);
-	for (; w->slot[j] >= 0; j = (j + 1) & (w->slot_cap - 1))
-		if (strcmp(w->sum.sites[w->slot[j]].key, key) == 0)
-			return w->slot[j];
-	hs_grow((void **)&w->sum.sites, &w->cap_sites, w->sum.nsites + 1,
-	        sizeof *w->sum.sites);
-	struct sw_site *s = &w->sum.sites[w->sum.nsites];
-	memset(s, 0, sizeof *s);
-	s->key = hs_xstrdup(key);
-	s->nframes = sym ? sw_symbolize(sym, stack, &s->frames) : 0;
-	s->fn = fn;
-	s->first_nth = UINT64_MAX;
-	w->slot[j] = (long)w->sum.nsites;
-	return (long)w->sum.nsites++;
-}
 
 /* ---- the clean run --------------------------------------------------------- */
 
@@ -209,7 +158,7 @@ static int census_run(struct sweep *w)
 		struct hs_symbolizer *sym = hs_sym_new(&tr, NULL);
 		for (size_t i = 0; i < w->census.nsites; i++) {
 			const struct sw_census_site *c = &w->census.sites[i];
-			site_of(w, c->key, sym, c->stack, c->fn);
+			sw_site_get(&w->sites, c->key, sym, c->stack, c->fn);
 		}
 		hs_sym_free(sym);
 	}
@@ -304,25 +253,18 @@ static void finish(struct sweep *w, struct sw_run *r, struct sw_proc *p)
 		bool crash = r->outcome == SW_CRASHED;
 		const char *key = crash ? res.last_key : res.first_key;
 		uint32_t stack = crash ? res.last_stack : res.first_stack;
-		struct hs_symbolizer *sym = NULL;
-		long s = -1;
-		if (w->slot_cap) {               /* known already? no symbolizer */
-			size_t j = str_hash(key) & (w->slot_cap - 1);
-			for (; w->slot[j] >= 0 && s < 0; j = (j + 1) & (w->slot_cap - 1))
-				if (strcmp(w->sum.sites[w->slot[j]].key, key) == 0)
-					s = w->slot[j];
-		}
-		if (s < 0) {
-			sym = hs_sym_new(&tr, NULL);
-			s = site_of(w, key, sym, stack, res.first_fn);
+		long s = sw_site_find(&w->sites, key);
+		if (s < 0) {                     /* new: symbolize from this run */
+			struct hs_symbolizer *sym = hs_sym_new(&tr, NULL);
+			s = sw_site_get(&w->sites, key, sym, stack, res.first_fn);
 			hs_sym_free(sym);
 		}
 		r->site = s;
-		if (planned >= 0 && strcmp(res.first_key, w->sum.sites[planned].key) != 0) {
+		if (planned >= 0 && strcmp(res.first_key, w->sites.sites[planned].key) != 0) {
 			r->off_site = true;
 			w->sum.off_site++;
 		}
-		struct sw_site *site = &w->sum.sites[s];
+		struct sw_site *site = &w->sites.sites[s];
 		site->runs++;
 		site->counts[r->outcome]++;
 		if (r->nth < site->first_nth)
@@ -413,46 +355,6 @@ out:
 	return rc;
 }
 
-/* Worst outcome first, then by the earliest failing call. Runs point at
- * sites by index, so they are renumbered too. */
-static int site_order(const void *a, const void *b)
-{
-	const struct sw_site *x = a, *y = b;
-	if (x->outcome != y->outcome)
-		return x->outcome > y->outcome ? -1 : 1;
-	return (x->first_nth > y->first_nth) - (x->first_nth < y->first_nth);
-}
-
-static void sort_sites(struct sweep *w)
-{
-	size_t n = w->sum.nsites;
-	struct pair { struct sw_site s; size_t old; } *pairs = hs_xcalloc(n + 1, sizeof *pairs);
-	long *new_of_old = hs_xcalloc(n + 1, sizeof *new_of_old);
-	for (size_t i = 0; i < n; i++) {
-		pairs[i].s = w->sum.sites[i];
-		pairs[i].old = i;
-	}
-	qsort(pairs, n, sizeof *pairs, site_order);   /* struct sw_site first */
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (pairs[i].s.runs == 0) {
-			/* a census site every run of which failed elsewhere */
-			new_of_old[pairs[i].old] = -1;
-			free(pairs[i].s.key);
-			sw_frames_free(pairs[i].s.frames, pairs[i].s.nframes);
-			continue;
-		}
-		w->sum.sites[k] = pairs[i].s;
-		new_of_old[pairs[i].old] = (long)k++;
-	}
-	w->sum.nsites = k;
-	for (size_t r = 0; r < w->sum.nruns; r++)
-		if (w->sum.runs[r].site >= 0)
-			w->sum.runs[r].site = new_of_old[w->sum.runs[r].site];
-	free(pairs);
-	free(new_of_old);
-}
-
 /* ---- the command ------------------------------------------------------------ */
 
 static char *make_dir(void)
@@ -485,13 +387,8 @@ static void cleanup(struct sweep *w, char *dir)
 
 static void free_all(struct sweep *w)
 {
-	for (size_t i = 0; i < w->sum.nsites; i++) {
-		free(w->sum.sites[i].key);
-		sw_frames_free(w->sum.sites[i].frames, w->sum.sites[i].nframes);
-	}
-	free(w->sum.sites);
+	sw_sites_free(&w->sites);
 	free(w->sum.runs);
-	free(w->slot);
 	sw_census_free(&w->census);
 	sw_lost_free(&w->baseline);
 }
@@ -530,7 +427,9 @@ int hs_cmd_sweep(int argc, char **argv)
 	}
 	sw_signals_give_back();
 	if (rc == 0) {
-		sort_sites(&w);
+		sw_sites_sort(&w.sites, w.sum.runs, w.sum.nruns);
+		w.sum.sites = w.sites.sites;
+		w.sum.nsites = w.sites.n;
 		bool to_stdout = !(w.o.json && strcmp(w.o.json, "-") == 0);
 		sw_report_text(to_stdout ? stdout : stderr, &w.sum);
 		if (w.o.json && sw_report_json(w.o.json, &w.sum) < 0)

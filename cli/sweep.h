@@ -6,6 +6,7 @@
  *   sweep_opts.c    options and usage
  *   sweep_exec.c    starting runs (shim, scope, private trace names),
  *                   waiting for them in parallel, timeouts
+ *   sweep_sites.c   the table of sites, by key
  *   sweep_trace.c   what a run's trace says: the census, the injected
  *                   failures, definitely lost blocks, stacks as
  *                   run-independent keys, symbolized frames
@@ -183,6 +184,24 @@ struct sw_site {
 	int      signal;            /* of the first crashed run, else 0       */
 	uint64_t crash_nth;         /* that run's call number                 */
 };
+
+/* ---- sweep_sites.c: sites by key ------------------------------------------------ */
+struct sw_sitetab {
+	struct sw_site *sites;
+	size_t n, cap;
+	long  *slot;                /* open addressing: site index, -1 empty   */
+	size_t slot_cap;
+};
+/* The index of the site with this key, or -1. */
+long sw_site_find(const struct sw_sitetab *t, const char *key);
+/* The index of the site with this key, added if new: its frames are
+ * symbolized with sym (NULL: none) from stack. */
+long sw_site_get(struct sw_sitetab *t, const char *key, struct hs_symbolizer *sym,
+                 uint32_t stack, int fn);
+/* Worst outcome first, then by first failing call; sites no run was
+ * filed under are dropped; runs[].site is renumbered to match. */
+void sw_sites_sort(struct sw_sitetab *t, struct sw_run *runs, size_t nruns);
+void sw_sites_free(struct sw_sitetab *t);
 
 struct sw_summary {
 	const struct sw_opts *o;
