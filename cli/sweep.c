@@ -417,6 +417,8 @@ int hs_cmd_sweep(int argc, char **argv)
 	w.t0 = sw_now();
 	sw_signals_take();
 	int rc = clean_run(&w);
+	if (sw_interrupted())
+		rc = 128 + sw_interrupted();
 	if (rc == 0) {
 		w.sum.timeout = w.o.timeout ? w.o.timeout : 10 * w.sum.clean_seconds;
 		if (!w.o.timeout && w.sum.timeout < 5)
