@@ -19,6 +19,7 @@
 /* Optional parts, linked in when present (as in errors.c). */
 __attribute__((weak)) bool hs_trace_active(void);
 __attribute__((weak)) void hs_trace_printf(const char *fmt, ...);
+__attribute__((weak)) void hs_trace_flush(void);
 __attribute__((weak)) uint32_t hs_stack_capture(void);
 
 /* Fault injection (faults.h), off the fast path: with no policy armed the
@@ -34,9 +35,15 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 		return false;
 	if (r.stack == 0 && hs_stack_capture)
 		r.stack = hs_stack_capture();
-	if (hs_trace_active && hs_trace_active())
+	/* Flushed at once: a failure is what may end the process next, by
+	 * SIGKILL too (a timeout, the OOM killer), which no handler sees.
+	 * There are few of these lines (faults.h: the caps). */
+	if (!r.quiet && hs_trace_active && hs_trace_active()) {
 		hs_trace_printf("F %lu %s %zu %u\n", (unsigned long)r.nth,
 		                hs_fault_fn_name(r.fn), r.size, r.stack);
+		if (hs_trace_flush)
+			hs_trace_flush();
+	}
 	errno = ENOMEM;
 	return true;
 }
