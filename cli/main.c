@@ -4,6 +4,7 @@
  * the command.
  */
 #include "cli.h"
+#include "sweep.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,10 @@ int main(int argc, char **argv)
 		printf("heapscope %s\n", HS_VERSION);
 		return 0;
 	}
+	if (strcmp(cmd, "sweep") == 0)
+		return hs_cmd_sweep(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "report") != 0) {
-		fprintf(stderr, "heapscope: unknown command '%s' (run or report; see "
+		fprintf(stderr, "heapscope: unknown command '%s' (run, report or sweep; see "
 		        "heapscope --help)\n", cmd);
 		return HS_EXIT_USAGE;
 	}

@@ -130,6 +130,10 @@ static void *alloc_huge(size_t size, size_t align, unsigned kind, uint32_t stack
 
 void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 {
+	/* The first allocation of the process always lands here (the caches
+	 * start empty): fix the header secret before any header is sealed. */
+	if (unlikely(!hs_secret))
+		hs_init_early();
 	if (align < HS_ALIGN)
 		align = HS_ALIGN;
 	if (size > HS_MAX_REQUEST || align > HS_MAX_REQUEST) {

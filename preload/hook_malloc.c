@@ -19,6 +19,7 @@
 /* Optional parts, linked in when present (as in errors.c). */
 __attribute__((weak)) bool hs_trace_active(void);
 __attribute__((weak)) void hs_trace_printf(const char *fmt, ...);
+__attribute__((weak)) void hs_trace_flush(void);
 __attribute__((weak)) uint32_t hs_stack_capture(void);
 
 /* Fault injection (faults.h), off the fast path: with no policy armed the
@@ -34,23 +35,30 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 		return false;
 	if (r.stack == 0 && hs_stack_capture)
 		r.stack = hs_stack_capture();
-	if (hs_trace_active && hs_trace_active())
+	/* Flushed at once: a failure is what may end the process next, by
+	 * SIGKILL too (a timeout, the OOM killer), which no handler sees.
+	 * There are few of these lines (faults.h: the caps). */
+	if (!r.quiet && hs_trace_active && hs_trace_active()) {
 		hs_trace_printf("F %lu %s %zu %u\n", (unsigned long)r.nth,
 		                hs_fault_fn_name(r.fn), r.size, r.stack);
+		if (hs_trace_flush)
+			hs_trace_flush();
+	}
 	errno = ENOMEM;
 	return true;
 }
 
-/* The caller's stack id, once the shim is initialised and recording. */
-static inline uint32_t record_stack(void)
-{
-	return hs_recording ? hs_stack_capture() : 0;
-}
+/* The caller's stack id, once the shim is initialised and recording.
+ * A macro, so that the builtins name the exported function's own frame:
+ * its return address is the program's call. */
+#define record_stack() \
+	(hs_recording ? hs_stack_capture_from((uintptr_t)__builtin_return_address(0), \
+	                                      (uintptr_t)__builtin_dwarf_cfa()) : 0)
 
 /* A malloc that arrives while this thread is inside the allocator comes
  * from a signal handler: serve it without touching the heap. */
-static inline void *alloc_entry(size_t n, size_t align, unsigned kind,
-                                enum hs_fault_fn fn)
+static inline __attribute__((always_inline))
+void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
 {
 	if (unlikely(hs_busy))
 		return hs_boot_alloc(n, align, kind);
@@ -117,7 +125,9 @@ HS_API void *calloc(size_t n, size_t m)
 	return p;
 }
 
-HS_API void *realloc(void *p, size_t n)
+/* realloc's body, inlined into realloc and reallocarray so that the
+ * stack recorded starts at the program's call. */
+static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t n)
 {
 	if (!p)
 		return alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
@@ -155,6 +165,11 @@ HS_API void *realloc(void *p, size_t n)
 	return hs_heap_realloc(p, n, record_stack());
 }
 
+HS_API void *realloc(void *p, size_t n)
+{
+	return realloc_entry(p, n);
+}
+
 HS_API void *reallocarray(void *p, size_t n, size_t m)
 {
 	size_t total;
@@ -162,7 +177,7 @@ HS_API void *reallocarray(void *p, size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, total);
+	return realloc_entry(p, total);
 }
 
 static bool power_of_two(size_t x)
@@ -170,7 +185,9 @@ static bool power_of_two(size_t x)
 	return x && !(x & (x - 1));
 }
 
-HS_API void *memalign(size_t align, size_t n)
+/* memalign's body, inlined into every aligned entry point (see
+ * realloc_entry). */
+static inline __attribute__((always_inline)) void *memalign_entry(size_t align, size_t n)
 {
 	if (align <= HS_ALIGN)
 		return alloc_entry(n, HS_ALIGN, HS_KIND_ALIGNED, HS_FN_ALIGNED);
@@ -187,16 +204,21 @@ HS_API void *memalign(size_t align, size_t n)
 	return alloc_entry(n, align, HS_KIND_ALIGNED, HS_FN_ALIGNED);
 }
 
+HS_API void *memalign(size_t align, size_t n)
+{
+	return memalign_entry(align, n);
+}
+
 HS_API void *aligned_alloc(size_t align, size_t n)
 {
-	return memalign(align, n);
+	return memalign_entry(align, n);
 }
 
 HS_API int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
-	void *p = memalign(align, n);
+	void *p = memalign_entry(align, n);
 	if (!p)
 		return ENOMEM;          /* errno is ENOMEM too, as with glibc */
 	*out = p;
@@ -205,7 +227,7 @@ HS_API int posix_memalign(void **out, size_t align, size_t n)
 
 HS_API void *valloc(size_t n)
 {
-	return memalign(HS_PAGE_SIZE, n);
+	return memalign_entry(HS_PAGE_SIZE, n);
 }
 
 HS_API void *pvalloc(size_t n)
@@ -215,7 +237,7 @@ HS_API void *pvalloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return memalign(HS_PAGE_SIZE, rounded ? rounded : HS_PAGE_SIZE);
+	return memalign_entry(HS_PAGE_SIZE, rounded ? rounded : HS_PAGE_SIZE);
 }
 
 /* The requested size: always >= what the caller asked for, and it keeps

@@ -52,6 +52,7 @@ static void thread_exit(void *arg)
 	(void)arg;
 	hs_tcache_teardown(&hs_tc);
 	hs_counters_fold();
+	hs_stack_cache_thread_exit();
 }
 
 void hs_thread_start(void)

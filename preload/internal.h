@@ -281,6 +281,14 @@ unsigned long hs_error_count(void);
  * and return its id (>= 1); 0 if recording is off or failed. Writes an
  * `S` line the first time a stack is seen. Re-entrancy safe. */
 uint32_t hs_stack_capture(void);
+/* The same for an allocation entry point that knows the program's call:
+ * ra = its return address, cfa = the program's stack pointer after the
+ * call (__builtin_dwarf_cfa()). Served from a per-thread cache of
+ * verified stacks when it can be (stackcache.c). */
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa);
+uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth);
+void     hs_stack_cache_thread_exit(void);
+extern int hs_stack_cache_enabled;
 /* The return addresses of an interned stack; returns n (0 if unknown). */
 unsigned hs_stack_get(uint32_t id, const uintptr_t **ips);
 /* An id about to be named in an E, L or F line: makes sure this trace

@@ -342,12 +342,9 @@ static int depth_wanted(void)
 	return d > HS_STACK_MAX ? HS_STACK_MAX : d;
 }
 
-uint32_t hs_stack_capture(void)
+static void set_policy(void)
 {
 	static _Atomic bool policy_set;
-	if (in_capture)
-		return 0;
-	in_capture = 1;
 	/* Per-thread unwind caches: no lock shared between threads. Safe
 	 * here because in_capture keeps a signal handler's malloc from
 	 * unwinding on top of an interrupted unwind. */
@@ -355,6 +352,29 @@ uint32_t hs_stack_capture(void)
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		atomic_store(&policy_set, true);
 	}
+}
+
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
+{
+	uintptr_t lo, hi;
+	hs_modules_self_text(&lo, &hi);
+	if (ra >= lo && ra < hi)        /* called from inside heapscope */
+		return hs_stack_capture();
+	if (in_capture)
+		return 0;
+	in_capture = 1;
+	set_policy();
+	uint32_t id = hs_stack_capture_at(ra, cfa, depth_wanted());
+	in_capture = 0;
+	return id ? id : hs_stack_capture();
+}
+
+uint32_t hs_stack_capture(void)
+{
+	if (in_capture)
+		return 0;
+	in_capture = 1;
+	set_policy();
 	int depth = depth_wanted();
 	void *raw[HS_STACK_MAX + SKIP_SLACK];
 	int n = unw_backtrace(raw, depth + SKIP_SLACK);

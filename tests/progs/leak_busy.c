@@ -17,7 +17,7 @@ static void *churn(void *arg)
 	for (;;) {
 		seed = seed * 1103515245u + 12345u;
 		unsigned i = (seed >> 8) % 64;
-		size_t size = (seed >> 16) % 8 == 0 ? ((seed >> 20) % 3 + 1) << 21
+		size_t size = (seed >> 16) % 8 == 0 ? ((seed >> 20) % 3 + 1) << 22
 		                                    : (seed >> 16) % 5000 + 1;
 		free(slots[i]);
 		slots[i] = malloc(size);

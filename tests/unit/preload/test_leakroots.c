@@ -3,7 +3,8 @@
  * process: /proc/self/maps parsing, the vtable test, and a root scan over
  * hand-made blocks (carved from a static buffer that is excluded from the
  * roots, as heapscope's arenas are) with pointers planted in a global, in
- * a live blocked thread's stack and in an exited thread's stack.
+ * a mostly untouched mmap, in a live blocked thread's stack and in an
+ * exited thread's stack.
  *
  * Addresses the test must remember are kept XOR-ed, so that its own
  * frames (which the scan reads) hold no pointer to a block.
@@ -13,6 +14,7 @@
 #include <semaphore.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "leakroots.h"
@@ -54,7 +56,7 @@ END_TEST
 
 /* ---- a root scan --------------------------------------------------------- */
 
-enum { GLOBAL, LIVE_STACK, DEAD_STACK, NOWHERE, INTERIOR, NB };
+enum { GLOBAL, LIVE_STACK, DEAD_STACK, NOWHERE, INTERIOR, IN_MMAP, NB };
 
 static _Alignas(64) unsigned char heap[NB * 64];
 static struct hs_lk_block blocks[NB];
@@ -105,6 +107,8 @@ static __attribute__((noinline)) void scan(struct hs_lk_graph *g)
 	hs_lk_classify(g);
 	ck_assert_uint_ge(rt.stats.threads, 2);
 	ck_assert_uint_ge(rt.stats.threads_with_sp, 2);     /* us + the blocked one */
+	/* the 64 MiB reservation: one page written, the rest skipped */
+	ck_assert_uint_ge(rt.stats.skipped_bytes, (size_t)60 << 20);
 #if defined(__x86_64__)
 	ck_assert(rt.stats.tid_known);
 	ck_assert_uint_ge(rt.stats.dead_stacks, 1);
@@ -121,6 +125,11 @@ static __attribute__((noinline)) void setup(void)
 	}
 	global_ptr = block_addr(GLOBAL);
 	global_interior = block_addr(INTERIOR) + 24;
+	/* a big private reservation, written in one page only */
+	char *big = mmap(NULL, (size_t)64 << 20, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert(big != MAP_FAILED);
+	*(volatile uintptr_t *)(big + (40 << 20) + 8) = block_addr(IN_MMAP);
 }
 
 /* What setup() left in its dead frame must not count as a root. */
@@ -151,6 +160,7 @@ START_TEST(roots_globals_and_thread_stacks)
 	ck_assert_int_eq(kind_of(&g, LIVE_STACK), HS_LK_REACHABLE);
 	ck_assert_int_eq(kind_of(&g, INTERIOR), HS_LK_POSSIBLE);
 	ck_assert_int_eq(kind_of(&g, NOWHERE), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(&g, IN_MMAP), HS_LK_REACHABLE);
 #if defined(__x86_64__)
 	/* the exited thread's stack is still mapped (glibc caches it) with
 	 * the pointer in it, but it is not a root */
