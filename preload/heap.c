@@ -220,8 +220,7 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 
 static void mark_freed(struct hs_header *h)
 {
-	h->state = HS_FREED;
-	hs_header_seal(h);
+	hs_header_mark_freed(h, hs_header_word0(h));
 }
 
 /* h is a valid LIVE header for user, found by hs_heap_lookup. */
