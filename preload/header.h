@@ -4,7 +4,9 @@
  *   word 0:  size:48  requested bytes (so HS_MAX_REQUEST < 2^48)
  *            bin:8    size class of the slot, HS_BIN_LARGE or HS_BIN_HUGE
  *            kind:4   which API family allocated it (enum hs_kind)
- *            state:4  HS_LIVE or HS_FREED (anything else: not a header)
+ *            state:4  HS_LIVE or HS_FREED (anything else: not a header);
+ *                     HS_PADDING marks a bin slot whose block was moved
+ *                     up for alignment: its header is `size` bytes on
  *   word 1:  stack:32 interned call-stack id, 0 when not recorded
  *            check:32 hash of word 0, stack, the header's own address and
  *                     a per-process secret
@@ -27,11 +29,16 @@ enum hs_kind {
 	                           valloc, pvalloc: free() is the match        */
 	HS_KIND_NEW       = 3,  /* operator new                             */
 	HS_KIND_NEW_ARRAY = 4,  /* operator new[]                           */
+	HS_KIND_FAMILY    = 7,  /* mask: the API family above               */
+	HS_KIND_MOVED     = 8,  /* flag: the header is not at the start of its
+	                           slot or block (moved up for alignment)    */
 };
 
 enum hs_state {
 	HS_LIVE  = 0xA,
 	HS_FREED = 0x5,
+	HS_PADDING = 0x3,   /* slot start of an aligned bin block; never a
+	                       user-visible header                          */
 };
 
 #define HS_BIN_LARGE 0xFE       /* a buddy block                          */

@@ -78,9 +78,11 @@ struct hs_page {
 	uint8_t  unused;
 	uint32_t head;           /* PG_TAIL: page index of the block's head   */
 	uint32_t npages;         /* PG_LARGE / PG_SLAB: length in pages       */
-	uint32_t unused2;
+	uint32_t hdr_off;        /* PG_LARGE: header offset from block start
+	                            (non-zero only for aligned blocks)        */
 	struct hs_page *prev, *next;  /* PG_FREE: free_area[order] list       */
 	struct hs_slab *slab;    /* PG_SLAB: the slab descriptor              */
+	struct hs_arena *arena;  /* the arena this page belongs to            */
 };
 
 struct hs_arena {
@@ -135,13 +137,23 @@ struct hs_slab {
 	uint32_t capacity;              /* slots that fit                     */
 	uint32_t slot_size;             /* bytes per slot, header included    */
 	uint8_t  bin;
+	uint8_t  in_partial;            /* on the central partial list        */
 	struct hs_slab *prev, *next;    /* central partial list of its bin    */
 };
 
 extern const uint32_t hs_bin_slot_size[HS_NR_BINS];
 /* Smallest bin whose slot holds a header plus n user bytes; n must be
- * <= HS_BIN_MAX_USER. */
-unsigned hs_size_to_bin(size_t n);
+ * <= HS_BIN_MAX_USER. Classes: 32..128 by 16, then four per doubling up
+ * to 32768, so rounding wastes at most 25% (12.5% on average). */
+static inline unsigned hs_size_to_bin(size_t n)
+{
+	size_t slot = n + HS_HEADER_SIZE;
+	if (slot <= 128)
+		return slot <= 32 ? 0 : (unsigned)((slot + 15) >> 4) - 2;
+	size_t s = slot - 1;
+	unsigned msb = 63u - (unsigned)__builtin_clzl(s);      /* 7..14 */
+	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
+}
 
 /* Per-thread cache: one singly linked list per bin, no lock. */
 struct hs_tcache_bin {
@@ -153,6 +165,17 @@ struct hs_tcache {
 	struct hs_tcache_bin bins[HS_NR_BINS];
 	int state;                      /* 0 unset, 1 live, 2 torn down       */
 };
+extern __thread struct hs_tcache hs_tc;
+
+/* A free slot's link to the next one lives in its first user word. */
+static inline void *hs_slot_next(void *slot)
+{
+	return *(void **)((char *)slot + HS_HEADER_SIZE);
+}
+static inline void hs_slot_set_next(void *slot, void *next)
+{
+	*(void **)((char *)slot + HS_HEADER_SIZE) = next;
+}
 
 /* Slow paths behind the inline cache (bins.c). Slots are header addresses. */
 void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
@@ -170,18 +193,24 @@ void  hs_bins_reinit_child(void);
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
+bool   hs_huge_owns(const void *user);                  /* a live mapping */
+size_t hs_huge_capacity(const void *user);
 size_t hs_huge_mapped_bytes(void);
+void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+void   hs_huge_lock(void);
+void   hs_huge_unlock(void);
+void   hs_huge_reinit_child(void);
 
 /* ---- heap.c: one allocation API over the three sources ---------------- */
 /* Where a block lives; derived from the pagemap and page metadata. */
 enum hs_where { HS_NOT_OURS = 0, HS_IN_BIN, HS_IN_BUDDY, HS_IN_HUGE, HS_IN_BOOT };
 
-void  *hs_heap_alloc(size_t size, size_t align, unsigned kind);  /* user ptr */
-void   hs_heap_free(void *user);            /* user ptr already validated   */
-void  *hs_heap_realloc(void *user, size_t size);
+void  *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack);
+void  *hs_heap_realloc(void *user, size_t size, uint32_t stack);
 /* Validate a pointer handed to free/realloc: returns its header or NULL
  * and sets *where. Never reads memory that is not ours. */
 struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
+void   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
 size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
 
 /* Live-block walk for the leak scan and heap maps: calls fn for every
@@ -190,18 +219,33 @@ size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
 typedef void (*hs_block_fn)(struct hs_header *h, void *user, void *ctx);
 void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
 
-/* Counters, per thread then summed; relaxed and approximate while threads
- * run, exact once they stop. */
+/* Counters: each thread counts in its own TLS and folds into the global
+ * atomics on slow paths (and at thread exit), so the fast path touches no
+ * shared cache line. Global figures lag by at most FOLD_BYTES per running
+ * thread; peak_bytes is the peak of the folded live total. */
 struct hs_counters {
 	uint64_t allocs, frees;
 	uint64_t live_bytes;                    /* requested bytes live       */
 	uint64_t peak_bytes;
 };
+struct hs_tstat {
+	uint64_t allocs, frees;
+	int64_t  live;                          /* bytes, since the last fold */
+};
+extern __thread struct hs_tstat hs_ts;
+void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
 
-/* ---- boot.c: memory before we are ready, re-entrant calls ------------- */
-void *hs_boot_alloc(size_t size, size_t align);
+/* ---- boot.c: memory for calls that cannot use the heap ---------------- */
+/* A malloc that interrupts the allocator in the same thread (a signal
+ * handler) is served from here, lock free; such blocks are never reused. */
+#define HS_BIN_BOOT 0xFD
+void *hs_boot_alloc(size_t size, size_t align, unsigned kind);  /* user ptr */
 bool  hs_boot_owns(const void *p);
+void  hs_boot_foreach(void (*fn)(struct hs_header *, void *), void *ctx);
+
+/* Set while this thread is inside the allocator proper. */
+extern __thread int hs_busy;
 
 /* ---- util.c: output without stdio, environment without getenv --------- */
 /* Format into buf: %s %d %u %zu %lu %x %p %c %%; returns length. */
@@ -220,6 +264,14 @@ struct hs_config {
 };
 extern struct hs_config hs_cfg;
 void hs_config_init(void);
+
+/* ---- errors.c: the program misused the heap ---------------------------- */
+/* kind: "invalid_free", "double_free", ... (the JSON error kinds); call:
+ * the entry point ("free", "realloc", "delete"); h: the freed block's
+ * header for double frees, else NULL. */
+void hs_report_error(const char *kind, const char *call, const void *addr,
+                     const struct hs_header *h);
+unsigned long hs_error_count(void);
 
 /* ---- stacks.c: call stacks, interned ---------------------------------- */
 /* Unwind the caller's stack (frames inside heapscope skipped), intern it
@@ -250,7 +302,13 @@ void hs_leaks_scan(void);
 void hs_finish(const char *how, int value);
 
 /* ---- init.c ------------------------------------------------------------ */
+/* hs_init_early: on the first allocation, whatever the time; sets what a
+ * header needs (the secret). hs_init: our constructor, once libc is up;
+ * reads the settings, opens the trace, installs fork handlers. */
 extern int hs_initialized;
+void hs_init_early(void);
 void hs_init(void);
+/* First slow-path allocation of a thread: arm its cache teardown. */
+void hs_thread_start(void);
 
 #endif

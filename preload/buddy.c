@@ -1,0 +1,379 @@
+/*
+ * buddy.c — the page backend, in the kernel's vocabulary.
+ *
+ * Memory comes in arenas of HS_ARENA_PAGES pages (4 MiB), mmap'd on demand
+ * and aligned to their size. Inside an arena a free block of order k is
+ * 2^k pages starting at a page index that is a multiple of 2^k; its buddy
+ * is the block at index ^ (1 << k). free_area[k] lists the free blocks of
+ * order k across all arenas, nr_free[k] counts them, as /proc/buddyinfo
+ * shows for the kernel.
+ *
+ * Allocation is page exact, like alloc_pages_exact(): take the smallest
+ * order that fits, expand() it down, then give the unused tail pages back
+ * as free blocks at once. free() splits the range into its natural aligned
+ * power-of-two pieces and merges each with its buddy as far as it goes.
+ *
+ * Memory goes back to the system two ways: an arena that becomes entirely
+ * free is unmapped when another whole free arena is already kept, and when
+ * free-but-resident ("dirty") pages exceed DIRTY_MAX, the largest dirty
+ * free blocks are madvise(MADV_DONTNEED)'d until half are left.
+ *
+ * Locking: one mutex for everything here. Lock order: a bins central lock
+ * may be held when calling in, never the other way round.
+ */
+#include <sys/mman.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DIRTY_MAX   ((size_t)2048)      /* pages: 8 MiB free but resident */
+#define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
+                                           a syscall; not counted as dirty */
+#define KEEP_ARENAS 1                   /* whole free arenas kept mapped  */
+
+/* Each list keeps dirty blocks before clean ones: allocation takes the
+ * head (memory that is already resident), purge walks from the head and
+ * stops at the first clean block. */
+struct free_area {
+	struct hs_page *head, *tail;
+	size_t nr_free;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct free_area free_area[HS_NR_ORDERS];
+static struct hs_arena *arenas;
+static size_t nr_arenas, next_index, free_pages, dirty_pages;
+
+static inline size_t page_index(const struct hs_arena *a, const struct hs_page *pg)
+{
+	return (size_t)(pg - a->pages);
+}
+
+static void list_add(struct hs_page *pg, unsigned order)
+{
+	struct free_area *fa = &free_area[order];
+	if (pg->dirty || !fa->head) {
+		pg->prev = NULL;
+		pg->next = fa->head;
+		if (fa->head)
+			fa->head->prev = pg;
+		else
+			fa->tail = pg;
+		fa->head = pg;
+	} else {
+		pg->next = NULL;
+		pg->prev = fa->tail;
+		fa->tail->next = pg;
+		fa->tail = pg;
+	}
+	fa->nr_free++;
+	if (pg->dirty && order >= PURGE_MIN_ORDER)
+		dirty_pages += (size_t)1 << order;
+}
+
+static void list_del(struct hs_page *pg)
+{
+	struct free_area *fa = &free_area[pg->order];
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		fa->head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	else
+		fa->tail = pg->prev;
+	fa->nr_free--;
+	if (pg->dirty && pg->order >= PURGE_MIN_ORDER)
+		dirty_pages -= (size_t)1 << pg->order;
+	pg->prev = pg->next = NULL;
+}
+
+static struct hs_arena *arena_new(void)
+{
+	/* Map twice the size and trim, so the arena is aligned to its size. */
+	size_t span = 2 * HS_ARENA_SIZE;
+	char *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	char *base = (char *)(((uintptr_t)m + HS_ARENA_SIZE - 1) & ~(HS_ARENA_SIZE - 1));
+	if (base > m)
+		munmap(m, (size_t)(base - m));
+	if (base + HS_ARENA_SIZE < m + span)
+		munmap(base + HS_ARENA_SIZE, (size_t)(m + span - (base + HS_ARENA_SIZE)));
+
+	struct hs_arena *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE,
+	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED) {
+		munmap(base, HS_ARENA_SIZE);
+		return NULL;
+	}
+	a->base = base;
+	a->index = (uint32_t)next_index++;
+	for (size_t i = 0; i < HS_ARENA_PAGES; i++)
+		a->pages[i].arena = a;
+	if (!hs_pagemap_set(base, HS_ARENA_SIZE, (uintptr_t)a)) {
+		munmap(a, sizeof *a);
+		munmap(base, HS_ARENA_SIZE);
+		return NULL;
+	}
+	a->next = arenas;
+	arenas = a;
+	nr_arenas++;
+
+	struct hs_page *pg = &a->pages[0];
+	pg->state = PG_FREE;
+	pg->order = HS_MAX_ORDER;
+	pg->dirty = 0;                  /* fresh pages are not resident */
+	list_add(pg, HS_MAX_ORDER);
+	a->free_pages = HS_ARENA_PAGES;
+	free_pages += HS_ARENA_PAGES;
+	return a;
+}
+
+/* Caller holds lock; the arena's only block is free and off the lists. */
+static void arena_release(struct hs_arena *a)
+{
+	hs_pagemap_set(a->base, HS_ARENA_SIZE, 0);
+	for (struct hs_arena **pp = &arenas; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	nr_arenas--;
+	free_pages -= HS_ARENA_PAGES;
+	munmap(a->base, HS_ARENA_SIZE);
+	munmap(a, sizeof *a);
+}
+
+/* Put the free block [idx, idx + 2^order) back, merging with its buddies.
+ * Caller holds lock and has already counted the pages as free. */
+static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty)
+{
+	while (order < HS_MAX_ORDER) {
+		size_t b = idx ^ ((size_t)1 << order);
+		struct hs_page *bp = &a->pages[b];
+		if (bp->state != PG_FREE || bp->order != order)
+			break;
+		list_del(bp);
+		dirty |= bp->dirty;
+		bp->state = PG_UNUSED;
+		idx &= ~((size_t)1 << order);
+		order++;
+	}
+	struct hs_page *pg = &a->pages[idx];
+	pg->state = PG_FREE;
+	pg->order = (uint8_t)order;
+	pg->dirty = (uint8_t)dirty;
+	if (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free >= KEEP_ARENAS) {
+		arena_release(a);
+		return;
+	}
+	list_add(pg, order);
+}
+
+/* File the page range [idx, end) as its natural aligned pieces, merging.
+ * Counting is the caller's. If the arena becomes whole and is released,
+ * that happens on the last piece, so the loop never touches it after. */
+static void file_range(struct hs_arena *a, size_t idx, size_t end, int dirty)
+{
+	for (size_t i = idx; i < end; i++)
+		a->pages[i].state = PG_UNUSED;
+	while (idx < end) {
+		unsigned order = idx ? (unsigned)__builtin_ctzl(idx) : HS_MAX_ORDER;
+		while (idx + ((size_t)1 << order) > end)
+			order--;
+		free_block(a, idx, order, dirty);
+		idx += (size_t)1 << order;
+	}
+}
+
+/* Allocated pages [idx, end) become free. */
+static void free_range(struct hs_arena *a, size_t idx, size_t end)
+{
+	a->free_pages += (uint32_t)(end - idx);
+	free_pages += end - idx;
+	file_range(a, idx, end, 1);
+}
+
+/* Give dirty free blocks back to the system, largest first, until at most
+ * half of DIRTY_MAX is left. */
+static void purge(void)
+{
+	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > DIRTY_MAX / 2;
+	     order--) {
+		struct hs_page *pg;
+		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > DIRTY_MAX / 2) {
+			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
+			list_del(pg);           /* re-file it among the clean ones */
+			pg->dirty = 0;
+			list_add(pg, (unsigned)order);
+		}
+	}
+}
+
+static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_slab *slab)
+{
+	struct hs_page *pg = &a->pages[idx];
+	pg->state = slab ? PG_SLAB : PG_LARGE;
+	pg->npages = (uint32_t)npages;
+	pg->hdr_off = 0;
+	pg->slab = slab;
+	for (size_t i = 1; i < npages; i++) {
+		a->pages[idx + i].state = PG_TAIL;
+		a->pages[idx + i].head = (uint32_t)idx;
+	}
+	a->free_pages -= (uint32_t)npages;
+	free_pages -= npages;
+}
+
+void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
+{
+	if (npages == 0 || npages > HS_ARENA_PAGES)
+		return NULL;
+	unsigned order = 0;
+	while (((size_t)1 << order) < npages)
+		order++;
+
+	pthread_mutex_lock(&lock);
+	unsigned o = order;
+	while (o <= HS_MAX_ORDER && !free_area[o].head)
+		o++;
+	if (o > HS_MAX_ORDER) {
+		if (!arena_new()) {
+			pthread_mutex_unlock(&lock);
+			return NULL;
+		}
+		o = HS_MAX_ORDER;
+	}
+	struct hs_page *pg = free_area[o].head;
+	struct hs_arena *a = pg->arena;
+	size_t idx = page_index(a, pg);
+	int dirty = pg->dirty;
+	list_del(pg);
+	/* expand(): split the block, keeping the lower half each time. */
+	while (o > order) {
+		o--;
+		struct hs_page *half = &a->pages[idx + ((size_t)1 << o)];
+		half->state = PG_FREE;
+		half->order = (uint8_t)o;
+		half->dirty = (uint8_t)dirty;
+		list_add(half, o);
+	}
+	pg->state = PG_UNUSED;
+	/* Page exact: the tail beyond npages goes straight back. It cannot
+	 * merge (its buddies overlap our block), so this only files it. */
+	size_t block_end = idx + ((size_t)1 << order);
+	mark_block(a, idx, npages, slab);
+	if (idx + npages < block_end)
+		file_range(a, idx + npages, block_end, dirty);
+	pthread_mutex_unlock(&lock);
+	return a->base + (idx << HS_PAGE_SHIFT);
+}
+
+struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out)
+{
+	uintptr_t v = hs_pagemap_get(addr);
+	if (!v || (v & HS_GRANULE_HUGE))
+		return NULL;
+	struct hs_arena *a = (struct hs_arena *)v;
+	size_t idx = (size_t)((const char *)addr - a->base) >> HS_PAGE_SHIFT;
+	struct hs_page *pg = &a->pages[idx];
+	if (pg->state == PG_TAIL) {
+		uint32_t h = pg->head;
+		if (h >= HS_ARENA_PAGES)
+			return NULL;
+		pg = &a->pages[h];
+	}
+	if (pg->state != PG_LARGE && pg->state != PG_SLAB)
+		return NULL;
+	if (arena_out)
+		*arena_out = a;
+	return pg;
+}
+
+void hs_buddy_free(void *block)
+{
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(block, &a);
+	if (!pg || hs_page_addr(a, pg) != (char *)block) {
+		hs_log("internal error: buddy free of %p, not a block head", block);
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	size_t idx = page_index(a, pg);
+	free_range(a, idx, idx + pg->npages);
+	if (dirty_pages > DIRTY_MAX)
+		purge();
+	pthread_mutex_unlock(&lock);
+}
+
+bool hs_buddy_resize(void *block, size_t new_npages)
+{
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(block, &a);
+	if (!pg || pg->state != PG_LARGE || new_npages == 0)
+		return false;
+	pthread_mutex_lock(&lock);
+	size_t idx = page_index(a, pg), old = pg->npages;
+	bool ok = true;
+	if (new_npages < old) {
+		pg->npages = (uint32_t)new_npages;
+		free_range(a, idx + new_npages, idx + old);
+	} else if (new_npages > old) {
+		size_t end = idx + new_npages;
+		/* A free block that holds page j must start at j: the page before
+		 * it is ours. So walk free block heads from the block's end. */
+		size_t j = idx + old;
+		while (ok && j < end) {
+			if (j >= HS_ARENA_PAGES || a->pages[j].state != PG_FREE)
+				ok = false;
+			else
+				j += (size_t)1 << a->pages[j].order;
+		}
+		if (ok) {
+			size_t claimed_end = j;
+			for (j = idx + old; j < claimed_end; ) {
+				struct hs_page *f = &a->pages[j];
+				size_t len = (size_t)1 << f->order;
+				list_del(f);
+				f->state = PG_UNUSED;
+				j += len;
+			}
+			a->free_pages -= (uint32_t)(claimed_end - idx - old);
+			free_pages -= claimed_end - idx - old;
+			for (j = idx + old; j < end; j++) {
+				a->pages[j].state = PG_TAIL;
+				a->pages[j].head = (uint32_t)idx;
+			}
+			pg->npages = (uint32_t)new_npages;
+			if (claimed_end > end)      /* the surplus is free again */
+				free_range(a, end, claimed_end);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+void hs_buddy_stats(struct hs_buddy_stats *out)
+{
+	pthread_mutex_lock(&lock);
+	out->arenas = nr_arenas;
+	out->free_pages = free_pages;
+	out->dirty_pages = dirty_pages;
+	for (int o = 0; o < HS_NR_ORDERS; o++)
+		out->nr_free[o] = free_area[o].nr_free;
+	pthread_mutex_unlock(&lock);
+}
+
+void hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx)
+{
+	pthread_mutex_lock(&lock);
+	for (struct hs_arena *a = arenas; a; a = a->next)
+		fn(a, ctx);
+	pthread_mutex_unlock(&lock);
+}
+
+void hs_buddy_lock(void)   { pthread_mutex_lock(&lock); }
+void hs_buddy_unlock(void) { pthread_mutex_unlock(&lock); }
+void hs_buddy_reinit_child(void) { pthread_mutex_init(&lock, NULL); }

@@ -1,0 +1,407 @@
+/*
+ * heap.c — one allocation API over bins, buddy and huge mappings.
+ *
+ * The hooks (hook_malloc.c) try the inline thread-cache path first
+ * (fastpath.h) and come here for everything else: a cold cache, large or
+ * aligned blocks, realloc, validation of pointers handed to free.
+ *
+ * Where a block lives follows from its size and alignment:
+ *   bins   header + size (+ alignment slack) <= HS_BIN_MAX_SLOT
+ *   buddy  the same in pages <= one arena
+ *   huge   the rest
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define FOLD_BYTES (256 * 1024)
+
+__thread struct hs_tstat hs_ts;
+static _Atomic uint64_t g_allocs, g_frees, g_peak;
+static _Atomic int64_t g_live;
+
+void hs_counters_fold(void)
+{
+	struct hs_tstat t = hs_ts;
+	hs_ts.allocs = hs_ts.frees = 0;
+	hs_ts.live = 0;
+	atomic_fetch_add_explicit(&g_allocs, t.allocs, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g_frees, t.frees, memory_order_relaxed);
+	int64_t live = atomic_fetch_add_explicit(&g_live, t.live, memory_order_relaxed) + t.live;
+	uint64_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+	while (live > 0 && (uint64_t)live > peak &&
+	       !atomic_compare_exchange_weak(&g_peak, &peak, (uint64_t)live))
+		;
+}
+
+void hs_counters_read(struct hs_counters *out)
+{
+	hs_counters_fold();
+	out->allocs = g_allocs;
+	out->frees = g_frees;
+	int64_t live = g_live;
+	out->live_bytes = live > 0 ? (uint64_t)live : 0;
+	out->peak_bytes = g_peak;
+}
+
+static inline void count_alloc(size_t size)
+{
+	hs_ts.allocs++;
+	hs_ts.live += (int64_t)size;
+	if (hs_ts.live > FOLD_BYTES)
+		hs_counters_fold();
+}
+
+static inline size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+static void *bin_slot(unsigned bin)
+{
+	struct hs_tcache *tc = &hs_tc;
+	if (tc->state == 2)                 /* thread is being torn down */
+		return hs_bins_take_slot(bin);
+	if (tc->state == 0)
+		hs_thread_start();
+	void *slot = hs_bins_refill(tc, bin);
+	hs_counters_fold();
+	return slot;
+}
+
+/* A block from the bins: slot start, or moved up inside the slot so that
+ * the user pointer is aligned; the slot start then gets a HS_PADDING
+ * header whose size is the distance to the real header. */
+static void *alloc_bin(size_t size, size_t align, unsigned kind, uint32_t stack)
+{
+	size_t need = align > HS_ALIGN ? size + align - HS_HEADER_SIZE : size;
+	unsigned bin = hs_size_to_bin(need);
+	char *slot = bin_slot(bin);
+	if (!slot)
+		return NULL;
+	char *user = (char *)round_up((uintptr_t)slot + HS_HEADER_SIZE, align);
+	struct hs_header *h = hs_header_of(user);
+	if ((char *)h != slot) {
+		struct hs_header *pad = (struct hs_header *)slot;
+		hs_header_set(pad, (size_t)((char *)h - slot), bin, kind, 0);
+		pad->state = HS_PADDING;
+		hs_header_seal(pad);
+		kind |= HS_KIND_MOVED;
+	}
+	hs_header_set(h, size, bin, kind, stack);
+	return user;
+}
+
+/* Buddy blocks are aligned to their power-of-two order, so any alignment
+ * up to the block's size is met by putting the user pointer at
+ * block + align (header just before it). */
+static void *alloc_large(size_t size, size_t align, unsigned kind, uint32_t stack)
+{
+	size_t off = align > HS_ALIGN ? align : HS_HEADER_SIZE;
+	size_t npages = (off + size + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	char *block = hs_buddy_alloc(npages, NULL);
+	if (!block)
+		return NULL;
+	struct hs_header *h = (struct hs_header *)(block + off - HS_HEADER_SIZE);
+	if (off != HS_HEADER_SIZE) {
+		struct hs_page *pg = hs_buddy_block_of(block, NULL);
+		pg->hdr_off = (uint32_t)(off - HS_HEADER_SIZE);
+		kind |= HS_KIND_MOVED;
+	}
+	hs_header_set(h, size, HS_BIN_LARGE, kind, stack);
+	hs_counters_fold();
+	return hs_user_of(h);
+}
+
+static void *alloc_huge(size_t size, size_t align, unsigned kind, uint32_t stack)
+{
+	void *user = hs_huge_alloc(size, align);
+	if (!user)
+		return NULL;
+	hs_header_set(hs_header_of(user), size, HS_BIN_HUGE, kind, stack);
+	hs_counters_fold();
+	return user;
+}
+
+void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
+{
+	if (align < HS_ALIGN)
+		align = HS_ALIGN;
+	if (size > HS_MAX_REQUEST || align > HS_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *user;
+	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
+	hs_busy = 1;
+	if (size + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE)
+		user = alloc_bin(size, align, kind, stack);
+	else if (size + slack <= HS_ARENA_SIZE)
+		user = alloc_large(size, align, kind, stack);
+	else
+		user = alloc_huge(size, align, kind, stack);
+	hs_busy = 0;
+	if (!user) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	count_alloc(size);
+	return user;
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
+{
+	uintptr_t u = (uintptr_t)user;
+	*where = HS_NOT_OURS;
+	/* Misaligned, or too close to a granule start to have a header in
+	 * the same granule: not a pointer we handed out. */
+	if ((u & (HS_ALIGN - 1)) || (u & (HS_ARENA_SIZE - 1)) < HS_HEADER_SIZE) {
+		if (hs_boot_owns(user))
+			*where = HS_IN_BOOT;
+		return NULL;
+	}
+	uintptr_t v = hs_pagemap_get(user);
+	if (!v) {
+		if (!hs_boot_owns(user))
+			return NULL;
+		struct hs_header *h = hs_header_of(user);
+		if (!hs_header_valid(h) || h->bin != HS_BIN_BOOT)
+			return NULL;
+		*where = HS_IN_BOOT;
+		return h;
+	}
+	struct hs_header *h = hs_header_of(user);
+	if (v & HS_GRANULE_HUGE) {
+		if (!hs_huge_owns(user) || !hs_header_valid(h) || h->bin != HS_BIN_HUGE)
+			return NULL;
+		*where = HS_IN_HUGE;
+		return h;
+	}
+	/* Inside an arena every byte is mapped, so reading the candidate
+	 * header is safe; then the page metadata must agree with it. */
+	if (!hs_header_valid(h))
+		return NULL;
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(h, &a);
+	if (!pg)
+		return NULL;
+	if (h->bin < HS_NR_BINS) {
+		if (pg->state != PG_SLAB || pg->slab->bin != h->bin)
+			return NULL;
+		char *slot = hs_bins_slot_of(pg, h);
+		if (!slot)
+			return NULL;
+		if (!(h->kind & HS_KIND_MOVED) && slot != (char *)h)
+			return NULL;
+		*where = HS_IN_BIN;
+		return h;
+	}
+	if (h->bin == HS_BIN_LARGE && pg->state == PG_LARGE &&
+	    hs_page_addr(a, pg) + pg->hdr_off == (char *)h) {
+		*where = HS_IN_BUDDY;
+		return h;
+	}
+	return NULL;
+}
+
+/* ---- release ----------------------------------------------------------- */
+
+static void mark_freed(struct hs_header *h)
+{
+	h->state = HS_FREED;
+	hs_header_seal(h);
+}
+
+/* h is a valid LIVE header for user, found by hs_heap_lookup. */
+void hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
+{
+	hs_ts.frees++;
+	hs_ts.live -= (int64_t)h->size;
+	mark_freed(h);
+	hs_busy = 1;
+	switch (where) {
+	case HS_IN_BIN: {
+		char *slot = (char *)h;
+		if (h->kind & HS_KIND_MOVED) {
+			struct hs_page *pg = hs_buddy_block_of(h, NULL);
+			slot = hs_bins_slot_of(pg, h);
+			mark_freed((struct hs_header *)slot);
+		}
+		struct hs_tcache *tc = &hs_tc;
+		if (tc->state == 1) {
+			struct hs_tcache_bin *tb = &tc->bins[h->bin];
+			hs_slot_set_next(slot, tb->head);
+			tb->head = slot;
+			if (++tb->count > tb->limit) {
+				hs_bins_flush(tc, h->bin, tb->limit / 2);
+				hs_counters_fold();
+			}
+		} else {
+			hs_bins_release_slot(slot);
+		}
+		break;
+	}
+	case HS_IN_BUDDY: {
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		hs_buddy_free(hs_page_addr(a, pg));
+		hs_counters_fold();
+		break;
+	}
+	case HS_IN_HUGE:
+		hs_huge_free(user);
+		hs_counters_fold();
+		break;
+	default:        /* boot blocks are never reused */
+		break;
+	}
+	hs_busy = 0;
+}
+
+/* ---- realloc ------------------------------------------------------------ */
+
+size_t hs_heap_capacity(const void *user)
+{
+	enum hs_where where;
+	struct hs_header *h = hs_heap_lookup(user, &where);
+	if (!h)
+		return 0;
+	switch (where) {
+	case HS_IN_BIN: {
+		struct hs_page *pg = hs_buddy_block_of(h, NULL);
+		char *slot = hs_bins_slot_of(pg, h);
+		return (size_t)(slot + hs_bin_slot_size[h->bin] - (char *)user);
+	}
+	case HS_IN_BUDDY: {
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		return (size_t)(hs_page_addr(a, pg) + ((size_t)pg->npages << HS_PAGE_SHIFT)
+		                - (char *)user);
+	}
+	case HS_IN_HUGE:
+		return hs_huge_capacity(user);
+	default:
+		return h->size;
+	}
+}
+
+/* Resize without moving, if the block's home allows it. */
+static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where,
+                            size_t size)
+{
+	switch (where) {
+	case HS_IN_BIN:
+		/* Same slot if it fits and is not more than twice too big. */
+		return !(h->kind & HS_KIND_MOVED) && size <= HS_BIN_MAX_USER
+		       && hs_size_to_bin(size) <= h->bin
+		       && (size + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[h->bin];
+	case HS_IN_BUDDY: {
+		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_BIN_MAX_USER / 2)
+			return false;
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		size_t npages = (pg->hdr_off + HS_HEADER_SIZE + size + HS_PAGE_SIZE - 1)
+		                >> HS_PAGE_SHIFT;
+		return hs_buddy_resize(hs_page_addr(a, pg), npages);
+	}
+	default:        /* huge blocks: see hs_heap_realloc */
+		return false;
+	}
+}
+
+/* h valid and LIVE (the hook checked). Returns the new user pointer, or
+ * NULL with errno ENOMEM and the old block untouched. */
+void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
+{
+	enum hs_where where;
+	struct hs_header *h = hs_heap_lookup(user, &where);
+	if (size > HS_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t old = h->size;
+	hs_busy = 1;
+	bool in_place = resize_in_place(user, h, where, size);
+	if (where == HS_IN_HUGE && size + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
+		/* Stays a mapping: resized in place or moved by remapping, the
+		 * pages are kept either way, never copied. */
+		void *moved = hs_huge_realloc(user, size);
+		if (moved) {
+			user = moved;
+			h = hs_header_of(user);
+			in_place = true;
+		}
+	}
+	hs_busy = 0;
+	if (in_place) {
+		unsigned kind = HS_KIND_MALLOC | (h->kind & HS_KIND_MOVED);
+		hs_header_set(h, size, h->bin, kind, stack);
+		hs_ts.allocs++;
+		hs_ts.frees++;
+		hs_ts.live += (int64_t)size - (int64_t)old;
+		return user;
+	}
+	void *nu = hs_heap_alloc(size, HS_ALIGN, HS_KIND_MALLOC, stack);
+	if (!nu)
+		return NULL;
+	memcpy(nu, user, old < size ? old : size);
+	hs_heap_release(user, h, where);
+	return nu;
+}
+
+/* ---- walks --------------------------------------------------------------- */
+
+struct walk {
+	hs_block_fn fn;
+	void *ctx;
+};
+
+static void visit(struct hs_header *h, void *ctx)
+{
+	struct walk *w = ctx;
+	if (h->state == HS_LIVE && hs_header_valid(h))
+		w->fn(h, hs_user_of(h), w->ctx);
+}
+
+static void walk_arena(struct hs_arena *a, void *ctx)
+{
+	for (size_t i = 0; i < HS_ARENA_PAGES; ) {
+		struct hs_page *pg = &a->pages[i];
+		char *addr = a->base + (i << HS_PAGE_SHIFT);
+		if (pg->state == PG_FREE) {
+			i += (size_t)1 << pg->order;
+		} else if (pg->state == PG_LARGE) {
+			visit((struct hs_header *)(addr + pg->hdr_off), ctx);
+			i += pg->npages;
+		} else if (pg->state == PG_SLAB) {
+			struct hs_slab *s = pg->slab;
+			for (uint32_t k = 0; k < s->carved; k++) {
+				struct hs_header *h = (struct hs_header *)(s->base + (size_t)k * s->slot_size);
+				if (h->state == HS_PADDING && hs_header_hash(h) == h->check)
+					h = (struct hs_header *)((char *)h + h->size);
+				visit(h, ctx);
+			}
+			i += pg->npages;
+		} else {
+			i++;
+		}
+	}
+}
+
+static void walk_huge(void *user, void *ctx)
+{
+	visit(hs_header_of(user), ctx);
+}
+
+void hs_heap_foreach_live(hs_block_fn fn, void *ctx)
+{
+	struct walk w = { fn, ctx };
+	hs_buddy_foreach_arena(walk_arena, &w);
+	hs_huge_foreach(walk_huge, &w);
+	hs_boot_foreach(visit, &w);
+}

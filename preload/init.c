@@ -1,0 +1,109 @@
+/*
+ * init.c — starting up inside someone else's process, and fork.
+ *
+ * Two stages, because malloc can be called before our constructor runs
+ * (by the loader, by libc's own start-up):
+ *   hs_init_early  on the first allocation: the header secret. Needs
+ *                  nothing from libc that could allocate.
+ *   hs_init        our constructor, once libc is ready: settings, the
+ *                  thread-exit key, fork handlers, the trace.
+ * The allocator itself needs neither: its state starts as zeroed memory.
+ */
+#include <sys/auxv.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+uint64_t hs_secret;
+int hs_initialized;
+__thread int hs_busy;
+
+static pthread_key_t thread_key;
+static int thread_key_ok;
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+void hs_init_early(void)
+{
+	if (hs_secret)
+		return;
+	/* AT_RANDOM's bytes feed glibc's guards; pass them through a mixer
+	 * with the clock and our load address so the check reveals none. */
+	uint64_t r = 0;
+	const unsigned char *ar = (const unsigned char *)getauxval(AT_RANDOM);
+	if (ar)
+		memcpy(&r, ar + 8, sizeof r);
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	uint64_t s = mix(r ^ mix(((uint64_t)hi << 32 | lo) ^ (uintptr_t)&hs_secret));
+	hs_secret = s ? s : 0x5eed;
+}
+
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	hs_tcache_teardown(&hs_tc);
+	hs_counters_fold();
+}
+
+void hs_thread_start(void)
+{
+	hs_tc.state = 1;
+	/* Keys below PTHREAD_KEY_2NDLEVEL_SIZE use storage inside the thread
+	 * descriptor: setspecific does not allocate for ours. */
+	if (thread_key_ok)
+		pthread_setspecific(thread_key, &hs_tc);
+}
+
+/* fork: take every allocator lock so the child inherits a consistent
+ * heap, in the one order used everywhere (bins, then buddy, then huge). */
+static void fork_prepare(void)
+{
+	hs_bins_lock_all();
+	hs_buddy_lock();
+	hs_huge_lock();
+}
+
+static void fork_parent(void)
+{
+	hs_huge_unlock();
+	hs_buddy_unlock();
+	hs_bins_unlock_all();
+}
+
+static void fork_child(void)
+{
+	hs_huge_reinit_child();
+	hs_buddy_reinit_child();
+	hs_bins_reinit_child();
+}
+
+/* Optional parts, linked in when present (weak so the allocator stands
+ * alone in unit tests). */
+__attribute__((weak)) bool hs_trace_open(void);
+__attribute__((weak)) void hs_faults_init_from_env(void);
+
+void hs_init(void)
+{
+	if (hs_initialized)
+		return;
+	hs_init_early();
+	hs_config_init();
+	if (pthread_key_create(&thread_key, thread_exit) == 0)
+		thread_key_ok = 1;
+	if (hs_tc.state == 1)                   /* main thread started early */
+		hs_thread_start();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	hs_initialized = 1;
+	if (hs_cfg.enabled && hs_trace_open)
+		hs_trace_open();
+	if (hs_faults_init_from_env)
+		hs_faults_init_from_env();
+}
