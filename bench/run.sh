@@ -18,7 +18,7 @@
 #   BENCH_ONLY="churn1 large"     which workloads (default: all)
 #   BENCH_VALGRIND=0       skip valgrind;  BENCH_VALGRIND_RUNS (default 3)
 #   BENCH_TIMEOUT=120      seconds before a run counts as hung
-#   BENCH_NOISE_BUDGET=60  seconds the suite may spend waiting for a quiet
+#   BENCH_NOISE_BUDGET=40  seconds the suite may spend waiting for a quiet
 #                          machine and retrying disturbed runs (0 in quick
 #                          mode); BENCH_RETRIES=2 retries per run at most
 #   HS_LIB                 the heapscope library (build/libheapscope.so)
@@ -43,7 +43,8 @@ TIMEOUT=${BENCH_TIMEOUT:-120}
 # Quick numbers are not results: keep them out of the committed file.
 if [ "$QUICK" = 1 ]; then RESULTS=${BENCH_RESULTS:-$B/RESULTS-quick.md}
 else RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}; fi
-HS_LIB=${HS_LIB:-build/libheapscope.so}
+# Absolute, so that LD_PRELOAD does not depend on the program's cwd.
+HS_LIB=$(realpath -m "${HS_LIB:-build/libheapscope.so}")
 HS_RECORD_CMD=${HS_RECORD_CMD:-LD_PRELOAD=@LIB@ HEAPSCOPE_OUT=@OUT@}
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MIMALLOC=$(dpkg -L libmimalloc2.0 2>/dev/null | grep '/libmimalloc\.so\.2$' | head -1)
@@ -57,9 +58,9 @@ MIMALLOC=$(dpkg -L libmimalloc2.0 2>/dev/null | grep '/libmimalloc\.so\.2$' | he
 WORKLOADS="
 churn1   8000000   1000000  1000000  200000
 churnmt  8000000   1000000  1000000  200000
-realloc  24000000  150000   3000000  30000
-large    2500      300      300      40
-aligned  700000    90000    90000    10000
+realloc  24000000  100000   3000000  30000
+large    2000      300      300      40
+aligned  500000    90000    90000    10000
 "
 
 say() { printf '%s\n' "$*" >&2; }
@@ -145,12 +146,21 @@ cmd_for() {
 # than a quarter of a CPU is retried, keeping the least disturbed attempt.
 # Both only spend a bounded budget of extra time, so a busy machine makes
 # the suite noisier, never endless; the report says how disturbed it was.
-NOISE_BUDGET_MS=$((${BENCH_NOISE_BUDGET:-60} * 1000))
+# The budget is shared out equally per round, so that the first rounds (or
+# the first table) do not get all the quiet and the last none.
+NOISE_BUDGET_MS=$((${BENCH_NOISE_BUDGET:-40} * 1000))
 [ "$QUICK" = 1 ] && NOISE_BUDGET_MS=0
+NTABLES=$(wc -w <<<"$TABLES")
+ROUND_BUDGET_MS=$((NOISE_BUDGET_MS / (RUNS * NTABLES)))
+round_spent_ms=0
 RETRIES=${BENCH_RETRIES:-2}
 TICK=$(getconf CLK_TCK)
 noise_spent_ms=0
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+spend() {
+	noise_spent_ms=$((noise_spent_ms + $1))
+	round_spent_ms=$((round_spent_ms + $1))
+}
 
 # Busy jiffies of the whole machine (user nice system irq softirq steal).
 busy_jiffies() {
@@ -160,14 +170,14 @@ busy_jiffies() {
 wait_quiet() {
 	local t0 waited=0 b0 b1
 	t0=$(now_ms)
-	while [ $noise_spent_ms -lt $NOISE_BUDGET_MS ] && [ $waited -lt 5000 ]; do
+	while [ $round_spent_ms -lt $ROUND_BUDGET_MS ] && [ $waited -lt 5000 ]; do
 		b0=$(busy_jiffies)
 		sleep 0.4
 		b1=$(busy_jiffies)
 		# quiet: others used under a quarter of one CPU over 0.4 s
 		[ $(((b1 - b0) * 1000 / TICK)) -lt 100 ] && break
 		waited=$(($(now_ms) - t0))
-		noise_spent_ms=$((noise_spent_ms + 400))
+		spend 400
 	done
 }
 
@@ -190,7 +200,7 @@ run_one() {
 		cmd_for "$cfg" "$w" "$dir" "$@"
 		line=$("$B/measure" -t "$TIMEOUT" -o "$dir/out" -E "$dir/err" "${M[@]}")
 		# a retry's own time is spent from the budget too
-		[ $attempt -gt 1 ] && noise_spent_ms=$((noise_spent_ms + $(now_ms) - t0))
+		[ $attempt -gt 1 ] && spend $(($(now_ms) - t0))
 		other=$(field other_cpu_ms "$line")
 		wall=$(field wall_ms "$line")
 		# disturbance: others' CPU per ms of our wall time, in thousandths
@@ -204,7 +214,7 @@ run_one() {
 		fi
 		[ "$(field status "$line")" = exit:0 ] || break
 		[ "$score" -le 250 ] && break
-		[ $noise_spent_ms -ge $NOISE_BUDGET_MS ] && break
+		[ $round_spent_ms -ge $ROUND_BUDGET_MS ] && break
 	done
 	dir=${best%%|*}
 	line=${best#*|}
@@ -275,6 +285,7 @@ run_table() {
 		"$B/$w" $(args_for "$table" "$w") >/dev/null 2>&1
 	done
 	for ((round = 1; round <= RUNS; round++)); do
+		round_spent_ms=0
 		for w in $(selected_workloads); do
 			for ((i = 0; i < n; i++)); do
 				k=$(((i + round - 1) % n))

@@ -6,7 +6,7 @@
  * carves aligned slots pays in bookkeeping. Every pointer's alignment is
  * checked; a misaligned one ends the run with status 3.
  *
- *   aligned [ops=700000] [seed=1]
+ *   aligned [ops=500000] [seed=1]
  */
 #include "common.h"
 
@@ -34,7 +34,7 @@ static void *get(size_t align, size_t n, int use_aligned_alloc)
 
 int main(int argc, char **argv)
 {
-	long ops = arg_long(argc, argv, 1, 700000);
+	long ops = arg_long(argc, argv, 1, 500000);
 	struct rng r = { (uint64_t)arg_long(argc, argv, 2, 1) };
 	static struct { unsigned char *p; size_t n; uint8_t tag; } s[NSLOTS];
 	uint64_t sum = 0;

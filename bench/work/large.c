@@ -6,7 +6,7 @@
  * page faults that follow. Peak RSS here shows how much freed memory an
  * allocator keeps resident.
  *
- *   large [ops=2500] [seed=1]
+ *   large [ops=2000] [seed=1]
  */
 #include "common.h"
 
@@ -14,7 +14,7 @@
 
 int main(int argc, char **argv)
 {
-	long ops = arg_long(argc, argv, 1, 2500);
+	long ops = arg_long(argc, argv, 1, 2000);
 	struct rng r = { (uint64_t)arg_long(argc, argv, 2, 1) };
 	struct { unsigned char *p; size_t n; uint8_t tag; } s[NSLOTS] = {{0}};
 	uint64_t sum = 0;
