@@ -62,4 +62,11 @@ void hs_config_init(void)
 {
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
+	/* --no-children: an exec'd descendant (the recorder marks them with
+	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
+	 * children are always traced, as valgrind does. */
+	int children = 1;
+	read_bool("HEAPSCOPE_CHILDREN", &children);
+	if (!children && hs_env("HEAPSCOPE_TRACED"))
+		hs_cfg.enabled = 0;
 }

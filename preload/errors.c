@@ -29,7 +29,7 @@ void hs_report_error(const char *kind, const char *call, const void *addr,
 		       human, call, addr);
 	if (hs_trace_active && hs_trace_active())
 		hs_trace_printf("E %s %lx %u %u %u %s(%p)\n", kind, (unsigned long)(uintptr_t)addr,
-		                0u, h ? (unsigned)h->stack : 0u, 0u, call, addr);
+		                0u, h ? (unsigned)hs_stack_ref(h->stack) : 0u, 0u, call, addr);
 }
 
 unsigned long hs_error_count(void)

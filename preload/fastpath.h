@@ -36,13 +36,14 @@ static inline void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack)
 /* True if the block was a plain bin block and is now in the cache. */
 static inline bool hs_fast_free(void *p)
 {
-	uintptr_t u = (uintptr_t)p;
-	if (unlikely((u & (HS_ALIGN - 1)) || (u & (HS_ARENA_SIZE - 1)) < HS_HEADER_SIZE))
+	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)))
 		return false;
-	uintptr_t g = hs_pagemap_get(p);
+	/* The header's granule decides: inside an arena every byte is
+	 * mapped, so reading the header is safe. */
+	struct hs_header *h = hs_header_of(p);
+	uintptr_t g = hs_pagemap_get(h);
 	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
 		return false;
-	struct hs_header *h = hs_header_of(p);
 	if (unlikely(h->state != HS_LIVE || h->bin >= HS_NR_BINS
 	             || (h->kind & HS_KIND_MOVED) || hs_tc.state != 1
 	             || h->check != hs_header_hash(h)))

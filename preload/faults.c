@@ -160,8 +160,14 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 	uint64_t n = atomic_fetch_add_explicit(&lv->calls, 1, memory_order_relaxed) + 1;
 	uint32_t stack = c->stack;
 	if (matches(lv, c, &stack)) {
-		uint64_t m = atomic_fetch_add_explicit(&lv->matched, 1,
-		                                       memory_order_relaxed) + 1;
+		/* Without filters every call matches: use the call number
+		 * itself, so racing threads cannot pair one call's number
+		 * with another's match and nth=N records exactly N. */
+		const struct hs_fault_policy *p = &lv->pol;
+		bool filtered = p->funcs || p->minsize || p->main_only || p->caller[0];
+		uint64_t m = filtered ? atomic_fetch_add_explicit(&lv->matched, 1,
+		                                                  memory_order_relaxed) + 1
+		                      : n;
 		fail = fires(&lv->pol, m, c) && take_budget(lv);
 	}
 	if (fail) {

@@ -128,6 +128,10 @@ static void *alloc_huge(size_t size, size_t align, unsigned kind, uint32_t stack
 
 void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 {
+	/* The first allocation of the process always lands here (the caches
+	 * start empty): fix the header secret before any header is sealed. */
+	if (unlikely(!hs_secret))
+		hs_init_early();
 	if (align < HS_ALIGN)
 		align = HS_ALIGN;
 	if (size > HS_MAX_REQUEST || align > HS_MAX_REQUEST) {
@@ -156,16 +160,15 @@ void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 
 struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 {
-	uintptr_t u = (uintptr_t)user;
 	*where = HS_NOT_OURS;
-	/* Misaligned, or too close to a granule start to have a header in
-	 * the same granule: not a pointer we handed out. */
-	if ((u & (HS_ALIGN - 1)) || (u & (HS_ARENA_SIZE - 1)) < HS_HEADER_SIZE) {
+	if ((uintptr_t)user & (HS_ALIGN - 1)) {          /* never one of ours */
 		if (hs_boot_owns(user))
 			*where = HS_IN_BOOT;
 		return NULL;
 	}
-	uintptr_t v = hs_pagemap_get(user);
+	/* Look up the header's granule, not the user pointer's: with an
+	 * alignment of a granule or more the user pointer starts one. */
+	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
 	if (!v) {
 		if (!hs_boot_owns(user))
 			return NULL;
@@ -177,6 +180,8 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 	}
 	struct hs_header *h = hs_header_of(user);
 	if (v & HS_GRANULE_HUGE) {
+		/* Only the descriptor at the mapping's base is known to be
+		 * mapped (a granule's tail may not be): check it first. */
 		if (!hs_huge_owns(user) || !hs_header_valid(h) || h->bin != HS_BIN_HUGE)
 			return NULL;
 		*where = HS_IN_HUGE;

@@ -41,6 +41,12 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 	return true;
 }
 
+/* The caller's stack id, once the shim is initialised and recording. */
+static inline uint32_t record_stack(void)
+{
+	return hs_recording ? hs_stack_capture() : 0;
+}
+
 /* A malloc that arrives while this thread is inside the allocator comes
  * from a signal handler: serve it without touching the heap. */
 static inline void *alloc_entry(size_t n, size_t align, unsigned kind,
@@ -50,7 +56,7 @@ static inline void *alloc_entry(size_t n, size_t align, unsigned kind,
 		return hs_boot_alloc(n, align, kind);
 	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
 		return NULL;
-	uint32_t stack = 0;
+	uint32_t stack = record_stack();
 	if (align <= HS_ALIGN)
 		return hs_fast_alloc(n, kind, stack);
 	return hs_heap_alloc(n, align, kind, stack);
@@ -104,9 +110,9 @@ HS_API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
-	/* A huge block is a fresh mapping: already zero, and touching it
-	 * would make every page resident for nothing. */
-	if (p && hs_header_of(p)->bin != HS_BIN_HUGE)
+	/* A fresh huge mapping is already zero, and touching it would make
+	 * every page resident for nothing. */
+	if (p && !(hs_header_of(p)->bin == HS_BIN_HUGE && hs_huge_fresh(p)))
 		memset(p, 0, total);
 	return p;
 }
@@ -120,8 +126,8 @@ HS_API void *realloc(void *p, size_t n)
 		return NULL;
 	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
-	struct hs_header *h = hs_busy ? NULL : hs_heap_lookup(p, &where);
-	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT) {
+	struct hs_header *h = hs_heap_lookup(p, &where);
+	if (!h || h->state != HS_LIVE || where == HS_IN_BOOT || hs_busy) {
 		if (h && h->state != HS_LIVE) {
 			hs_report_error("realloc_freed", "realloc", p, h);
 			errno = ENOMEM;
@@ -136,13 +142,17 @@ HS_API void *realloc(void *p, size_t n)
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && !hs_busy)
+		if (h && q && !hs_busy) {
 			hs_heap_release(p, h, where);
+		} else if (h && q) {
+			h->state = HS_FREED;
+			hs_header_seal(h);
+		}
 		return q;
 	}
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
 		return NULL;                   /* the old block stays as it was */
-	return hs_heap_realloc(p, n, 0);
+	return hs_heap_realloc(p, n, record_stack());
 }
 
 HS_API void *reallocarray(void *p, size_t n, size_t m)

@@ -17,7 +17,8 @@
 
 uint64_t hs_secret;
 int hs_initialized;
-__thread int hs_busy;
+int hs_recording;
+__thread volatile int hs_busy;
 
 static pthread_key_t thread_key;
 static int thread_key_ok;
@@ -102,8 +103,8 @@ void hs_init(void)
 		hs_thread_start();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	hs_initialized = 1;
-	if (hs_cfg.enabled && hs_trace_open)
-		hs_trace_open();
+	if (hs_cfg.enabled && hs_trace_open && hs_trace_open())
+		hs_recording = 1;
 	if (hs_faults_init_from_env)
 		hs_faults_init_from_env();
 }

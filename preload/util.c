@@ -104,6 +104,13 @@ static int vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 	return (int)at;
 }
 
+/* The va_list form, for writers with their own variadic entry point
+ * (hs_trace_printf). */
+int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	return vfmt(buf, cap, fmt, ap);
+}
+
 int hs_fmt(char *buf, size_t cap, const char *fmt, ...)
 {
 	va_list ap;

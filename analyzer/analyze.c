@@ -1,0 +1,213 @@
+/*
+ * analyze.c — groups, symbolizes and suppresses (see analyze.h).
+ */
+#include "analyze.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a map from a two-word key to a group index -------------------------- */
+struct groupmap {
+	struct { uint64_t k0, k1; size_t idx1; } *slots;   /* idx1 = index + 1 */
+	size_t cap, used;
+};
+
+static size_t *group_slot(struct groupmap *m, uint64_t k0, uint64_t k1)
+{
+	if ((m->used + 1) * 2 > m->cap) {
+		struct groupmap n = { .cap = m->cap ? m->cap * 2 : 256 };
+		n.slots = hs_xcalloc(n.cap, sizeof *n.slots);
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->slots[i].idx1)
+				continue;
+			size_t j = hs_hash64(m->slots[i].k0 ^ hs_hash64(m->slots[i].k1)) & (n.cap - 1);
+			while (n.slots[j].idx1)
+				j = (j + 1) & (n.cap - 1);
+			n.slots[j] = m->slots[i];
+		}
+		free(m->slots);
+		n.used = m->used;
+		*m = n;
+	}
+	size_t j = hs_hash64(k0 ^ hs_hash64(k1)) & (m->cap - 1);
+	while (m->slots[j].idx1 && !(m->slots[j].k0 == k0 && m->slots[j].k1 == k1))
+		j = (j + 1) & (m->cap - 1);
+	if (!m->slots[j].idx1) {
+		m->slots[j].k0 = k0;
+		m->slots[j].k1 = k1;
+		m->used++;
+	}
+	return &m->slots[j].idx1;
+}
+
+/* ---- display frames ---------------------------------------------------- */
+
+size_t hs_display(const struct hs_analysis *a, uint32_t stack,
+                  const struct hs_frame **out)
+{
+	size_t n = hs_sym_stack(a->sym, stack, out);
+	for (size_t i = 0; i < n; i++)
+		if (!(*out)[i].inlined && (*out)[i].function
+		    && strcmp((*out)[i].function, "main") == 0) {
+			n = i + 1;
+			break;
+		}
+	if (a->max_frames && n > a->max_frames)
+		n = a->max_frames;
+	return n;
+}
+
+/* ---- leaks --------------------------------------------------------------- */
+
+static int by_bytes_desc(const void *x, const void *y)
+{
+	const struct hs_leak_rec *a = x, *b = y;
+	if (a->amount.bytes != b->amount.bytes)
+		return a->amount.bytes > b->amount.bytes ? -1 : 1;
+	if (a->amount.blocks != b->amount.blocks)
+		return a->amount.blocks > b->amount.blocks ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
+{
+	const struct hs_trace *tr = a->tr;
+	struct groupmap map = { 0 };
+	struct hs_leak_rec *g = NULL;
+	size_t ng = 0, cap = 0;
+	for (size_t i = 0; i < tr->nleaks; i++) {
+		const struct hs_tleak *l = &tr->leaks[i];
+		size_t *slot = group_slot(&map, l->kind, l->stack);
+		if (!*slot) {
+			struct hs_leak_rec *r = HS_PUSH(g, ng, cap);
+			memset(r, 0, sizeof *r);
+			r->kind = l->kind;
+			r->stack = l->stack;
+			*slot = ng;
+		}
+		g[*slot - 1].amount.blocks++;
+		g[*slot - 1].amount.bytes += l->size;
+	}
+	free(map.slots);
+
+	/* suppression matching sees the whole stack, display the trimmed one */
+	size_t kept = 0;
+	for (size_t i = 0; i < ng; i++) {
+		const struct hs_frame *all;
+		size_t nall = hs_sym_stack(a->sym, g[i].stack, &all);
+		if (hs_supps_match_leak(supps, g[i].kind, all, nall)) {
+			a->suppressed.blocks += g[i].amount.blocks;
+			a->suppressed.bytes += g[i].amount.bytes;
+			a->suppressed_records++;
+			continue;
+		}
+		a->kind[g[i].kind].blocks += g[i].amount.blocks;
+		a->kind[g[i].kind].bytes += g[i].amount.bytes;
+		g[i].nframes = hs_display(a, g[i].stack, &g[i].frames);
+		g[kept++] = g[i];
+	}
+	if (kept)
+		qsort(g, kept, sizeof *g, by_bytes_desc);
+	a->leaks = g;
+	a->nleaks = kept;
+}
+
+/* ---- errors and faults ----------------------------------------------------- */
+
+static void group_errors(struct hs_analysis *a, const struct hs_supps *supps)
+{
+	const struct hs_trace *tr = a->tr;
+	struct groupmap map = { 0 };
+	size_t cap = 0;
+	/* group -> record index + 1, or 0 when the group is suppressed;
+	 * suppression is decided once per group (same kind, same stacks) */
+	size_t *group_rec = NULL, grcap = 0, ngroups = 0;
+	a->error_suppressed = hs_xcalloc(tr->nerrors ? tr->nerrors : 1, sizeof(bool));
+	for (size_t i = 0; i < tr->nerrors; i++) {
+		const struct hs_terror *e = &tr->errors[i];
+		/* without its own stack an error shares nothing with another one
+		 * but the kind: keep each apart, so each keeps its address */
+		uint64_t k1 = e->stack ? (uint64_t)e->alloc_stack << 32 | e->free_stack
+		                       : 1ull << 63 | i;
+		size_t *slot = group_slot(&map, (uint64_t)e->kind << 32 | e->stack, k1);
+		if (!*slot) {
+			const struct hs_frame *all;
+			size_t nall = hs_sym_stack(a->sym, e->stack, &all);
+			size_t rec = 0;
+			if (!hs_supps_match_error(supps, e->kind, all, nall)) {
+				struct hs_err_rec *r = HS_PUSH(a->errors, a->nerrors, cap);
+				memset(r, 0, sizeof *r);
+				r->first = e;
+				uint32_t ids[3] = { e->stack, e->alloc_stack, e->free_stack };
+				for (int k = 0; k < 3; k++)
+					r->nframes[k] = hs_display(a, ids[k], &r->frames[k]);
+				rec = a->nerrors;
+			} else {
+				a->error_contexts_suppressed++;
+			}
+			*HS_PUSH(group_rec, ngroups, grcap) = rec;
+			*slot = ngroups;
+		}
+		size_t rec = group_rec[*slot - 1];
+		if (rec) {
+			a->errors[rec - 1].count++;
+			a->error_count++;
+		} else {
+			a->error_suppressed[i] = true;
+			a->errors_suppressed++;
+		}
+	}
+	free(group_rec);
+	free(map.slots);
+}
+
+static void group_faults(struct hs_analysis *a)
+{
+	const struct hs_trace *tr = a->tr;
+	struct groupmap map = { 0 };
+	size_t cap = 0;
+	for (size_t i = 0; i < tr->nfaults; i++) {
+		const struct hs_tfault *f = &tr->faults[i];
+		size_t *slot = group_slot(&map, f->fn, f->stack);
+		if (!*slot) {
+			struct hs_fault_rec *r = HS_PUSH(a->faults, a->nfaults, cap);
+			memset(r, 0, sizeof *r);
+			r->first = f;
+			r->nframes = hs_display(a, f->stack, &r->frames);
+			*slot = a->nfaults;
+		}
+		a->faults[*slot - 1].count++;
+	}
+	free(map.slots);
+}
+
+void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
+                struct hs_symbolizer *sym, const struct hs_supps *supps,
+                unsigned max_frames)
+{
+	memset(a, 0, sizeof *a);
+	a->tr = tr;
+	a->sym = sym;
+	a->max_frames = max_frames;
+	group_leaks(a, supps);
+	group_errors(a, supps);
+	group_faults(a);
+}
+
+bool hs_analysis_found_problems(const struct hs_analysis *a)
+{
+	return a->kind[HS_LEAK_DEFINITE].blocks || a->kind[HS_LEAK_INDIRECT].blocks
+	       || a->kind[HS_LEAK_POSSIBLE].blocks || a->error_count;
+}
+
+void hs_analysis_free(struct hs_analysis *a)
+{
+	free(a->leaks);
+	free(a->errors);
+	free(a->faults);
+	free(a->error_suppressed);
+	memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,76 @@
+/*
+ * analyze.h — from a trace to what the reports print.
+ *
+ * Leak records are grouped by (kind, stack) and sorted by bytes, biggest
+ * first; errors and injected faults are grouped by their stacks for the
+ * text report (the JSON report lists every record). Suppressions are
+ * applied here, so both reports agree on what was suppressed.
+ */
+#ifndef HS_ANALYZE_H
+#define HS_ANALYZE_H
+
+#include "suppress.h"
+#include "symbolize.h"
+#include "trace_read.h"
+
+struct hs_amount {
+	uint64_t blocks, bytes;
+};
+
+struct hs_leak_rec {
+	uint8_t  kind;                 /* enum hs_leak_kind                   */
+	uint32_t stack;
+	struct hs_amount amount;
+	const struct hs_frame *frames; /* display frames (see hs_display)     */
+	size_t   nframes;
+};
+
+struct hs_err_rec {                /* E records with the same kind and stacks */
+	const struct hs_terror *first;
+	uint64_t count;
+	const struct hs_frame *frames[3];   /* stack, alloc stack, free stack */
+	size_t   nframes[3];
+};
+
+struct hs_fault_rec {              /* F records with the same function and stack */
+	const struct hs_tfault *first;
+	uint64_t count;
+	const struct hs_frame *frames;
+	size_t   nframes;
+};
+
+struct hs_analysis {
+	const struct hs_trace *tr;
+	struct hs_symbolizer *sym;
+	struct hs_amount kind[HS_NR_LEAK_KINDS];    /* not suppressed          */
+	struct hs_amount suppressed;
+	size_t suppressed_records;
+	struct hs_leak_rec *leaks;     /* not suppressed, bytes descending     */
+	size_t nleaks;
+	struct hs_err_rec *errors;     /* not suppressed, in order of first appearance */
+	size_t nerrors;
+	uint64_t error_count;          /* E records not suppressed             */
+	uint64_t errors_suppressed;
+	size_t error_contexts_suppressed;
+	bool *error_suppressed;        /* per tr->errors[i]                    */
+	struct hs_fault_rec *faults;
+	size_t nfaults;
+	unsigned max_frames;           /* 0 = all                              */
+};
+
+/* max_frames limits the frames shown per stack (0: all). supps may be NULL. */
+void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
+                struct hs_symbolizer *sym, const struct hs_supps *supps,
+                unsigned max_frames);
+void hs_analysis_free(struct hs_analysis *a);
+
+/* Frames to show for a stack: at most max (0: all), and nothing below
+ * main (the C runtime's start-up frames), as memcheck shows them. */
+size_t hs_display(const struct hs_analysis *a, uint32_t stack,
+                  const struct hs_frame **out);
+
+/* Did the run find what --error-exitcode is about: a definite, indirect
+ * or possible leak, or a heap error (suppressed ones excluded)? */
+bool hs_analysis_found_problems(const struct hs_analysis *a);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * report_text.c — the report people read, in memcheck's shape so that
+ * anyone who has read valgrind output can read this: errors as they are
+ * found, then HEAP SUMMARY, the loss records (smallest first, so the
+ * biggest ends up next to the summary), LEAK SUMMARY and ERROR SUMMARY.
+ * Every line starts with ==PID==.
+ */
+#include "report.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+
+struct out {
+	FILE *f;
+	char prefix[32];
+};
+
+static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One report line. Names, paths and messages come from the trace, which
+ * is untrusted: control characters (a terminal escape sequence, say) are
+ * printed as '?'. */
+static void line(struct out *o, const char *fmt, ...)
+{
+	char small[1024], *buf = small;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof small) {
+		buf = hs_xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	fprintf(o->f, "%s%s\n", o->prefix, buf);
+	if (buf != small)
+		free(buf);
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static void frames(struct out *o, const struct hs_frame *f, size_t n)
+{
+	if (!n) {
+		line(o, "   (stack not recorded)");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char where[1200] = "";
+		if (f[i].file && f[i].line)
+			snprintf(where, sizeof where, " (%s:%u)", base_name(f[i].file), f[i].line);
+		else if (f[i].file)
+			snprintf(where, sizeof where, " (%s)", base_name(f[i].file));
+		else if (f[i].module)
+			snprintf(where, sizeof where, " (in %s)", f[i].module);
+		line(o, "   %s 0x%" PRIX64 ": %s%s", i ? "by" : "at", f[i].address,
+		     f[i].function ? f[i].function : "???", where);
+	}
+}
+
+size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t max)
+{
+	const struct hs_trace *tr = a->tr;
+	size_t n = 0;
+#define NOTE(...) do { if (n < max) snprintf(notes[n++], sizeof notes[0], __VA_ARGS__); } while (0)
+	if (tr->error[0])
+		NOTE("the trace is damaged (%s); this report covers the lines before it",
+		     tr->error);
+	if (tr->end == HS_END_NONE && tr->lines && !tr->error[0])
+		NOTE("the trace has no end record: the process did not finish "
+		     "normally (killed?), so leak records and counters may be missing");
+	for (size_t i = 0; i < tr->nnotes; i++) {
+		if (i == 3) {
+			NOTE("heapscope lost detail %zu more times", tr->nnotes - 3);
+			break;
+		}
+		NOTE("heapscope lost detail during the run: %s", tr->notes[i]);
+	}
+	if (tr->undefined_refs)
+		NOTE("%zu records name stacks the trace never defined; they are shown "
+		     "as not recorded", tr->undefined_refs);
+#undef NOTE
+	return n;
+}
+
+static const char *err_title(unsigned kind)
+{
+	switch (kind) {
+	case HS_ERR_INVALID_FREE:     return "Invalid free() / delete / delete[] / realloc()";
+	case HS_ERR_DOUBLE_FREE:      return "Invalid free(): the block was already freed (double free)";
+	case HS_ERR_REALLOC_FREED:    return "realloc() of a block that was already freed";
+	case HS_ERR_MISMATCHED_FREE:  return "Mismatched free() / delete / delete []";
+	case HS_ERR_HEAP_OVERFLOW:    return "Heap block overrun: bytes past the end of the block were written";
+	case HS_ERR_WRITE_AFTER_FREE: return "Write to a block after it was freed";
+	}
+	return "Heap error";
+}
+
+/* Like memcheck, stop listing after this many error contexts: past that
+ * the text is not read anyway, and the JSON report has them all. */
+#define MAX_ERROR_CONTEXTS 1000
+
+static void errors(struct out *o, const struct hs_analysis *a)
+{
+	for (size_t i = 0; i < a->nerrors; i++) {
+		if (i == MAX_ERROR_CONTEXTS) {
+			line(o, "More than %d error contexts: the rest are not shown here "
+			     "(the JSON report lists every error)", MAX_ERROR_CONTEXTS);
+			line(o, "%s", "");
+			break;
+		}
+		const struct hs_err_rec *r = &a->errors[i];
+		line(o, "%s", err_title(r->first->kind));
+		frames(o, r->frames[0], r->nframes[0]);
+		if (r->first->detail[0])
+			line(o, " Address 0x%" PRIX64 ": %s", r->first->addr, r->first->detail);
+		else
+			line(o, " Address 0x%" PRIX64, r->first->addr);
+		if (r->first->alloc_stack) {
+			line(o, " Block was alloc'd at");
+			frames(o, r->frames[1], r->nframes[1]);
+		}
+		if (r->first->free_stack) {
+			line(o, " Block was freed at");
+			frames(o, r->frames[2], r->nframes[2]);
+		}
+		if (r->count > 1)
+			line(o, " (%" PRIu64 " times with these stacks; the address is the "
+			     "first one's)", r->count);
+		line(o, "%s", "");
+	}
+}
+
+static void faults(struct out *o, const struct hs_analysis *a)
+{
+	char b[32];
+	for (size_t i = 0; i < a->nfaults; i++) {
+		const struct hs_fault_rec *r = &a->faults[i];
+		line(o, "Injected allocation failure: %s(%s) returned NULL (allocation "
+		     "call #%" PRIu64 ")", hs_alloc_fn_name[r->first->fn],
+		     hs_commas(r->first->size, b), r->first->nth);
+		frames(o, r->frames, r->nframes);
+		if (r->count > 1)
+			line(o, " (%" PRIu64 " failures injected at this stack)", r->count);
+		line(o, "%s", "");
+	}
+}
+
+static void heap_summary(struct out *o, const struct hs_analysis *a)
+{
+	const struct hs_trace *tr = a->tr;
+	char b1[32], b2[32], b3[32];
+	line(o, "HEAP SUMMARY:");
+	if (!tr->have_counters) {
+		line(o, "    not available: the trace has no final counters");
+		return;
+	}
+	line(o, "    in use at exit: %s bytes in %s blocks", hs_commas(tr->live_bytes, b1),
+	     hs_commas(tr->live_blocks, b2));
+	line(o, "  total heap usage: %s allocs, %s frees, %s bytes at peak",
+	     hs_commas(tr->allocs, b1), hs_commas(tr->frees, b2),
+	     hs_commas(tr->peak_bytes, b3));
+}
+
+static void leaks(struct out *o, const struct hs_analysis *a, unsigned show)
+{
+	static const char *const words[HS_NR_LEAK_KINDS] = {
+		"definitely lost", "indirectly lost", "possibly lost", "still reachable",
+	};
+	char b1[32], b2[32];
+	/* smallest first, numbered over every record as memcheck does */
+	for (size_t k = a->nleaks; k-- > 0;) {
+		const struct hs_leak_rec *r = &a->leaks[k];
+		if (!(show & (1u << r->kind)))
+			continue;
+		line(o, "%s bytes in %s blocks are %s in loss record %zu of %zu",
+		     hs_commas(r->amount.bytes, b1), hs_commas(r->amount.blocks, b2),
+		     words[r->kind], a->nleaks - k, a->nleaks);
+		frames(o, r->frames, r->nframes);
+		line(o, "%s", "");
+	}
+}
+
+static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned show)
+{
+	static const char *const labels[HS_NR_LEAK_KINDS] = {
+		"   definitely lost", "   indirectly lost", "     possibly lost",
+		"   still reachable",
+	};
+	char b1[32], b2[32];
+	line(o, "LEAK SUMMARY:");
+	for (int k = 0; k < HS_NR_LEAK_KINDS; k++)
+		line(o, "%s: %s bytes in %s blocks", labels[k],
+		     hs_commas(a->kind[k].bytes, b1), hs_commas(a->kind[k].blocks, b2));
+	line(o, "        suppressed: %s bytes in %s blocks",
+	     hs_commas(a->suppressed.bytes, b1), hs_commas(a->suppressed.blocks, b2));
+	char hidden[64] = "";
+	for (int k = 0; k < HS_NR_LEAK_KINDS; k++)
+		if (!(show & (1u << k)) && a->kind[k].blocks) {
+			strcat(hidden, hidden[0] ? ", " : "");
+			strcat(hidden, hs_leak_kind_word[k]);
+		}
+	if (strcmp(hidden, "reachable") == 0)
+		line(o, "Reachable blocks (those to which a pointer was found) are not shown.");
+	else if (hidden[0])
+		line(o, "Loss records of these kinds are not shown: %s.", hidden);
+	if (hidden[0])
+		line(o, "To see them, rerun with: --leak-kinds=all");
+}
+
+static void ending(struct out *o, const struct hs_trace *tr)
+{
+	switch (tr->end) {
+	case HS_END_EXIT:
+		line(o, "Process exited with code %d", tr->end_value);
+		break;
+	case HS_END_SIGNAL: {
+		const char *abbrev = sigabbrev_np(tr->end_value);
+		line(o, "Process terminated by signal %d%s%s%s", tr->end_value,
+		     abbrev ? " (SIG" : "", abbrev ? abbrev : "", abbrev ? ")" : "");
+		break;
+	}
+	case HS_END_EXEC:
+		line(o, "Process called exec; the new program writes its own trace");
+		break;
+	case HS_END_NONE:
+		break;
+	}
+}
+
+void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *opt)
+{
+	const struct hs_trace *tr = a->tr;
+	struct out o = { .f = f };
+	if (tr->have_process)
+		snprintf(o.prefix, sizeof o.prefix, "==%ld== ", tr->pid);
+	else
+		snprintf(o.prefix, sizeof o.prefix, "==?== ");
+	bool q = opt->quiet;
+	size_t shown = 0;
+	for (size_t i = 0; i < a->nleaks; i++)
+		if (opt->show_kinds & (1u << a->leaks[i].kind))
+			shown++;
+
+	if (!q) {
+		line(&o, "Command: %s", tr->argv ? tr->argv : tr->exe ? tr->exe : "?");
+		line(&o, "%s", "");
+	}
+	errors(&o, a);
+	faults(&o, a);
+	if (!q) {
+		heap_summary(&o, a);
+		line(&o, "%s", "");
+	}
+	leaks(&o, a, opt->show_kinds);
+	if (tr->have_counters && !a->nleaks && !a->suppressed.blocks) {
+		if (!q) {
+			line(&o, "All heap blocks were freed -- no leaks are possible");
+			line(&o, "%s", "");
+		}
+	} else if (tr->have_counters || a->nleaks) {
+		if (!q || shown) {
+			leak_summary(&o, a, opt->show_kinds);
+			line(&o, "%s", "");
+		}
+	} else if (!q) {
+		line(&o, "LEAK SUMMARY: not available: the leak scan did not run");
+		line(&o, "%s", "");
+	}
+	uint64_t leak_errs = 0;
+	for (size_t i = 0; i < a->nleaks; i++)
+		if (a->leaks[i].kind != HS_LEAK_REACHABLE)
+			leak_errs++;
+	if (!q || a->error_count || leak_errs) {
+		char b1[32], b2[32], b3[32], b4[32];
+		line(&o, "ERROR SUMMARY: %s errors from %s contexts (suppressed: %s from %s)",
+		     hs_commas(a->error_count + leak_errs, b1),
+		     hs_commas(a->nerrors + leak_errs, b2),
+		     hs_commas(a->errors_suppressed + a->suppressed_records, b3),
+		     hs_commas(a->error_contexts_suppressed + a->suppressed_records, b4));
+	}
+	if (!q)
+		ending(&o, tr);
+	char notes[8][1024];
+	size_t nn = hs_report_notes(a, notes, 8);
+	for (size_t i = 0; i < nn; i++)
+		line(&o, "NOTE: %s", notes[i]);
+}

@@ -1,0 +1,97 @@
+/*
+ * analysis.c — what `run` and `report` share once a trace exists: read
+ * it, symbolize, apply suppressions, print the text report and write the
+ * JSON one.
+ */
+#include "cli.h"
+#include "../analyzer/report.h"
+#include "../analyzer/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *open_out(const char *pattern, long pid, char **name)
+{
+	*name = hs_expand_pid(pattern, pid);
+	if (strcmp(*name, "-") == 0)
+		return stdout;
+	FILE *f = fopen(*name, "w");
+	if (!f)
+		fprintf(stderr, "heapscope: cannot write %s: %s\n", *name, strerror(errno));
+	return f;
+}
+
+static int close_out(FILE *f, const char *name)
+{
+	int bad = ferror(f);
+	if (f == stdout)
+		bad |= fflush(f) != 0;
+	else
+		bad |= fclose(f) != 0;
+	if (bad)
+		fprintf(stderr, "heapscope: error writing %s\n", name);
+	return bad ? -1 : 0;
+}
+
+int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
+                  unsigned flags, bool *problems)
+{
+	int rc = 0;
+	struct hs_symbolizer *sym = hs_sym_new(tr, stderr);
+	struct hs_analysis a;
+	hs_analyze(&a, tr, sym, c->supps,
+	           strcmp(c->cmd, "report") == 0 ? (unsigned)c->stack_depth : 0);
+	*problems = hs_analysis_found_problems(&a);
+	struct hs_report_opts o = {
+		.show_kinds = c->show_kinds, .quiet = c->quiet, .tool_version = HS_VERSION,
+	};
+	long pid = tr->have_process ? tr->pid : 0;
+	char *name = NULL;
+	bool found = *problems || a.nerrors || a.nfaults;
+	if (!(flags & HS_OUT_FOUND_ONLY) || found) {
+		FILE *f = c->log_file ? open_out(c->log_file, pid, &name) : text_out;
+		if (f) {
+			hs_report_text(f, &a, &o);
+			if (c->log_file && close_out(f, name) < 0)
+				rc = -1;
+		} else {
+			rc = -1;
+		}
+		free(name);
+		name = NULL;
+	}
+	if (c->json && (flags & HS_OUT_JSON)) {
+		FILE *f = open_out(c->json, pid, &name);
+		if (f) {
+			hs_report_json(f, &a, &o);
+			if (close_out(f, name) < 0)
+				rc = -1;
+		} else {
+			rc = -1;
+		}
+		free(name);
+	}
+	hs_analysis_free(&a);
+	hs_sym_free(sym);
+	return rc;
+}
+
+int hs_cmd_report(struct hs_cli *c)
+{
+	bool problems = false;
+	int rc = 0;
+	if (hs_cli_load_supps(c) < 0)
+		return HS_EXIT_USAGE;
+	struct hs_trace tr;
+	bool failed = hs_trace_read(c->args[0], &tr) < 0;
+	if (failed)
+		fprintf(stderr, "heapscope: %s\n", tr.error);
+	if (tr.lines)           /* something to report on */
+		rc = hs_cli_report(c, &tr, stdout, HS_OUT_JSON, &problems);
+	hs_trace_free(&tr);
+	if (problems && c->error_exitcode)
+		return c->error_exitcode;
+	return failed || rc < 0 ? HS_EXIT_TRACE : 0;
+}

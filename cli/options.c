@@ -1,0 +1,255 @@
+/*
+ * options.c — command-line options of `heapscope run` and `report`.
+ *
+ * Long options take their value as --opt=V or --opt V. For `run`, the
+ * first argument that is not an option (or everything after `--`) is the
+ * program, so the program's own options are never taken for ours.
+ * Every problem is one line on stderr and exit code 2.
+ */
+#include "cli.h"
+#include "../analyzer/trace_read.h"
+#include "../analyzer/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hs_cli_usage(FILE *f)
+{
+	fputs(
+"usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
+"       heapscope report [options] TRACE\n"
+"       heapscope --help | --version\n"
+"\n"
+"run     runs PROGRAM with libheapscope.so preloaded, then prints the leak\n"
+"        and heap-error report to stderr.\n"
+"report  prints the report of a trace written by an earlier run (to stdout).\n"
+"\n"
+"options:\n"
+"  -o FILE               run: the trace file (default heapscope.PROG.%p.trace\n"
+"                        in the current directory); %p is the process id.\n"
+"                        An existing file is never overwritten.\n"
+"  --json FILE           also write the JSON report (%p allowed; - = stdout)\n"
+"  --log-file FILE       write the text report to FILE instead (%p allowed)\n"
+"  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
+"                        reachable, all or none (default definite,indirect,\n"
+"                        possible); every kind is counted in LEAK SUMMARY\n"
+"                        (valgrind's --show-leak-kinds is accepted too)\n"
+"  --stack-depth N       run: frames recorded per allocation (1-256);\n"
+"                        report: frames shown per stack\n"
+"  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
+"                        (leak:PATTERN) suppressions; may be repeated\n"
+"  --error-exitcode N    exit with N (1-255) when a definite, indirect or\n"
+"                        possible leak or a heap error was found\n"
+"  --quiet               print only what was found\n"
+"  --no-children         run: do not trace child processes\n"
+"  --fail POLICY         run: inject allocation failures (HEAPSCOPE_FAIL),\n"
+"                        e.g. nth=5 or prob=0.01,seed=1\n"
+"  --help, --version\n"
+"\n"
+"exit status:\n"
+"  run     the program's own status (128+N when killed by signal N), or the\n"
+"          --error-exitcode value when problems were found (or when no\n"
+"          complete trace could be read); 126 the program could not be\n"
+"          executed, 127 it was not found, 2 a usage error, 1 heapscope\n"
+"          itself failed\n"
+"  report  0, or the --error-exitcode value when problems were found;\n"
+"          1 when the trace is unreadable or damaged (the report shows what\n"
+"          came before the damage); 2 a usage error\n", f);
+}
+
+static int usage_error(const struct hs_cli *c, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "heapscope %s: ", c->cmd);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see heapscope --help)\n", stderr);
+	return -1;
+}
+
+static int number(const struct hs_cli *c, const char *opt, const char *v,
+                  long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < lo || n > hi) {
+		fprintf(stderr, "heapscope %s: %s: '%s' is not a number from %ld to %ld\n",
+		        c->cmd, opt, v, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
+{
+	char tmp[256];
+	*mask = 0;
+	if (strlen(v) >= sizeof tmp)
+		return usage_error(c, "--leak-kinds: list too long: '%.40s'", v);
+	strcpy(tmp, v);
+	for (char *save = NULL, *w = strtok_r(tmp, ",", &save); w;
+	     w = strtok_r(NULL, ",", &save)) {
+		unsigned k;
+		if (strcmp(w, "all") == 0) {
+			*mask = (1u << HS_NR_LEAK_KINDS) - 1;
+			continue;
+		}
+		if (strcmp(w, "none") == 0)
+			continue;
+		for (k = 0; k < HS_NR_LEAK_KINDS; k++)
+			if (strcmp(w, hs_leak_kind_word[k]) == 0)
+				break;
+		if (k == HS_NR_LEAK_KINDS) {
+			fprintf(stderr, "heapscope %s: --leak-kinds: unknown kind '%s' "
+			        "(definite, indirect, possible, reachable, all or none)\n",
+			        c->cmd, w);
+			return -1;
+		}
+		*mask |= 1u << k;
+	}
+	return 0;
+}
+
+/* Options that take a value. */
+enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL };
+static const struct { const char *name; int id; bool run_only; } valued[] = {
+	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
+	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
+	{ "--stack-depth", O_DEPTH, false },
+	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
+	{ "--fail", O_FAIL, true },
+};
+
+static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
+{
+	long n;
+	switch (id) {
+	case O_OUT:
+		if (!*v)
+			return usage_error(c, "%s: empty file name", name);
+		c->out = v;
+		return 0;
+	case O_JSON:
+		if (!*v)
+			return usage_error(c, "%s: empty file name", name);
+		c->json = v;
+		return 0;
+	case O_LOG:
+		if (!*v)
+			return usage_error(c, "%s: empty file name", name);
+		c->log_file = v;
+		return 0;
+	case O_KINDS:
+		return leak_kinds(c, v, &c->show_kinds);
+	case O_DEPTH:
+		/* run: what the shim can record; report: what to show */
+		if (number(c, name, v, 1, strcmp(c->cmd, "run") == 0 ? HS_MAX_RECORD_DEPTH
+		           : HS_TRACE_MAX_FRAMES, &n) < 0)
+			return -1;
+		c->stack_depth = n;
+		return 0;
+	case O_SUPP:
+		*HS_PUSH(c->supp_files, c->nsupp, c->cap_supp) = v;
+		return 0;
+	case O_EXITCODE:
+		if (number(c, name, v, 1, 255, &n) < 0)
+			return -1;
+		c->error_exitcode = (int)n;
+		return 0;
+	case O_FAIL:
+		if (!*v)
+			return usage_error(c, "%s: empty policy", name);
+		c->fail = v;
+		return 0;
+	}
+	return -1;
+}
+
+/* One option at argv[*i]; advances *i past its value. */
+static int option(struct hs_cli *c, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+		c->quiet = true;
+		return 0;
+	}
+	if (strcmp(a, "--no-children") == 0) {
+		if (strcmp(c->cmd, "run") != 0)
+			return usage_error(c, "%s only applies to 'heapscope run'", a);
+		c->no_children = true;
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+		size_t nl = strlen(valued[k].name);
+		const char *v;
+		if (strncmp(a, valued[k].name, nl) != 0)
+			continue;
+		if (a[nl] == '=')
+			v = a + nl + 1;                       /* --opt=value          */
+		else if (a[nl] == 0) {
+			if (*i + 1 >= argc)
+				return usage_error(c, "%s needs a value", valued[k].name);
+			v = argv[++*i];                       /* --opt value, -o FILE */
+		} else if (a[1] != '-')
+			v = a + nl;                           /* -oFILE               */
+		else
+			continue;                             /* a longer option name */
+		if (valued[k].run_only && strcmp(c->cmd, "run") != 0) {
+			if (valued[k].id == O_OUT)
+				return usage_error(c, "%s", "-o names the trace that 'run' "
+				                   "writes; for the text report use --log-file");
+			return usage_error(c, "%s only applies to 'heapscope run'",
+			                   valued[k].name);
+		}
+		return set_value(c, valued[k].id, valued[k].name, v);
+	}
+	return usage_error(c, "unknown option '%s'", a);
+}
+
+int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
+{
+	bool run = strcmp(c->cmd, "run") == 0;
+	c->show_kinds = 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_INDIRECT
+	                | 1u << HS_LEAK_POSSIBLE;
+	c->args = hs_xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc)
+				c->args[c->nargs++] = argv[i];
+			break;
+		}
+		if (a[0] == '-' && a[1]) {
+			if (option(c, argc, argv, &i) < 0)
+				return -1;
+			continue;
+		}
+		c->args[c->nargs++] = argv[i];
+		if (run) {                 /* the program: the rest is its own     */
+			while (++i < argc)
+				c->args[c->nargs++] = argv[i];
+			break;
+		}
+	}
+	if (run && c->nargs == 0)
+		return usage_error(c, "%s", "no program given (heapscope run [options] "
+		                   "[--] PROGRAM [ARGS...])");
+	if (!run && c->nargs != 1)
+		return usage_error(c, "%s", c->nargs ? "give exactly one trace file"
+		                   : "no trace file given (heapscope report [options] TRACE)");
+	return 0;
+}
+
+int hs_cli_load_supps(struct hs_cli *c)
+{
+	char err[512];
+	c->supps = hs_supps_new();
+	for (size_t i = 0; i < c->nsupp; i++)
+		if (hs_supps_load(c->supps, c->supp_files[i], err, sizeof err) < 0) {
+			fprintf(stderr, "heapscope: bad suppression file: %s\n", err);
+			return -1;
+		}
+	return 0;
+}
