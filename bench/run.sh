@@ -24,9 +24,10 @@
 #   HS_LIB                 the heapscope library (build/libheapscope.so)
 #   HS_RECORD_CMD          how heapscope records; leading NAME=VALUE words
 #                          become the program's environment, the rest is a
-#                          command prefix. @LIB@ is build/libheapscope.so,
-#                          @OUT@ the trace file name. Later, for the CLI:
-#                          HS_RECORD_CMD='build/heapscope run -o @OUT@ --'
+#                          command prefix. @LIB@ is the library, @OUT@ the
+#                          trace file name. Default: 'build/heapscope run
+#                          -o @OUT@ --' when the CLI is built, else the
+#                          library alone: 'LD_PRELOAD=@LIB@ HEAPSCOPE_OUT=@OUT@'
 #   BENCH_RESULTS          where to write the tables (bench/RESULTS.md;
 #                          build/bench/RESULTS-quick.md in quick mode)
 set -u
@@ -45,7 +46,14 @@ if [ "$QUICK" = 1 ]; then RESULTS=${BENCH_RESULTS:-$B/RESULTS-quick.md}
 else RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}; fi
 # Absolute, so that LD_PRELOAD does not depend on the program's cwd.
 HS_LIB=$(realpath -m "${HS_LIB:-build/libheapscope.so}")
-HS_RECORD_CMD=${HS_RECORD_CMD:-LD_PRELOAD=@LIB@ HEAPSCOPE_OUT=@OUT@}
+# A user records with the CLI, so once it is built that is what we time
+# (all of it, report included, as heaptrack's interpreter is counted);
+# before that, the preload library alone.
+if [ -x build/heapscope ]; then
+	HS_RECORD_CMD=${HS_RECORD_CMD:-build/heapscope run -o @OUT@ --}
+else
+	HS_RECORD_CMD=${HS_RECORD_CMD:-LD_PRELOAD=@LIB@ HEAPSCOPE_OUT=@OUT@}
+fi
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MIMALLOC=$(dpkg -L libmimalloc2.0 2>/dev/null | grep '/libmimalloc\.so\.2$' | head -1)
 
