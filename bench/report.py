@@ -26,6 +26,7 @@ TABLES = {
         "title": "Recording cost",
         "baseline": "native",
         "configs": [("native", "native"), ("hs-record", "heapscope recording"),
+                    ("hs-lib", "heapscope library alone (recording)"),
                     ("heaptrack", "heaptrack"),
                     ("valgrind", "valgrind --leak-check=full"),
                     ("lsan", "LeakSanitizer")],
@@ -159,7 +160,7 @@ class Table:
         return out + [""]
 
     def trace_grid(self):
-        cols = [(c, l) for c, l in self.configs if c in ("hs-record", "heaptrack")]
+        cols = [(c, l) for c, l in self.configs if c in ("hs-record", "hs-lib", "heaptrack")]
         if not cols:
             return []
         out = ["### Trace size (median bytes on disk)", "",
@@ -233,6 +234,9 @@ def targets(tables):
         for w in ("churn1", "churnmt"):
             if w in r.workloads:
                 time_row(f"recording time, {w} / native", r, w, "hs-record", 2)
+                if "hs-lib" in dict(r.configs):
+                    time_row(f"(library alone) recording time, {w} / native",
+                             r, w, "hs-lib", 2)
         if "heaptrack" in dict(r.configs):
             for w in r.workloads:
                 time_row(f"recording time / heaptrack time, {w}", r, w, "hs-record", 1,

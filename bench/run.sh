@@ -142,6 +142,9 @@ cmd_for() {
 			fi
 		done
 		M=("${env[@]}" -- "${pre[@]}" "$prog" "$@") ;;
+	hs-lib)
+		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
+		   -- "$prog" "$@") ;;
 	heaptrack) M=(-- heaptrack -o "$dir/trace/ht" "$prog" "$@") ;;
 	valgrind) M=(-- valgrind --leak-check=full "$prog" "$@") ;;
 	lsan) M=(-- "$B/lsan/$w" "$@") ;;
@@ -281,10 +284,14 @@ run_table() {
 		printf 'config\t%s\t%s\t%s\n' "$table" "$cfg" "${unavailable[$cfg]:-}" >>"$META"
 		[ -n "${unavailable[$cfg]:-}" ] && continue
 		cmd_for "$cfg" WORKLOAD '$DIR' ARGS
-		local shown="" skip=0 word
+		# measure's -e NAME=VALUE shown as a shell prefix; its own "--"
+		# (the first one) dropped, the command's kept.
+		local shown="" skip=0 word sep=0
 		for word in "${M[@]}"; do
 			[ $skip = 1 ] && { shown+="$word "; skip=0; continue; }
-			case $word in -e) skip=1 ;; --) ;; *) shown+="$word " ;; esac
+			if [ "$word" = -e ] && [ $sep = 0 ]; then skip=1
+			elif [ "$word" = -- ] && [ $sep = 0 ]; then sep=1
+			else shown+="$word "; fi
 		done
 		printf 'cmd\t%s\t%s\t%s\n' "$table" "$cfg" "${shown% }" >>"$META"
 	done
@@ -310,7 +317,15 @@ start=$(date +%s)
 for table in $TABLES; do
 	case $table in
 	alloc) run_table alloc glibc jemalloc mimalloc heapscope ;;
-	record) run_table record native hs-record heaptrack valgrind lsan ;;
+	record)
+		# When recording goes through the CLI, also time the library alone:
+		# it separates the in-process cost from the report's fixed cost.
+		if [[ $HS_RECORD_CMD =~ ^([A-Za-z_][A-Za-z0-9_]*=[^ ]*[[:space:]]*)*$ ]]; then
+			run_table record native hs-record heaptrack valgrind lsan
+		else
+			[ -r "$HS_LIB" ] || unavailable[hs-lib]="n/a (not built)"
+			run_table record native hs-record hs-lib heaptrack valgrind lsan
+		fi ;;
 	*) say "bench: unknown table '$table'"; exit 2 ;;
 	esac
 done
