@@ -109,7 +109,8 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 		g[i].nframes = hs_display(a, g[i].stack, &g[i].frames);
 		g[kept++] = g[i];
 	}
-	qsort(g, kept, sizeof *g, by_bytes_desc);
+	if (kept)
+		qsort(g, kept, sizeof *g, by_bytes_desc);
 	a->leaks = g;
 	a->nleaks = kept;
 }
@@ -127,8 +128,11 @@ static void group_errors(struct hs_analysis *a, const struct hs_supps *supps)
 	a->error_suppressed = hs_xcalloc(tr->nerrors ? tr->nerrors : 1, sizeof(bool));
 	for (size_t i = 0; i < tr->nerrors; i++) {
 		const struct hs_terror *e = &tr->errors[i];
-		size_t *slot = group_slot(&map, (uint64_t)e->kind << 32 | e->stack,
-		                          (uint64_t)e->alloc_stack << 32 | e->free_stack);
+		/* without its own stack an error shares nothing with another one
+		 * but the kind: keep each apart, so each keeps its address */
+		uint64_t k1 = e->stack ? (uint64_t)e->alloc_stack << 32 | e->free_stack
+		                       : 1ull << 63 | i;
+		size_t *slot = group_slot(&map, (uint64_t)e->kind << 32 | e->stack, k1);
 		if (!*slot) {
 			const struct hs_frame *all;
 			size_t nall = hs_sym_stack(a->sym, e->stack, &all);

@@ -32,23 +32,4 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
  * gives valid JSON. NULL prints null. */
 void hs_json_string(FILE *out, const char *s);
 
-/* ---- stats.c: the sampled numbers (`T` lines) ------------------------- */
-struct hs_vmstats {
-	size_t samples;
-	bool   have_growth;        /* two samples at different times          */
-	double growth_bytes_per_s; /* least-squares slope of VmSize           */
-	uint64_t first_kb, last_kb, peak_kb;
-};
-struct hs_fragstats {
-	bool     have;             /* at least one sample                     */
-	uint64_t nr_free[HS_TRACE_ORDERS];   /* last sample                  */
-	int      largest_free_order;         /* -1: no free block            */
-	double   unusable[HS_TRACE_ORDERS];  /* kernel's unusable free index */
-	uint64_t internal_bytes;   /* granted - live (headers, rounding)      */
-	bool     have_efficiency;
-	double   heap_efficiency;  /* live / held                             */
-};
-void hs_vmstats(const struct hs_trace *tr, struct hs_vmstats *out);
-void hs_fragstats(const struct hs_trace *tr, struct hs_fragstats *out);
-
 #endif

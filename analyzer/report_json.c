@@ -7,6 +7,7 @@
  * samples.
  */
 #include "report.h"
+#include "report_mem.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -178,59 +179,10 @@ static void faults(FILE *f, const struct hs_analysis *a)
 	fputs(tr->nfaults ? "\n  ],\n" : "],\n", f);
 }
 
-static void number(FILE *f, double v)
-{
-	if (isfinite(v))
-		fprintf(f, "%.6g", v);
-	else
-		fputs("null", f);
-}
-
+/* `fragmentation` and `vmsize`: report_mem.c (docs/JSON-MEMORY.md). */
 static void samples(FILE *f, const struct hs_analysis *a)
 {
-	struct hs_fragstats fs;
-	struct hs_vmstats vs;
-	hs_fragstats(a->tr, &fs);
-	hs_vmstats(a->tr, &vs);
-	if (!fs.have) {
-		fputs("  \"fragmentation\": null,\n", f);
-	} else {
-		fputs("  \"fragmentation\": {\n    \"free_blocks_per_order\": [", f);
-		for (int k = 0; k < HS_TRACE_ORDERS; k++)
-			fprintf(f, "%s%" PRIu64, k ? ", " : "", fs.nr_free[k]);
-		fputs("],\n    \"largest_free_order\": ", f);
-		if (fs.largest_free_order >= 0)
-			fprintf(f, "%d", fs.largest_free_order);
-		else
-			fputs("null", f);
-		fputs(",\n    \"unusable_index\": [", f);
-		for (int k = 0; k < HS_TRACE_ORDERS; k++) {
-			fputs(k ? ", " : "", f);
-			number(f, fs.unusable[k]);
-		}
-		fprintf(f, "],\n    \"internal_bytes\": %" PRIu64 ",\n    \"heap_efficiency\": ",
-		        fs.internal_bytes);
-		if (fs.have_efficiency)
-			number(f, fs.heap_efficiency);
-		else
-			fputs("null", f);
-		fputs("\n  },\n", f);
-	}
-	if (!vs.samples) {
-		fputs("  \"vmsize\": null\n", f);
-		return;
-	}
-	fprintf(f, "  \"vmsize\": {\n    \"samples\": %zu,\n    \"first_kb\": %" PRIu64
-	        ",\n    \"peak_kb\": %" PRIu64 ",\n    \"last_kb\": %" PRIu64
-	        ",\n    \"growth_bytes_per_s\": ", vs.samples, vs.first_kb, vs.peak_kb,
-	        vs.last_kb);
-	if (vs.have_growth)
-		number(f, vs.growth_bytes_per_s);
-	else
-		fputs("null", f);
-	/* the verdict (likely_leak / plateau / flat) belongs to the VmSize
-	 * growth analysis; until it exists the report says "not judged" */
-	fputs(",\n    \"verdict\": null\n  }\n", f);
+	hs_json_memory(f, a->tr);
 }
 
 void hs_report_json(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)

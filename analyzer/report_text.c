@@ -6,10 +6,12 @@
  * Every line starts with ==PID==.
  */
 #include "report.h"
+#include "report_mem.h"
 #include "util.h"
 
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -19,14 +21,30 @@ struct out {
 };
 
 static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One report line. Names, paths and messages come from the trace, which
+ * is untrusted: control characters (a terminal escape sequence, say) are
+ * printed as '?'. */
 static void line(struct out *o, const char *fmt, ...)
 {
+	char small[1024], *buf = small;
 	va_list ap;
-	fputs(o->prefix, o->f);
 	va_start(ap, fmt);
-	vfprintf(o->f, fmt, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
-	putc('\n', o->f);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof small) {
+		buf = hs_xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	fprintf(o->f, "%s%s\n", o->prefix, buf);
+	if (buf != small)
+		free(buf);
 }
 
 static const char *base_name(const char *p)
@@ -92,9 +110,19 @@ static const char *err_title(unsigned kind)
 	return "Heap error";
 }
 
+/* Like memcheck, stop listing after this many error contexts: past that
+ * the text is not read anyway, and the JSON report has them all. */
+#define MAX_ERROR_CONTEXTS 1000
+
 static void errors(struct out *o, const struct hs_analysis *a)
 {
 	for (size_t i = 0; i < a->nerrors; i++) {
+		if (i == MAX_ERROR_CONTEXTS) {
+			line(o, "More than %d error contexts: the rest are not shown here "
+			     "(the JSON report lists every error)", MAX_ERROR_CONTEXTS);
+			line(o, "%s", "");
+			break;
+		}
 		const struct hs_err_rec *r = &a->errors[i];
 		line(o, "%s", err_title(r->first->kind));
 		frames(o, r->frames[0], r->nframes[0]);
@@ -238,6 +266,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		heap_summary(&o, a);
 		line(&o, "%s", "");
 	}
+	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
 	leaks(&o, a, opt->show_kinds);
 	if (tr->have_counters && !a->nleaks && !a->suppressed.blocks) {
 		if (!q) {
@@ -257,12 +286,14 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 	for (size_t i = 0; i < a->nleaks; i++)
 		if (a->leaks[i].kind != HS_LEAK_REACHABLE)
 			leak_errs++;
-	if (!q || a->error_count || leak_errs)
-		line(&o, "ERROR SUMMARY: %" PRIu64 " errors from %zu contexts "
-		     "(suppressed: %" PRIu64 " from %zu)", a->error_count + leak_errs,
-		     a->nerrors + (size_t)leak_errs,
-		     a->errors_suppressed + a->suppressed_records,
-		     a->error_contexts_suppressed + a->suppressed_records);
+	if (!q || a->error_count || leak_errs) {
+		char b1[32], b2[32], b3[32], b4[32];
+		line(&o, "ERROR SUMMARY: %s errors from %s contexts (suppressed: %s from %s)",
+		     hs_commas(a->error_count + leak_errs, b1),
+		     hs_commas(a->nerrors + leak_errs, b2),
+		     hs_commas(a->errors_suppressed + a->suppressed_records, b3),
+		     hs_commas(a->error_contexts_suppressed + a->suppressed_records, b4));
+	}
 	if (!q)
 		ending(&o, tr);
 	char notes[8][1024];

@@ -11,8 +11,10 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_INLINE_DEPTH 64     /* frames from one ip; bounds bad DWARF   */
 
@@ -143,6 +145,17 @@ static struct modstate *open_module(struct hs_symbolizer *s, uint32_t idx)
 	ms->state = MOD_UNUSABLE;
 	if (m->path[0] != '/')
 		return ms;                  /* vdso, or no path recorded          */
+	/* The path comes from the trace: never open a FIFO or a device (it
+	 * could block or never end), only a regular file. */
+	struct stat st;
+	if (stat(m->path, &st) != 0) {
+		warnf(s, m->path, strerror(errno));
+		return ms;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		warnf(s, m->path, "not a regular file");
+		return ms;
+	}
 	ms->dwfl = dwfl_begin(&offline_callbacks);
 	if (!ms->dwfl)
 		return ms;
@@ -235,7 +248,7 @@ static uint32_t lookup(struct hs_symbolizer *s, Dwfl_Module *mod, const char *mo
                        uint64_t ip, struct hs_frame *out)
 {
 	Dwarf_Addr pc = ip - 1;
-	struct hs_frame base = { .address = ip, .module = modpath };
+	struct hs_frame base = { .address = pc, .module = modpath };
 	GElf_Sym sym;
 	GElf_Off off;
 	const char *symname = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
@@ -273,7 +286,7 @@ static uint32_t lookup(struct hs_symbolizer *s, Dwfl_Module *mod, const char *mo
 		int tag = dwarf_tag(&chain[i]);
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
 			continue;
-		struct hs_frame f = { .address = ip, .module = modpath,
+		struct hs_frame f = { .address = pc, .module = modpath,
 		                      .file = outer_file, .line = outer_line };
 		if (tag == DW_TAG_subprogram) {
 			/* the real function: the symbol table's name agrees with
@@ -343,7 +356,7 @@ static struct addr_entry *symbolize_ip(struct hs_symbolizer *s, uint64_t ip,
 		return e;
 	struct hs_frame tmp[MAX_INLINE_DEPTH + 1];
 	uint32_t n = 1;
-	tmp[0] = (struct hs_frame){ .address = ip };
+	tmp[0] = (struct hs_frame){ .address = ip ? ip - 1 : 0 };
 	if (mi >= 0) {
 		const struct hs_tmodule *m = &s->tr->modules[mi];
 		const char *path = hs_intern(s->pool, m->path);

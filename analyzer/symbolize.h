@@ -24,7 +24,9 @@
 #include "trace_read.h"
 
 struct hs_frame {
-	uint64_t    address;    /* the recorded return address               */
+	uint64_t    address;    /* the call site: recorded return address - 1,
+	                           as memcheck prints it; give this one to
+	                           addr2line and it names the same line      */
 	const char *function;   /* demangled; NULL when unknown              */
 	const char *mangled;    /* linkage/symbol name as in the binary (== function
 	                           for C); NULL when unknown                  */

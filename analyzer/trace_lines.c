@@ -286,22 +286,43 @@ static int p_counters(struct hs_rd *rd)
 	return 0;
 }
 
+/* Heap snapshots: the fields here, the cells in heapsnap.c. */
 static int p_snapshot(struct hs_rd *rd)
 {
-	uint64_t t;
-	if (dec(rd, 1, "t_ms", UINT64_MAX, &t) < 0)
+	uint64_t t, live, version;
+	char err[300];
+	if (dec(rd, 1, "t_ms", UINT64_MAX, &t) < 0 || dec(rd, 2, "live", UINT64_MAX, &live) < 0
+	    || dec(rd, 3, "cell version", UINT32_MAX, &version) < 0)
 		return -1;
 	rd->tr->snapshots++;
+	if (hs_snaps_begin(&rd->tr->snaps, rd->f[0].p, rd->f[0].len, t, live, version,
+	                   rd->rest, rd->rest_len, err, sizeof err) < 0)
+		return hs_rd_fail(rd, "%s", err);
 	return 0;
 }
 
 static int p_arena(struct hs_rd *rd)
 {
 	uint64_t idx, base;
-	if (!rd->tr->snapshots)
-		return hs_rd_fail(rd, "h line before any H line");
-	return dec(rd, 0, "arena index", UINT32_MAX, &idx) < 0
-	       || hex(rd, 1, "arena base", &base) < 0 ? -1 : 0;
+	char err[300];
+	if (dec(rd, 0, "arena index", UINT32_MAX, &idx) < 0 || hex(rd, 1, "arena base", &base) < 0)
+		return -1;
+	if (hs_snaps_arena(&rd->tr->snaps, idx, base, rd->rest, rd->rest_len, err,
+	                   sizeof err) < 0)
+		return hs_rd_fail(rd, "%s", err);
+	return 0;
+}
+
+static int p_huge(struct hs_rd *rd)
+{
+	uint64_t addr, usable, req;
+	char err[300];
+	if (hex(rd, 0, "address", &addr) < 0 || dec(rd, 1, "usable bytes", UINT64_MAX, &usable) < 0
+	    || dec(rd, 2, "requested bytes", UINT64_MAX, &req) < 0)
+		return -1;
+	if (hs_snaps_huge(&rd->tr->snaps, addr, usable, req, err, sizeof err) < 0)
+		return hs_rd_fail(rd, "%s", err);
+	return 0;
 }
 
 static int p_end(struct hs_rd *rd)
@@ -343,8 +364,9 @@ static const struct hs_tag_spec specs[] = {
 	{ "E", HS_TAG_OTHER, 5, true, p_error },
 	{ "L", HS_TAG_OTHER, 4, false, p_leak },
 	{ "C", HS_TAG_OTHER, 5, false, p_counters },
-	{ "H", HS_TAG_OTHER, 2, false, p_snapshot },
+	{ "H", HS_TAG_OTHER, 4, true, p_snapshot },
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },
+	{ "g", HS_TAG_OTHER, 3, false, p_huge },
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
 };

@@ -198,6 +198,7 @@ int hs_trace_read_stream(FILE *f, const char *name, struct hs_trace *tr)
 	}
 	free(buf);
 	hs_trace_resolve(tr);
+	hs_snaps_finish(&tr->snaps);
 	return rc;
 }
 
@@ -229,6 +230,7 @@ void hs_trace_free(struct hs_trace *tr)
 	free(tr->faults); free(tr->errors); free(tr->leaks); free(tr->notes);
 	free(tr->stack_slots);
 	free(tr->exe); free(tr->argv); free(tr->file);
+	hs_snaps_free(&tr->snaps);
 	memset(tr, 0, sizeof *tr);
 }
 

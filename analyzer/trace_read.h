@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "heapsnap.h"
+
 #define HS_TRACE_VERSION     1
 #define HS_TRACE_MAX_LINE    (1u << 20)   /* bytes, newline excluded      */
 #define HS_TRACE_MAX_FRAMES  1024         /* ips in one `S` line          */
@@ -118,7 +120,8 @@ struct hs_trace {
 
 	enum hs_end_how end;            /* `X`; HS_END_NONE: no end record    */
 	int      end_value;
-	size_t   snapshots;             /* `H` lines (heap maps read later)   */
+	size_t   snapshots;             /* `H` lines                          */
+	struct hs_snaps snaps;          /* H/h/g: heap maps (heapsnap.h)      */
 
 	uint64_t lines, bytes;          /* complete lines and bytes accepted  */
 	char     error[640];            /* "" when the whole file was read    */

@@ -144,24 +144,38 @@ const char *hs_commas(uint64_t v, char buf[32])
 	return buf;
 }
 
-char *hs_expand_pid(const char *pattern, long pid)
+char *hs_expand_name(const char *pattern, const char *id, bool append)
 {
-	char num[24];
-	int nl = snprintf(num, sizeof num, "%ld", pid);
-	size_t count = 0;
+	size_t idl = strlen(id), len = strlen(pattern) + idl + 2;
 	for (const char *q = pattern; (q = strstr(q, "%p")); q += 2)
-		count++;
-	size_t len = strlen(pattern) + count * (size_t)nl + 1;
+		len += idl;
 	char *out = hs_xmalloc(len), *o = out;
+	bool had_p = false;
 	for (const char *q = pattern; *q;) {
 		if (q[0] == '%' && q[1] == 'p') {
-			memcpy(o, num, (size_t)nl);
-			o += nl;
+			memcpy(o, id, idl);
+			o += idl;
+			q += 2;
+			had_p = true;
+		} else if (q[0] == '%' && q[1] == '%') {
+			*o++ = '%';
 			q += 2;
 		} else {
 			*o++ = *q++;
 		}
 	}
+	if (append && !had_p) {
+		*o++ = '.';
+		memcpy(o, id, idl);
+		o += idl;
+	}
 	*o = 0;
 	return out;
+}
+
+char *hs_expand_pid(const char *pattern, long pid)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%ld", pid);
+	return hs_expand_name(pattern, id, false);
 }

@@ -7,6 +7,7 @@
 #ifndef HS_UTIL_H
 #define HS_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +44,11 @@ static inline uint64_t hs_hash64(uint64_t x)
 /* "1,234,567" like memcheck; buf must hold 32 bytes. */
 const char *hs_commas(uint64_t v, char buf[32]);
 
-/* Replace every "%p" in pattern by pid (valgrind's --log-file rule).
- * Returns a new string. */
+/* File names as the shim makes them (valgrind's --log-file rule): "%p"
+ * becomes id, "%%" becomes "%". With append and no %p in the pattern,
+ * ".id" is added at the end. Returns a new string. */
+char *hs_expand_name(const char *pattern, const char *id, bool append);
+/* hs_expand_name with the decimal pid, nothing appended. */
 char *hs_expand_pid(const char *pattern, long pid);
 
 #endif

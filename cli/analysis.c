@@ -4,7 +4,9 @@
  * JSON one.
  */
 #include "cli.h"
+#include "../analyzer/html.h"
 #include "../analyzer/report.h"
+#include "../analyzer/svg.h"
 #include "../analyzer/util.h"
 
 #include <errno.h>
@@ -35,44 +37,50 @@ static int close_out(FILE *f, const char *name)
 	return bad ? -1 : 0;
 }
 
-int hs_cli_analyze(const struct hs_cli *c, const char *trace, FILE *text_out,
-                   bool *problems, bool *failed)
+/* --html: the report as one page (analyzer/html.c). */
+static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
+                      const struct hs_report_opts *o, long pid)
 {
-	struct hs_trace tr;
-	int rc = 0;
-	*problems = false;
-	*failed = hs_trace_read(trace, &tr) < 0;
-	if (*failed) {
-		fprintf(stderr, "heapscope: %s\n", tr.error);
-		if (!tr.lines) {            /* nothing to report on */
-			hs_trace_free(&tr);
-			return 0;
-		}
+	char *name;
+	FILE *f = open_out(c->html, pid, &name);
+	int rc = -1;
+	if (f) {
+		hs_report_html(f, a, o);
+		rc = close_out(f, name);
 	}
-	struct hs_symbolizer *sym = hs_sym_new(&tr, stderr);
+	free(name);
+	return rc;
+}
+
+int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
+                  unsigned flags, bool *problems)
+{
+	int rc = 0;
+	struct hs_symbolizer *sym = hs_sym_new(tr, stderr);
 	struct hs_analysis a;
-	hs_analyze(&a, &tr, sym, c->supps,
+	hs_analyze(&a, tr, sym, c->supps,
 	           strcmp(c->cmd, "report") == 0 ? (unsigned)c->stack_depth : 0);
 	*problems = hs_analysis_found_problems(&a);
 	struct hs_report_opts o = {
 		.show_kinds = c->show_kinds, .quiet = c->quiet, .tool_version = HS_VERSION,
 	};
-	long pid = tr.have_process ? tr.pid : 0;
+	long pid = tr->have_process ? tr->pid : 0;
 	char *name = NULL;
-	FILE *f = text_out;
-	if (c->log_file)
-		f = open_out(c->log_file, pid, &name);
-	if (f) {
-		hs_report_text(f, &a, &o);
-		if (c->log_file && close_out(f, name) < 0)
+	bool found = *problems || a.nerrors || a.nfaults;
+	if (!(flags & HS_OUT_FOUND_ONLY) || found) {
+		FILE *f = c->log_file ? open_out(c->log_file, pid, &name) : text_out;
+		if (f) {
+			hs_report_text(f, &a, &o);
+			if (c->log_file && close_out(f, name) < 0)
+				rc = -1;
+		} else {
 			rc = -1;
-	} else {
-		rc = -1;
+		}
+		free(name);
+		name = NULL;
 	}
-	free(name);
-	name = NULL;
-	if (c->json) {
-		f = open_out(c->json, pid, &name);
+	if (c->json && (flags & HS_OUT_JSON)) {
+		FILE *f = open_out(c->json, pid, &name);
 		if (f) {
 			hs_report_json(f, &a, &o);
 			if (close_out(f, name) < 0)
@@ -82,18 +90,29 @@ int hs_cli_analyze(const struct hs_cli *c, const char *trace, FILE *text_out,
 		}
 		free(name);
 	}
+	/* --html and --svg: like --json, for the main trace only */
+	if (c->html && (flags & HS_OUT_JSON) && write_html(c, &a, &o, pid) < 0)
+		rc = -1;
+	if (c->svg_dir && (flags & HS_OUT_JSON) && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
+		rc = -1;
 	hs_analysis_free(&a);
 	hs_sym_free(sym);
-	hs_trace_free(&tr);
 	return rc;
 }
 
 int hs_cmd_report(struct hs_cli *c)
 {
-	bool problems, failed;
+	bool problems = false;
+	int rc = 0;
 	if (hs_cli_load_supps(c) < 0)
 		return HS_EXIT_USAGE;
-	int rc = hs_cli_analyze(c, c->args[0], stdout, &problems, &failed);
+	struct hs_trace tr;
+	bool failed = hs_trace_read(c->args[0], &tr) < 0;
+	if (failed)
+		fprintf(stderr, "heapscope: %s\n", tr.error);
+	if (tr.lines)           /* something to report on */
+		rc = hs_cli_report(c, &tr, stdout, HS_OUT_JSON, &problems);
+	hs_trace_free(&tr);
 	if (problems && c->error_exitcode)
 		return c->error_exitcode;
 	return failed || rc < 0 ? HS_EXIT_TRACE : 0;

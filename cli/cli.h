@@ -17,6 +17,9 @@
 #define HS_EXIT_NOEXEC  126   /* program found but could not be executed      */
 #define HS_EXIT_NOTFOUND 127  /* program not found (as a shell says)          */
 
+/* Deepest stack the shim records (HEAPSCOPE_STACK_DEPTH, preload/config.c). */
+#define HS_MAX_RECORD_DEPTH 256
+
 struct hs_cli {
 	const char *cmd;              /* "run" or "report"                     */
 	const char *out;              /* -o: the trace file `run` writes       */
@@ -32,6 +35,9 @@ struct hs_cli {
 	bool no_checks;               /* run: no canaries, quarantine, fill    */
 	const char *quarantine;       /* run: --quarantine BYTES               */
 	const char *fail;             /* --fail POLICY                         */
+	const char *svg_dir;          /* --svg DIR: the pictures as files      */
+	const char *html;             /* --html FILE (%p allowed)              */
+	long sample_ms;               /* --sample-interval MS; -1 = default    */
 	char **args;                  /* run: program and its arguments;
 	                                 report: the trace                     */
 	int nargs;
@@ -43,12 +49,25 @@ int  hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first);
 int  hs_cli_load_supps(struct hs_cli *c);
 void hs_cli_usage(FILE *f);
 
-/* Read the trace, print the text report (to text_out unless --log-file)
- * and write --json. pid expands %p in file names. Sets *problems when
- * leaks or errors were found, *failed when the trace could not be read
- * completely. Returns 0, or -1 when an output file could not be written. */
-int  hs_cli_analyze(const struct hs_cli *c, const char *trace, FILE *text_out,
-                    bool *problems, bool *failed);
+struct hs_trace;
+
+#define HS_OUT_JSON       1u  /* also write --json                        */
+#define HS_OUT_FOUND_ONLY 2u  /* print the text only if something was found */
+
+/* Report on a trace that has been read (completely or not): print the
+ * text report (to text_out unless --log-file) and write --json if asked;
+ * the trace's pid expands %p. Sets *problems when leaks or errors were
+ * found. Returns 0, or -1 when an output file could not be written. */
+int  hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
+                   unsigned flags, bool *problems);
+
+/* ---- traces.c: where the shim put the traces of a run ----------------- */
+/* The trace of image `gen` (0, then 1, 2 ... after each exec) of process
+ * pid, named as the shim names it from the HEAPSCOPE_OUT pattern. */
+char *hs_cli_trace_name(const char *pattern, long pid, unsigned gen);
+/* Say which descendants of root_pid wrote traces (files that match the
+ * pattern, written since `since`), so the user knows where to look. */
+void hs_cli_list_children(FILE *f, const char *pattern, long root_pid, long since);
 
 int  hs_cmd_run(struct hs_cli *c);
 int  hs_cmd_report(struct hs_cli *c);

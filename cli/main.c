@@ -4,8 +4,10 @@
  * the command.
  */
 #include "cli.h"
+#include "sweep.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv)
@@ -24,8 +26,10 @@ int main(int argc, char **argv)
 		printf("heapscope %s\n", HS_VERSION);
 		return 0;
 	}
+	if (strcmp(cmd, "sweep") == 0)
+		return hs_cmd_sweep(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "report") != 0) {
-		fprintf(stderr, "heapscope: unknown command '%s' (run or report; see "
+		fprintf(stderr, "heapscope: unknown command '%s' (run, report or sweep; see "
 		        "heapscope --help)\n", cmd);
 		return HS_EXIT_USAGE;
 	}
@@ -44,7 +48,12 @@ int main(int argc, char **argv)
 			break;             /* the program's own arguments follow */
 	}
 	struct hs_cli c = { .cmd = cmd };
-	if (hs_cli_parse(&c, argc, argv, 2) < 0)
-		return HS_EXIT_USAGE;
-	return strcmp(cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	int rc = HS_EXIT_USAGE;
+	if (hs_cli_parse(&c, argc, argv, 2) == 0)
+		rc = strcmp(cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	/* freed so that heapscope itself checks clean under a leak checker */
+	free(c.args);
+	free(c.supp_files);
+	hs_supps_free(c.supps);
+	return rc;
 }

@@ -20,11 +20,14 @@ void hs_cli_usage(FILE *f)
 	fputs(
 "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope report [options] TRACE\n"
+"       heapscope sweep [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope --help | --version\n"
 "\n"
 "run     runs PROGRAM with libheapscope.so preloaded, then prints the leak\n"
 "        and heap-error report to stderr.\n"
 "report  prints the report of a trace written by an earlier run (to stdout).\n"
+"sweep   fails PROGRAM's allocations one point at a time and reports which\n"
+"        calls it does not survive (heapscope sweep --help).\n"
 "\n"
 "options:\n"
 "  -o FILE               run: the trace file (default heapscope.PROG.%p.trace\n"
@@ -35,7 +38,8 @@ void hs_cli_usage(FILE *f)
 "  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
 "                        reachable, all or none (default definite,indirect,\n"
 "                        possible); every kind is counted in LEAK SUMMARY\n"
-"  --stack-depth N       run: frames recorded per allocation (1-1024);\n"
+"                        (valgrind's --show-leak-kinds is accepted too)\n"
+"  --stack-depth N       run: frames recorded per allocation (1-256);\n"
 "                        report: frames shown per stack\n"
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
 "                        (leak:PATTERN) suppressions; may be repeated\n"
@@ -45,6 +49,11 @@ void hs_cli_usage(FILE *f)
 "  --no-children         run: do not trace child processes\n"
 "  --fail POLICY         run: inject allocation failures (HEAPSCOPE_FAIL),\n"
 "                        e.g. nth=5 or prob=0.01,seed=1\n"
+"  --html FILE           also write one self-contained HTML report (%p allowed):\n"
+"                        summary, memory charts, heap maps, leaks with stacks\n"
+"  --svg DIR             also write the charts and heap maps as SVG files\n"
+"  --sample-interval MS  run: sample VmSize and heap counters every MS\n"
+"                        milliseconds (default 50; 0: only at exit)\n"
 "  --abort-on-error      run: stop the program at the first heap error\n"
 "                        (invalid, double or mismatched free, overrun, write\n"
 "                        after free); the report is still written\n"
@@ -120,12 +129,16 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 }
 
 /* Options that take a value. */
-enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL, O_QUAR };
+enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL,
+       O_HTML, O_SVG, O_SAMPLE, O_QUAR };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
-	{ "--leak-kinds", O_KINDS, false }, { "--stack-depth", O_DEPTH, false },
+	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
+	{ "--stack-depth", O_DEPTH, false },
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
-	{ "--fail", O_FAIL, true }, { "--quarantine", O_QUAR, true },
+	{ "--fail", O_FAIL, true },
+	{ "--html", O_HTML, false }, { "--svg", O_SVG, false },
+	{ "--sample-interval", O_SAMPLE, true }, { "--quarantine", O_QUAR, true },
 };
 
 static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
@@ -150,7 +163,9 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 	case O_KINDS:
 		return leak_kinds(c, v, &c->show_kinds);
 	case O_DEPTH:
-		if (number(c, name, v, 1, HS_TRACE_MAX_FRAMES, &n) < 0)
+		/* run: what the shim can record; report: what to show */
+		if (number(c, name, v, 1, strcmp(c->cmd, "run") == 0 ? HS_MAX_RECORD_DEPTH
+		           : HS_TRACE_MAX_FRAMES, &n) < 0)
 			return -1;
 		c->stack_depth = n;
 		return 0;
@@ -167,6 +182,14 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 			return usage_error(c, "%s: empty policy", name);
 		c->fail = v;
 		return 0;
+	case O_HTML:
+	case O_SVG:
+		if (!*v)
+			return usage_error(c, "%s: empty file name", name);
+		*(id == O_HTML ? &c->html : &c->svg_dir) = v;
+		return 0;
+	case O_SAMPLE:
+		return number(c, name, v, 0, 3600000, &c->sample_ms);
 	case O_QUAR: {
 		/* checked here, so a typo is a usage error and not a warning
 		 * from inside the program */
@@ -237,6 +260,7 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 	bool run = strcmp(c->cmd, "run") == 0;
 	c->show_kinds = 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_INDIRECT
 	                | 1u << HS_LEAK_POSSIBLE;
+	c->sample_ms = -1;
 	c->args = hs_xcalloc((size_t)argc + 1, sizeof(char *));
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i];

@@ -13,6 +13,7 @@
  * pass SIGTERM/SIGHUP on to it.
  */
 #include "cli.h"
+#include "../analyzer/trace_read.h"
 #include "../analyzer/util.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile pid_t child_pid;
@@ -72,11 +74,19 @@ static char *trace_pattern(const struct hs_cli *c)
 	if (c->out) {
 		pat = hs_xstrdup(c->out);
 	} else {
-		const char *prog = strrchr(c->args[0], '/');
-		prog = prog ? prog + 1 : c->args[0];
+		/* the shim's default name (docs/TRACE-FORMAT.md): the base name
+		 * with characters outside [A-Za-z0-9._+-] as '_', which also keeps
+		 * a '%' in it from reading as %p */
+		const char *base = strrchr(c->args[0], '/');
+		char *prog = hs_xstrdup(base ? base + 1 : c->args[0]);
+		for (char *q = prog; *q; q++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			            "0123456789._+-", *q))
+				*q = '_';
 		size_t len = strlen(prog) + sizeof "heapscope..%p.trace";
 		pat = hs_xmalloc(len);
 		snprintf(pat, len, "heapscope.%s.%%p.trace", prog);
+		free(prog);
 	}
 	if (pat[0] == '/' || !getcwd(cwd, sizeof cwd))
 		return pat;
@@ -117,6 +127,11 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHILDREN", "0");
 	if (c->fail)
 		rc |= set_env("HEAPSCOPE_FAIL", c->fail);
+	if (c->sample_ms >= 0) {
+		char ms[24];
+		snprintf(ms, sizeof ms, "%ld", c->sample_ms);
+		rc |= set_env("HEAPSCOPE_SAMPLE_MS", ms);
+	}
 	if (c->abort_on_error)
 		rc |= set_env("HEAPSCOPE_ABORT_ON_ERROR", "1");
 	if (c->no_checks)
@@ -204,6 +219,48 @@ static int wait_for(pid_t pid, int *status)
 	return 0;
 }
 
+/* Report on the process's trace and, when it exec'd, on the trace of
+ * each image that followed: earlier images only if they found something
+ * (their heap vanished with the exec, they have no leaks to tell), the
+ * last one in full and to --json. Returns true when some trace could not
+ * be read completely. */
+static bool report_chain(const struct hs_cli *c, const char *pattern, pid_t pid,
+                         bool *problems)
+{
+	bool failed = false;
+	*problems = false;
+	for (unsigned gen = 0;; gen++) {
+		char *name = hs_cli_trace_name(pattern, pid, gen);
+		struct hs_trace tr;
+		if (hs_trace_read(name, &tr) < 0) {
+			failed = true;
+			if (gen == 0 && !tr.lines && access(name, F_OK) != 0)
+				fprintf(stderr, "heapscope: no trace was written (%s); a static "
+				        "or setuid program ignores LD_PRELOAD\n", tr.error);
+			else
+				fprintf(stderr, "heapscope: %s\n", tr.error);
+		}
+		char *next = NULL;
+		bool more = false, found = false;
+		if (tr.end == HS_END_EXEC) {
+			next = hs_cli_trace_name(pattern, pid, gen + 1);
+			more = access(next, F_OK) == 0;
+		}
+		if (tr.lines && hs_cli_report(c, &tr, stderr, more ? HS_OUT_FOUND_ONLY
+		                              : HS_OUT_JSON, &found) < 0)
+			failed = true;
+		if (more)
+			fprintf(stderr, "heapscope: %s called exec; following its trace %s\n",
+			        tr.exe ? tr.exe : name, next);
+		*problems |= found;
+		hs_trace_free(&tr);
+		free(name);
+		free(next);
+		if (!more)
+			return failed;
+	}
+}
+
 int hs_cmd_run(struct hs_cli *c)
 {
 	if (hs_cli_load_supps(c) < 0)
@@ -222,6 +279,7 @@ int hs_cmd_run(struct hs_cli *c)
 	int code = 0, status;
 	pid_t pid = -1;
 	struct saved_sigs sigs;
+	time_t started = time(NULL);
 	take_signals(&sigs);
 	if (prepare_env(c, lib, pattern) == 0)
 		pid = start(c, &sigs, &code);
@@ -245,16 +303,10 @@ int hs_cmd_run(struct hs_cli *c)
 		code = WEXITSTATUS(status);
 	}
 
-	char *trace = hs_expand_pid(pattern, pid);
+	bool problems;
+	bool failed = report_chain(c, pattern, pid, &problems);
+	hs_cli_list_children(stderr, pattern, pid, (long)started);
 	free(pattern);
-	bool problems = false, failed = true;
-	struct stat st;
-	if (stat(trace, &st) != 0)
-		fprintf(stderr, "heapscope: no trace was written (%s: %s); a static or "
-		        "setuid program ignores LD_PRELOAD\n", trace, strerror(errno));
-	else if (hs_cli_analyze(c, trace, stderr, &problems, &failed) < 0)
-		failed = true;
-	free(trace);
 	if (c->error_exitcode && (problems || failed))
 		return c->error_exitcode;
 	return code;

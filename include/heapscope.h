@@ -134,10 +134,11 @@ HS__INLINE unsigned long hs_fail_count(void) { return hs__api()->fail_count(); }
 HS__INLINE void hs_benign_begin(void) { hs__api()->benign_begin(); }
 HS__INLINE void hs_benign_end(void) { hs__api()->benign_end(); }
 
-/* Ask for a heap snapshot named LABEL (a heap map in the report).
- * Returns 1 when one was recorded, 0 when not: without heapscope, or
- * when this heapscope's shim cannot take snapshots yet (it cannot; the
- * call is here so that programs can be written against it now). */
+/* Record a heap snapshot named LABEL (a heap map in the report, and a
+ * sample of VmSize and the heap counters). LABEL: at most 64 printable
+ * characters; spaces and control bytes become '_'. Returns 1 when one
+ * was recorded, 0 when not: without heapscope, when recording is off, or
+ * when called from a signal handler that interrupted the allocator. */
 HS__INLINE int hs_snapshot(const char *label) { return hs__api()->snapshot(label); }
 
 #endif /* HEAPSCOPE_SHIM */

@@ -12,6 +12,7 @@
 #include "heapscope.h"
 #include "internal.h"
 #include "faults.h"
+#include "sampler.h"
 
 HS_API int hs_running(void)
 {
@@ -51,12 +52,11 @@ HS_API void hs_benign_end(void)
 	hs_fault_benign_leave();
 }
 
-/* Not yet: the shim has no snapshot writer (`H`/`h` trace lines) so far.
- * Returning 0 is the documented "no snapshot was recorded". */
+/* A sample and a heap snapshot labelled LABEL (sampler.c); 0 when not
+ * recording. */
 HS_API int hs_snapshot(const char *label)
 {
-	(void)label;
-	return 0;
+	return hs_sampler_api_snapshot(label) ? 1 : 0;
 }
 
 static const struct heapscope_api_v1 table = {

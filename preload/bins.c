@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sampler.h"
 
 #define KB 1024u
 const uint32_t hs_bin_slot_size[HS_NR_BINS] = {
@@ -55,6 +56,8 @@ struct central {
 	uint32_t npartial;
 	uint32_t nbatches;
 	struct batch batches[TRANSFER_MAX];
+	uint64_t used_slots;            /* sum of slab->used over its slabs   */
+	uint64_t slab_pages;            /* pages its slabs hold               */
 } __attribute__((aligned(64)));
 
 static struct central central[HS_NR_BINS];
@@ -148,6 +151,7 @@ static struct hs_slab *slab_new(struct central *c, unsigned bin)
 	s->slot_size = hs_bin_slot_size[bin];
 	s->capacity = (uint32_t)((np << HS_PAGE_SHIFT) / s->slot_size);
 	s->bin = (uint8_t)bin;
+	c->slab_pages += np;
 	partial_add(c, s);
 	return s;
 }
@@ -169,6 +173,7 @@ static void *slab_take(struct central *c, struct hs_slab *s)
 		hs_header_seal(h);
 	}
 	s->used++;
+	c->used_slots++;
 	if (!s->free && s->carved == s->capacity)
 		partial_del(c, s);
 	return slot;
@@ -188,10 +193,12 @@ static void slab_put(struct central *c, struct hs_slab *s, void *slot)
 	hs_slot_set_next(slot, s->free);
 	s->free = slot;
 	s->used--;
+	c->used_slots--;
 	if (!s->in_partial)
 		partial_add(c, s);
 	if (s->used == 0 && c->npartial > 1) {
 		partial_del(c, s);
+		c->slab_pages -= slab_pages(s->bin);
 		hs_buddy_free(s->base);
 		slab_desc_free(s);
 	}
@@ -321,6 +328,23 @@ void *hs_bins_slot_of(struct hs_page *head, const void *addr)
 	if (i >= s->carved)
 		return NULL;
 	return s->base + i * s->slot_size;
+}
+
+/* For the sampler (sampler.h): a consistent view per bin, one lock at a
+ * time; the sampler never holds another allocator lock meanwhile. */
+void hs_bins_usage(struct hs_bins_usage *out)
+{
+	out->granted = out->slab_pages = 0;
+	for (unsigned b = 0; b < HS_NR_BINS; b++) {
+		struct central *c = &central[b];
+		pthread_mutex_lock(&c->lock);
+		uint64_t slots = c->used_slots;
+		for (uint32_t i = 0; i < c->nbatches; i++)
+			slots -= c->batches[i].n;
+		out->slab_pages += c->slab_pages;
+		pthread_mutex_unlock(&c->lock);
+		out->granted += slots * hs_bin_slot_size[b];
+	}
 }
 
 void hs_bins_lock_all(void)

@@ -55,6 +55,8 @@ static char *claim(struct chunk *c, size_t len)
 
 void *hs_boot_alloc(size_t size, size_t align, unsigned kind)
 {
+	if (unlikely(!hs_secret))
+		hs_init_early();
 	if (align < HS_ALIGN)
 		align = HS_ALIGN;
 	if (size > HS_MAX_REQUEST || align > CHUNK)

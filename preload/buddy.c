@@ -15,7 +15,7 @@
  *
  * Memory goes back to the system two ways: an arena that becomes entirely
  * free is unmapped when another whole free arena is already kept, and when
- * free-but-resident ("dirty") pages exceed DIRTY_MAX, the largest dirty
+ * free-but-resident ("dirty") pages exceed dirty_max(), the largest dirty
  * free blocks are madvise(MADV_DONTNEED)'d until half are left.
  *
  * Locking: one mutex for everything here. Lock order: a bins central lock
@@ -26,10 +26,15 @@
 
 #include "internal.h"
 
-#define DIRTY_MAX   ((size_t)2048)      /* pages: 8 MiB free but resident */
+/* Free-but-resident pages we tolerate: 8 MiB, or an eighth of what the
+ * arenas hold, whichever is more — a program churning large blocks over a
+ * big heap would otherwise madvise and re-fault the same pages forever
+ * (glibc never purges inside its heap; jemalloc decays over seconds). */
+#define DIRTY_MIN   ((size_t)8192)
 #define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
                                            a syscall; not counted as dirty */
-#define KEEP_ARENAS 1                   /* whole free arenas kept mapped  */
+/* Whole free arenas kept mapped: 1, plus one per eight mapped. */
+#define keep_arenas() (1 + nr_arenas / 8)
 
 /* Each list keeps dirty blocks before clean ones: allocation takes the
  * head (memory that is already resident), purge walks from the head and
@@ -43,6 +48,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct free_area free_area[HS_NR_ORDERS];
 static struct hs_arena *arenas;
 static size_t nr_arenas, next_index, free_pages, dirty_pages;
+
+static size_t dirty_max(void)
+{
+	size_t share = nr_arenas * HS_ARENA_PAGES / 4;
+	return share > DIRTY_MIN ? share : DIRTY_MIN;
+}
 
 static inline size_t page_index(const struct hs_arena *a, const struct hs_page *pg)
 {
@@ -165,11 +176,14 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 	pg->state = PG_FREE;
 	pg->order = (uint8_t)order;
 	pg->dirty = (uint8_t)dirty;
-	if (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free >= KEEP_ARENAS) {
-		arena_release(a);
-		return;
-	}
 	list_add(pg, order);
+	/* Unmap whole free arenas beyond what we keep; the count kept shrinks
+	 * with the heap, so look again every time one becomes whole. */
+	while (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free > keep_arenas()) {
+		struct hs_page *whole = free_area[HS_MAX_ORDER].tail;
+		list_del(whole);
+		arena_release(whole->arena);
+	}
 }
 
 /* File the page range [idx, end) as its natural aligned pieces, merging.
@@ -197,13 +211,14 @@ static void free_range(struct hs_arena *a, size_t idx, size_t end)
 }
 
 /* Give dirty free blocks back to the system, largest first, until at most
- * half of DIRTY_MAX is left. */
+ * half of dirty_max() is left. */
 static void purge(void)
 {
-	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > DIRTY_MAX / 2;
+	size_t target = dirty_max() / 2;
+	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > target;
 	     order--) {
 		struct hs_page *pg;
-		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > DIRTY_MAX / 2) {
+		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > target) {
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
 			list_del(pg);           /* re-file it among the clean ones */
 			pg->dirty = 0;
@@ -303,7 +318,7 @@ void hs_buddy_free(void *block)
 	pthread_mutex_lock(&lock);
 	size_t idx = page_index(a, pg);
 	free_range(a, idx, idx + pg->npages);
-	if (dirty_pages > DIRTY_MAX)
+	if (dirty_pages > dirty_max())
 		purge();
 	pthread_mutex_unlock(&lock);
 }

@@ -90,6 +90,14 @@ void hs_config_init(void)
 {
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
+	read_bool("HEAPSCOPE_STACK_CACHE", &hs_stack_cache_enabled);
+	/* --no-children: an exec'd descendant (the recorder marks them with
+	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
+	 * children are always traced, as valgrind does. */
+	int children = 1;
+	read_bool("HEAPSCOPE_CHILDREN", &children);
+	if (!children && hs_env("HEAPSCOPE_TRACED"))
+		hs_cfg.enabled = 0;
 	/* Checks cost a little on every call: on by default when recording,
 	 * off for the plain allocator (HEAPSCOPE_RECORD=0) unless asked for. */
 	if (hs_cfg.checks < 0)

@@ -66,9 +66,9 @@ void hs_error(const char *kind, const char *call, const void *addr,
 	                 ? hs_stack_capture() : 0;
 	if (hs_trace_active && hs_trace_active())
 		hs_trace_printf("E %s %lx %u %u %u %s%s%s%s\n", kind,
-		                (unsigned long)(uintptr_t)addr, stack, alloc_stack,
-		                free_stack, call ? "in " : "", call ? call : "",
-		                call ? ": " : "", detail);
+		                (unsigned long)(uintptr_t)addr, hs_stack_ref(stack),
+		                hs_stack_ref(alloc_stack), hs_stack_ref(free_stack),
+		                call ? "in " : "", call ? call : "", call ? ": " : "", detail);
 	reporting = 0;
 	errno = saved;
 	if (hs_cfg.abort_on_error) {

@@ -66,16 +66,22 @@ bool hs_fast_free(void *p, unsigned accept)
 	uintptr_t g = hs_pagemap_get(h);
 	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
 		return false;
-	if (unlikely(h->state != HS_LIVE || h->bin >= HS_NR_BINS
-	             || !((1u << h->kind) & accept) || hs_tc.state != 1
-	             || h->check != hs_header_hash(h)))
+	/* One load of each header word; decode in registers. */
+	uint64_t w0 = hs_header_word0(h);
+	uint32_t stack = h->stack, check = h->check;
+	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
+	unsigned kind = (unsigned)(w0 >> HS_W0_KIND_SHIFT) & 0xF;
+	if (unlikely((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
+	             || !((1u << kind) & accept) || hs_tc.state != 1
+	             || check != hs_hash_words(w0, stack, h)))
 		return false;
-	struct hs_tcache_bin *tb = &hs_tc.bins[h->bin];
+	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))
 		return false;
 	hs_ts.frees++;
-	hs_ts.live -= (int64_t)h->size;
-	hs_header_set_state(h, HS_FREED);
+	hs_ts.live -= (int64_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
+	hs_header_store(h, (w0 & ~HS_W0_STATE_MASK) | (uint64_t)HS_FREED << HS_W0_STATE_SHIFT,
+	                stack);
 	hs_busy = 1;
 	hs_slot_set_next(h, tb->head);
 	tb->head = h;

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "internal.h"
@@ -48,6 +49,8 @@ static atomic_uint_fast64_t total;        /* failures, all levels           */
 static atomic_uint gen_next = 1;          /* 0 never names a policy         */
 static atomic_flag edit_lock = ATOMIC_FLAG_INIT;   /* push/pop/init/reset */
 static __thread int benign_depth;
+static bool census;                       /* HEAPSCOPE_CENSUS: sweep's count */
+static bool scoped;                       /* HEAPSCOPE_FAIL_ONLY was given   */
 
 /* limit= reads the heap's own counters. Exact in a single-threaded
  * program (reading folds this thread's share); with threads each other
@@ -136,6 +139,49 @@ static bool fires(const struct hs_fault_policy *p, uint64_t m,
 	return false;
 }
 
+/* Should this injected failure get its `F` line? (faults.h: the caps.)
+ * One byte per stack id counts lines written, in a table mapped on first
+ * use (MAP_NORESERVE: only the pages of ids seen are ever touched). */
+#define LINE_IDS ((size_t)1 << 24)            /* stacks.c's id space     */
+static _Atomic(_Atomic unsigned char *) lines_per_stack;
+static atomic_uint_fast64_t lines_written;
+static atomic_flag quiet_said = ATOMIC_FLAG_INIT;
+
+static bool worth_a_line(uint32_t stack)
+{
+	bool ok = atomic_fetch_add_explicit(&lines_written, 1, memory_order_relaxed)
+	          < HS_FAULT_LINES_MAX;
+	_Atomic unsigned char *t = atomic_load_explicit(&lines_per_stack,
+	                                                memory_order_acquire);
+	if (ok && stack && stack < LINE_IDS) {
+		if (!t) {
+			void *m = mmap(NULL, LINE_IDS, PROT_READ | PROT_WRITE,
+			               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			_Atomic unsigned char *none = NULL;
+			if (m == MAP_FAILED)
+				return true;          /* no table: write them all     */
+			if (atomic_compare_exchange_strong(&lines_per_stack, &none, m)) {
+				t = m;
+			} else {
+				munmap(m, LINE_IDS);
+				t = none;
+			}
+		}
+		unsigned char n = atomic_load_explicit(&t[stack], memory_order_relaxed);
+		if (n >= HS_FAULT_LINES_PER_STACK)
+			ok = false;
+		else
+			atomic_store_explicit(&t[stack], n + 1, memory_order_relaxed);
+	}
+	if (!ok && !atomic_flag_test_and_set(&quiet_said) && hs_trace_active())
+		hs_trace_printf("! injected failures beyond %d per stack (%d in all) "
+		                "are not written\n", HS_FAULT_LINES_PER_STACK,
+		                HS_FAULT_LINES_MAX);
+	if (!ok)
+		atomic_fetch_sub_explicit(&lines_written, 1, memory_order_relaxed);
+	return ok;
+}
+
 /* Take one failure out of the times= budget; false when it is spent.
  * A CAS loop so that racing threads never inject more than times. */
 static bool take_budget(struct level *lv)
@@ -159,9 +205,17 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 		return false;
 	uint64_t n = atomic_fetch_add_explicit(&lv->calls, 1, memory_order_relaxed) + 1;
 	uint32_t stack = c->stack;
+	if (lv == &levels[0] && census)
+		hs_fault_census_note(n, c, &stack);
 	if (matches(lv, c, &stack)) {
-		uint64_t m = atomic_fetch_add_explicit(&lv->matched, 1,
-		                                       memory_order_relaxed) + 1;
+		/* Without filters every call matches: use the call number
+		 * itself, so racing threads cannot pair one call's number
+		 * with another's match and nth=N records exactly N. */
+		const struct hs_fault_policy *p = &lv->pol;
+		bool filtered = p->funcs || p->minsize || p->main_only || p->caller[0];
+		uint64_t m = filtered ? atomic_fetch_add_explicit(&lv->matched, 1,
+		                                                  memory_order_relaxed) + 1
+		                      : n;
 		fail = fires(&lv->pol, m, c) && take_budget(lv);
 	}
 	if (fail) {
@@ -173,6 +227,7 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 		rec->size = c->size;
 		rec->stack = stack;
 		rec->benign = benign_depth > 0;
+		rec->quiet = !worth_a_line(stack);
 	}
 	errno = saved;
 	return fail;
@@ -274,26 +329,63 @@ void hs_faults_reset(void)
 	unlock();
 }
 
+/* A forked child is another process: under HEAPSCOPE_FAIL_ONLY it is
+ * never the target, and the census counts only the image it started in
+ * (the child's calls would continue the parent's numbering). The child is
+ * single threaded, so a lock some other parent thread held is simply let
+ * go. */
+static void after_fork_child(void)
+{
+	atomic_flag_clear(&edit_lock);
+	if (census) {
+		census = false;
+		hs_fault_census_stop();
+	}
+	if (scoped) {
+		fill(&levels[0], NULL);
+		if (atomic_load(&top) == 0)
+			publish(0);
+	}
+}
+
 void hs_faults_init_from_env(void)
 {
+	static bool atfork_done;
 	const char *v = hs_env("HEAPSCOPE_FAIL");
 	struct hs_fault_policy pol;
 	char err[HS_FAULT_ERR_MAX];
 	bool blank = true;
 	for (const char *q = v; q && *q; q++)
 		blank = blank && (*q == ' ' || *q == '\t');
+	hs_fault_use_recorder();
+	census = hs_fault_census_init();
+	const char *only = hs_env("HEAPSCOPE_FAIL_ONLY");
+	scoped = only && *only;
+	int here = blank ? 1 : hs_fault_scope_here();
+	/* A policy that never fires: level 0 counts every call (census). */
+	struct hs_fault_policy count_only;
+	memset(&count_only, 0, sizeof count_only);
 	lock();
 	if (blank) {
-		fill(&levels[0], NULL);          /* unset or empty: no injection */
-	} else if (hs_fault_parse(v, &pol, err, sizeof err)) {
-		fill(&levels[0], &pol);
-	} else {
+		/* unset or empty: no injection */
+		fill(&levels[0], census ? &count_only : NULL);
+	} else if (!hs_fault_parse(v, &pol, err, sizeof err)) {
 		fill(&levels[0], NULL);
 		hs_log("HEAPSCOPE_FAIL=%s: %s; fault injection is OFF", v, err);
+	} else if (here == 1) {
+		fill(&levels[0], &pol);
+	} else {
+		/* Another image is the target (or the scope was unreadable,
+		 * said already): count for the census, inject nothing. */
+		fill(&levels[0], census ? &count_only : NULL);
 	}
 	if (atomic_load(&top) == 0)
 		publish(0);
 	unlock();
+	if ((census || scoped) && !atfork_done) {
+		atfork_done = true;
+		pthread_atfork(NULL, NULL, after_fork_child);
+	}
 }
 
 void hs_fault_benign_enter(void)

@@ -116,7 +116,20 @@ struct hs_fault_record {
 	size_t   size;
 	uint32_t stack;         /* the call's stack id (captured if needed)   */
 	bool     benign;        /* inside hs_benign_begin/end on this thread  */
+	bool     quiet;         /* do not write an `F` line: this stack has
+	                           had HS_FAULT_LINES_PER_STACK already (see
+	                           below); the failure is injected all the same */
 };
+
+/* A persistent policy (after=N) in a retry loop fails the same call
+ * millions of times; an `F` line for each would fill the disk. The first
+ * HS_FAULT_LINES_PER_STACK failures of each stack, and at most
+ * HS_FAULT_LINES_MAX in all, are written; the first failure left unwritten
+ * puts a `!` line in the trace, so the report says it is incomplete. The
+ * first failure of a stack, the one that finds an unchecked call, is
+ * always among those written (until the total cap). */
+#define HS_FAULT_LINES_PER_STACK 8
+#define HS_FAULT_LINES_MAX       100000
 
 /* The recorder's services that some terms need; any may be NULL, in which
  * case the term that needs it never matches (limit: never fails). The
@@ -154,7 +167,10 @@ bool hs_fault_should_fail(const struct hs_fault_call *call,
 #define HS_FAULT_DEPTH 8        /* regions that can be open at once        */
 
 /* Level 0 from HEAPSCOPE_FAIL (via hs_env). A bad policy is reported on
- * stderr, naming the variable and the term, and leaves injection off. */
+ * stderr, naming the variable and the term, and leaves injection off.
+ * HEAPSCOPE_FAIL_ONLY limits it to one process image and HEAPSCOPE_CENSUS
+ * arms a count-only level 0 (fault_census.c). Also installs the
+ * recorder's hooks (hs_fault_use_recorder). */
 void hs_faults_init_from_env(void);
 /* Open a region with POLICY (NULL: injection off inside). 0 on success;
  * -1 bad policy (message in err), -2 too many regions open. On -1 and -2
@@ -169,6 +185,23 @@ uint64_t hs_fault_total(void);
 uint64_t hs_fault_calls(void);
 /* Back to no policy at all, counters zeroed (tests; fork-free contexts). */
 void hs_faults_reset(void);
+
+/* ---- sweep support (fault_census.c, fault_hooks.c) ---------------------- */
+/* Install the recorder's stack capture and the in-process symbol reader
+ * (symtab.h) as the hooks; called by hs_faults_init_from_env. */
+void hs_fault_use_recorder(void);
+/* HEAPSCOPE_FAIL_ONLY=PID[.GEN]: 1 if HEAPSCOPE_FAIL applies in this
+ * image (or no scope was given), 0 if another image is the target, -1 if
+ * the value is malformed (said on stderr). */
+int  hs_fault_scope_here(void);
+/* HEAPSCOPE_CENSUS=1: true if the census is on in this image (it then
+ * writes `N` lines for new stacks and an `n` line at exit). */
+bool hs_fault_census_init(void);
+void hs_fault_census_stop(void);
+/* Level 0 counted call number nth: capture the stack into *stack if not
+ * yet known and write an `N` line the first time that stack is seen. */
+void hs_fault_census_note(uint64_t nth, const struct hs_fault_call *c,
+                          uint32_t *stack);
 
 /* Benign regions nest per thread; failures inside are marked benign. */
 void hs_fault_benign_enter(void);

@@ -61,15 +61,25 @@ _Static_assert(sizeof(struct hs_header) == HS_HEADER_SIZE, "header is 16 bytes")
 
 extern uint64_t hs_secret;     /* set once at init from AT_RANDOM        */
 
+/* The header as two machine words. Writes build both words in registers
+ * and store each once: filling the bitfields and then reading the word
+ * back to hash it stalls on store forwarding, on every malloc. */
+#define HS_W0_GUARD_SHIFT 47
+#define HS_W0_BIN_SHIFT   48
+#define HS_W0_KIND_SHIFT  56
+#define HS_W0_STATE_SHIFT 60
+#define HS_W0_STATE_MASK  ((uint64_t)0xF << HS_W0_STATE_SHIFT)
+
 static inline uint64_t hs_header_word0(const struct hs_header *h)
 {
-	return *(const uint64_t *)h;
+	uint64_t w;
+	__builtin_memcpy(&w, h, sizeof w);
+	return w;
 }
 
-/* The check of a header with these contents at address `at`. */
-static inline uint32_t hs_header_hash_of(uint64_t word0, uint32_t stack, const void *at)
+static inline uint32_t hs_hash_words(uint64_t w0, uint32_t stack, const void *at)
 {
-	uint64_t x = word0 ^ ((uint64_t)stack << 17) ^ (uint64_t)(uintptr_t)at ^ hs_secret;
+	uint64_t x = w0 ^ ((uint64_t)stack << 17) ^ (uint64_t)(uintptr_t)at ^ hs_secret;
 	x *= 0x9E3779B97F4A7C15ull;    /* Fibonacci hashing: mixes high bits  */
 	x ^= x >> 29;
 	x *= 0xBF58476D1CE4E5B9ull;
@@ -78,25 +88,19 @@ static inline uint32_t hs_header_hash_of(uint64_t word0, uint32_t stack, const v
 
 static inline uint32_t hs_header_hash(const struct hs_header *h)
 {
-	return hs_header_hash_of(hs_header_word0(h), h->stack, h);
+	return hs_hash_words(hs_header_word0(h), h->stack, h);
+}
+
+static inline void hs_header_store(struct hs_header *h, uint64_t w0, uint32_t stack)
+{
+	uint64_t w1 = (uint64_t)stack | (uint64_t)hs_hash_words(w0, stack, h) << 32;
+	__builtin_memcpy(h, &w0, sizeof w0);
+	__builtin_memcpy((char *)h + 8, &w1, sizeof w1);
 }
 
 static inline void hs_header_seal(struct hs_header *h)
 {
 	h->check = hs_header_hash(h);
-}
-
-/* Change the state and reseal, in registers, with one 16-byte store:
- * writing the state's byte and then reading the word back for the hash
- * stalls on store forwarding (~15 cycles on every free). */
-static inline void hs_header_set_state(struct hs_header *h, unsigned state)
-{
-	struct hs_header n = *h;
-	uint64_t w0;
-	n.state = state;
-	__builtin_memcpy(&w0, &n, sizeof w0);
-	n.check = hs_header_hash_of(w0, n.stack, h);
-	*h = n;
 }
 
 static inline int hs_header_valid(const struct hs_header *h)
@@ -105,17 +109,14 @@ static inline int hs_header_valid(const struct hs_header *h)
 	       && h->check == hs_header_hash(h);
 }
 
-/* Built and sealed in registers, stored once: storing the fields and then
- * reading the word back for the hash would stall on store forwarding. */
 static inline void hs_header_set_g(struct hs_header *h, size_t size, unsigned bin,
                                    unsigned kind, uint32_t stack, unsigned guard)
 {
-	struct hs_header n = { .size = size, .guard = guard, .bin = bin, .kind = kind,
-	                       .state = HS_LIVE, .stack = stack, .check = 0 };
-	uint64_t w0;
-	__builtin_memcpy(&w0, &n, sizeof w0);
-	n.check = hs_header_hash_of(w0, stack, h);
-	*h = n;
+	uint64_t w0 = (uint64_t)size | (uint64_t)guard << HS_W0_GUARD_SHIFT
+	              | (uint64_t)bin << HS_W0_BIN_SHIFT
+	              | (uint64_t)kind << HS_W0_KIND_SHIFT
+	              | (uint64_t)HS_LIVE << HS_W0_STATE_SHIFT;
+	hs_header_store(h, w0, stack);
 }
 
 /* A block without a canary (boot blocks, padding, slots being carved). */
@@ -123,6 +124,21 @@ static inline void hs_header_set(struct hs_header *h, size_t size, unsigned bin,
                                  unsigned kind, uint32_t stack)
 {
 	hs_header_set_g(h, size, bin, kind, stack, 0);
+}
+
+/* A live header becomes freed: same words, new state, new check. */
+static inline void hs_header_mark_freed(struct hs_header *h, uint64_t w0)
+{
+	w0 = (w0 & ~HS_W0_STATE_MASK) | (uint64_t)HS_FREED << HS_W0_STATE_SHIFT;
+	hs_header_store(h, w0, h->stack);
+}
+
+/* Any state change (the word read once, rebuilt in registers). */
+static inline void hs_header_set_state(struct hs_header *h, unsigned state)
+{
+	uint64_t w0 = hs_header_word0(h);
+	w0 = (w0 & ~HS_W0_STATE_MASK) | (uint64_t)state << HS_W0_STATE_SHIFT;
+	hs_header_store(h, w0, h->stack);
 }
 
 static inline void *hs_user_of(struct hs_header *h)

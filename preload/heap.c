@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sampler.h"
 
 #define FOLD_BYTES (256 * 1024)
 
@@ -33,6 +34,7 @@ void hs_counters_fold(void)
 	while (live > 0 && (uint64_t)live > peak &&
 	       !atomic_compare_exchange_weak(&g_peak, &peak, (uint64_t)live))
 		;
+	hs_sampler_tick(live);       /* samples and peak maps (sampler.c) */
 }
 
 void hs_counters_read(struct hs_counters *out)
@@ -144,10 +146,8 @@ static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
 
 void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
 {
-	/* The first allocation of the process always comes here (every cache
-	 * starts empty): the header secret must be set before any header is
-	 * sealed, or the headers made before our constructor would all fail
-	 * their check once it is. */
+	/* The first allocation of the process always lands here (the caches
+	 * start empty): fix the header secret before any header is sealed. */
 	if (unlikely(!hs_secret))
 		hs_init_early();
 	if (align < HS_ALIGN)
@@ -187,7 +187,7 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 	}
 	/* Look up the header's granule, not the user pointer's: with an
 	 * alignment of a granule or more the user pointer starts one. */
-	uintptr_t v = hs_pagemap_get(hs_header_of(user));
+	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
 	if (!v) {
 		if (!hs_boot_owns(user))
 			return NULL;
@@ -237,7 +237,7 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 
 static void mark_freed(struct hs_header *h)
 {
-	hs_header_set_state(h, HS_FREED);
+	hs_header_mark_freed(h, hs_header_word0(h));
 }
 
 /* h is a valid LIVE header for user, found by hs_heap_lookup. */
@@ -249,9 +249,11 @@ void hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
 	hs_heap_recycle(user, h, where);
 }
 
-/* h: FREED and counted (hs_heap_release, or a block leaving quarantine). */
+/* h: FREED and counted (hs_heap_release, or a block leaving quarantine,
+ * whose caller may hold hs_busy already: it is restored, not cleared). */
 void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
 {
+	int was_busy = hs_busy;
 	hs_busy = 1;
 	switch (where) {
 	case HS_IN_BIN: {
@@ -289,7 +291,7 @@ void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
 	default:        /* boot blocks are never reused */
 		break;
 	}
-	hs_busy = 0;
+	hs_busy = was_busy;
 }
 
 /* ---- realloc ------------------------------------------------------------ */

@@ -123,36 +123,39 @@ static void fill_args(char **argv, const char *first, size_t n, va_list *ap)
 		argv[i] = va_arg(*ap, char *);
 }
 
+static int exec_list(enum how how, const char *path, const char *arg,
+                     va_list *ap, bool env_follows)
+{
+	size_t n = count_args(ap);
+	char *argv[n + 1];
+	fill_args(argv, arg, n, ap);
+	char *const *envp = env_follows ? va_arg(*ap, char *const *) : environ;
+	return do_exec(how, -1, path, argv, envp, 0);
+}
+
 HS_API int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	char *argv[n + 1];
-	fill_args(argv, arg, n, &ap);
+	int r = exec_list(VIA_PATH, path, arg, &ap, false);
 	va_end(ap);
-	return do_exec(VIA_PATH, -1, path, argv, environ, 0);
+	return r;
 }
 
 HS_API int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
 	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	char *argv[n + 1];
-	fill_args(argv, arg, n, &ap);
+	int r = exec_list(VIA_SEARCH, file, arg, &ap, false);
 	va_end(ap);
-	return do_exec(VIA_SEARCH, -1, file, argv, environ, 0);
+	return r;
 }
 
 HS_API int execle(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	char *argv[n + 1];
-	fill_args(argv, arg, n, &ap);
-	char *const *envp = va_arg(ap, char *const *);
+	int r = exec_list(VIA_PATH, path, arg, &ap, true);
 	va_end(ap);
-	return do_exec(VIA_PATH, -1, path, argv, envp, 0);
+	return r;
 }

@@ -11,6 +11,7 @@
  * realloc (invalid or freed pointer) is reported and returns NULL with
  * errno ENOMEM, the old block untouched.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,14 +35,16 @@ HS_API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
-	/* A huge block is a fresh mapping: already zero, and touching it
-	 * would make every page resident for nothing. */
-	if (p && hs_header_of(p)->bin != HS_BIN_HUGE)
+	/* A fresh huge mapping is already zero, and touching it would make
+	 * every page resident for nothing. */
+	if (p && !(hs_header_of(p)->bin == HS_BIN_HUGE && hs_huge_fresh(p)))
 		memset(p, 0, total);
 	return p;
 }
 
-HS_API void *realloc(void *p, size_t n)
+/* realloc's body, inlined into realloc and reallocarray so that the
+ * stack recorded starts at the program's call. */
+static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t n)
 {
 	if (!p)
 		return alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
@@ -51,24 +54,36 @@ HS_API void *realloc(void *p, size_t n)
 	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
 	struct hs_header *h = NULL;
-	if (!hs_busy && !hs_release_vet(p, HS_ACCEPT_FREE, "realloc", &h, &where)) {
+	if (hs_busy) {
+		h = hs_heap_lookup(p, &where);
+		if (h && h->state != HS_LIVE)
+			h = NULL;
+	} else if (!hs_release_vet(p, HS_ACCEPT_FREE, "realloc", &h, &where)) {
 		errno = ENOMEM;              /* reported: an invalid or freed block */
 		return NULL;
 	}
-	if (!h || where == HS_IN_BOOT) {
+	if (!h || where == HS_IN_BOOT || hs_busy) {
 		/* a boot block, or a call from a signal handler: copy out */
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && !hs_busy)
+		if (h && q && !hs_busy) {
 			hs_heap_release(p, h, where);
+		} else if (h && q) {
+			hs_header_set_state(h, HS_FREED);
+		}
 		return q;
 	}
 	if (hs_guard)
 		hs_check_canary(h, "realloc");
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
 		return NULL;                   /* the old block stays as it was */
-	return hs_heap_realloc(p, n, entry_stack());
+	return hs_heap_realloc(p, n, record_stack());
+}
+
+HS_API void *realloc(void *p, size_t n)
+{
+	return realloc_entry(p, n);
 }
 
 HS_API void *reallocarray(void *p, size_t n, size_t m)
@@ -78,7 +93,7 @@ HS_API void *reallocarray(void *p, size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, total);
+	return realloc_entry(p, total);
 }
 
 static bool power_of_two(size_t x)
@@ -86,7 +101,9 @@ static bool power_of_two(size_t x)
 	return x && !(x & (x - 1));
 }
 
-HS_API void *memalign(size_t align, size_t n)
+/* memalign's body, inlined into every aligned entry point (see
+ * realloc_entry). */
+static inline __attribute__((always_inline)) void *memalign_entry(size_t align, size_t n)
 {
 	if (align <= HS_ALIGN)
 		return alloc_entry(n, HS_ALIGN, HS_KIND_ALIGNED, HS_FN_ALIGNED);
@@ -103,16 +120,21 @@ HS_API void *memalign(size_t align, size_t n)
 	return alloc_entry(n, align, HS_KIND_ALIGNED, HS_FN_ALIGNED);
 }
 
+HS_API void *memalign(size_t align, size_t n)
+{
+	return memalign_entry(align, n);
+}
+
 HS_API void *aligned_alloc(size_t align, size_t n)
 {
-	return memalign(align, n);
+	return memalign_entry(align, n);
 }
 
 HS_API int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
-	void *p = memalign(align, n);
+	void *p = memalign_entry(align, n);
 	if (!p)
 		return ENOMEM;          /* errno is ENOMEM too, as with glibc */
 	*out = p;
@@ -121,7 +143,7 @@ HS_API int posix_memalign(void **out, size_t align, size_t n)
 
 HS_API void *valloc(size_t n)
 {
-	return memalign(HS_PAGE_SIZE, n);
+	return memalign_entry(HS_PAGE_SIZE, n);
 }
 
 HS_API void *pvalloc(size_t n)
@@ -131,7 +153,7 @@ HS_API void *pvalloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return memalign(HS_PAGE_SIZE, rounded ? rounded : HS_PAGE_SIZE);
+	return memalign_entry(HS_PAGE_SIZE, rounded ? rounded : HS_PAGE_SIZE);
 }
 
 /* The requested size: always >= what the caller asked for, and it keeps

@@ -24,6 +24,7 @@
 /* Optional parts, linked in when present (as in errors.c). */
 __attribute__((weak)) bool hs_trace_active(void);
 __attribute__((weak)) void hs_trace_printf(const char *fmt, ...);
+__attribute__((weak)) void hs_trace_flush(void);
 __attribute__((weak)) uint32_t hs_stack_capture(void);
 
 /* Fault injection (faults.h), off the fast path: with no policy armed the
@@ -39,17 +40,25 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 		return false;
 	if (r.stack == 0 && hs_stack_capture)
 		r.stack = hs_stack_capture();
-	if (hs_trace_active && hs_trace_active())
+	/* Flushed at once: a failure is what may end the process next, by
+	 * SIGKILL too (a timeout, the OOM killer), which no handler sees.
+	 * There are few of these lines (faults.h: the caps). */
+	if (!r.quiet && hs_trace_active && hs_trace_active()) {
 		hs_trace_printf("F %lu %s %zu %u\n", (unsigned long)r.nth,
 		                hs_fault_fn_name(r.fn), r.size, r.stack);
+		if (hs_trace_flush)
+			hs_trace_flush();
+	}
 	errno = ENOMEM;
 	return true;
 }
 
-static inline uint32_t entry_stack(void)
-{
-	return hs_initialized && hs_cfg.enabled ? hs_stack_capture() : 0;
-}
+/* The caller's stack id, once the shim is initialised and recording.
+ * A macro, so that the builtins name the exported function's own frame:
+ * its return address is the program's call. */
+#define record_stack() \
+	(hs_recording ? hs_stack_capture_from((uintptr_t)__builtin_return_address(0), \
+	                                      (uintptr_t)__builtin_dwarf_cfa()) : 0)
 
 /* A malloc that arrives while this thread is inside the allocator comes
  * from a signal handler: serve it without touching the heap. */
@@ -60,7 +69,7 @@ void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
 		return hs_boot_alloc(n, align, kind);
 	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
 		return NULL;
-	uint32_t stack = entry_stack();
+	uint32_t stack = record_stack();
 	if (align <= HS_ALIGN) {
 		if (likely(!hs_guard))
 			return hs_fast_alloc(n, kind, stack, 0);

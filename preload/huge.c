@@ -8,6 +8,14 @@
  *
  * Growth never copies: the pages move to a larger reservation with
  * mremap(MREMAP_FIXED), which only rewrites page tables.
+ *
+ * A few freed mappings are kept (CACHE_SLOTS, CACHE_BYTES) and reused by a
+ * later request that fits them within a factor of two: a program that
+ * allocates and frees big buffers in a loop would otherwise pay mmap,
+ * munmap and a page fault per page every time (glibc avoids the same cost
+ * by raising its mmap threshold after such a free). A cached mapping keeps
+ * its descriptor and FREED header, so a second free of it is still seen
+ * as a double free.
  */
 #include <sys/mman.h>
 #include <string.h>
@@ -21,12 +29,19 @@ struct huge_desc {
 	size_t   map_len;                  /* bytes mapped from base          */
 	size_t   user_off;                 /* user pointer - base             */
 	struct huge_desc *prev, *next;     /* all live mappings, for walks    */
+	int      fresh;                    /* never handed out: still zero    */
 };
+
+#define CACHE_SLOTS 4
+#define CACHE_BYTES ((size_t)64 << 20)
 
 static _Atomic size_t mapped_bytes;
 /* Guards the list only; lookups go through the pagemap without it. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge_desc *all;
+static struct huge_desc *cache[CACHE_SLOTS];    /* freed, kept mapped     */
+static size_t cache_bytes;
+static struct huge_desc *cache_take(size_t len, size_t align);
 
 static void link_desc(struct huge_desc *d)
 {
@@ -94,6 +109,13 @@ void *hs_huge_alloc(size_t size, size_t align)
 	if (size > HS_MAX_REQUEST || off > HS_MAX_REQUEST)
 		return NULL;
 	size_t len = round_up(off + size, HS_PAGE_SIZE);
+	struct huge_desc *reuse = cache_take(len, align);
+	if (reuse) {
+		reuse->user_off = off;
+		reuse->fresh = 0;
+		link_desc(reuse);
+		return (char *)reuse + off;
+	}
 	char *base = map_aligned(len, align > HS_ARENA_SIZE ? align : HS_ARENA_SIZE);
 	if (!base)
 		return NULL;
@@ -106,6 +128,7 @@ void *hs_huge_alloc(size_t size, size_t align)
 	d->magic = HUGE_MAGIC;
 	d->map_len = len;
 	d->user_off = off;
+	d->fresh = 1;
 	mapped_bytes += len;
 	link_desc(d);
 	return base + off;
@@ -116,6 +139,49 @@ bool hs_huge_owns(const void *user)
 	return desc_of(user) != NULL;
 }
 
+/* A cached mapping of at least len bytes, at most twice that, aligned
+ * for align; off the cache, still registered. */
+static struct huge_desc *cache_take(size_t len, size_t align)
+{
+	struct huge_desc *best = NULL;
+	int at = -1;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct huge_desc *c = cache[i];
+		if (c && c->map_len >= len && c->map_len / 2 <= len
+		    && !((uintptr_t)c & (align - 1)) && (!best || c->map_len < best->map_len)) {
+			best = c;
+			at = i;
+		}
+	}
+	if (best) {
+		cache[at] = NULL;
+		cache_bytes -= best->map_len;
+	}
+	pthread_mutex_unlock(&lock);
+	return best;
+}
+
+/* Keep d for reuse if there is room; caller holds lock. */
+static bool cache_put(struct huge_desc *d)
+{
+	if (cache_bytes + d->map_len > CACHE_BYTES)
+		return false;
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (!cache[i]) {
+			cache[i] = d;
+			cache_bytes += d->map_len;
+			return true;
+		}
+	return false;
+}
+
+bool hs_huge_fresh(const void *user)
+{
+	struct huge_desc *d = desc_of(user);
+	return d && d->fresh;
+}
+
 void hs_huge_free(void *user)
 {
 	struct huge_desc *d = desc_of(user);
@@ -124,6 +190,10 @@ void hs_huge_free(void *user)
 	size_t len = d->map_len;
 	pthread_mutex_lock(&lock);
 	unlink_desc(d);
+	if (cache_put(d)) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
 	pthread_mutex_unlock(&lock);
 	d->magic = 0;
 	hs_pagemap_set(d, len, 0);

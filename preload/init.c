@@ -17,7 +17,8 @@
 
 uint64_t hs_secret;
 int hs_initialized;
-__thread int hs_busy;
+int hs_recording;
+__thread volatile int hs_busy;
 
 static pthread_key_t thread_key;
 static int thread_key_ok;
@@ -51,6 +52,7 @@ static void thread_exit(void *arg)
 	(void)arg;
 	hs_tcache_teardown(&hs_tc);
 	hs_counters_fold();
+	hs_stack_cache_thread_exit();
 }
 
 void hs_thread_start(void)
@@ -89,6 +91,7 @@ static void fork_child(void)
  * alone in unit tests). */
 __attribute__((weak)) bool hs_trace_open(void);
 __attribute__((weak)) void hs_faults_init_from_env(void);
+__attribute__((weak)) void hs_sampler_init(void);
 
 void hs_init(void)
 {
@@ -102,8 +105,10 @@ void hs_init(void)
 		hs_thread_start();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	hs_initialized = 1;
-	if (hs_cfg.enabled && hs_trace_open)
-		hs_trace_open();
+	if (hs_cfg.enabled && hs_trace_open && hs_trace_open())
+		hs_recording = 1;
+	if (hs_sampler_init)
+		hs_sampler_init();      /* t = 0 of the samples: the trace is open */
 	if (hs_faults_init_from_env)
 		hs_faults_init_from_env();
 }

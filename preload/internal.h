@@ -26,6 +26,7 @@
 #ifndef HS_INTERNAL_H
 #define HS_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -193,7 +194,8 @@ void  hs_bins_reinit_child(void);
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
-bool   hs_huge_owns(const void *user);                  /* a live mapping */
+bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
+bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
 size_t hs_huge_mapped_bytes(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
@@ -255,12 +257,13 @@ bool  hs_boot_owns(const void *p);
 void  hs_boot_foreach(void (*fn)(struct hs_header *, void *), void *ctx);
 
 /* Set while this thread is inside the allocator proper. */
-extern __thread int hs_busy;
+extern __thread volatile int hs_busy;
 
 /* ---- util.c: output without stdio, environment without getenv --------- */
 /* Format into buf: %s %d %u %zu %lu %x %p %c %%; returns length. */
 int  hs_fmt(char *buf, size_t cap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+int  hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 /* One line to stderr, prefixed "==PID== heapscope: ". errno preserved. */
 void hs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Value of NAME in the initial environment, or NULL; no allocation. */
@@ -429,8 +432,19 @@ struct hs_header *hs_block_before(const struct hs_header *hdr);
  * and return its id (>= 1); 0 if recording is off or failed. Writes an
  * `S` line the first time a stack is seen. Re-entrancy safe. */
 uint32_t hs_stack_capture(void);
+/* The same for an allocation entry point that knows the program's call:
+ * ra = its return address, cfa = the program's stack pointer after the
+ * call (__builtin_dwarf_cfa()). Served from a per-thread cache of
+ * verified stacks when it can be (stackcache.c). */
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa);
+uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth);
+void     hs_stack_cache_thread_exit(void);
+extern int hs_stack_cache_enabled;
 /* The return addresses of an interned stack; returns n (0 if unknown). */
 unsigned hs_stack_get(uint32_t id, const uintptr_t **ips);
+/* An id about to be named in an E, L or F line: makes sure this trace
+ * (a fork child's has its own) has the S line first. Returns id. */
+uint32_t hs_stack_ref(uint32_t id);
 
 /* ---- trace.c: the trace file (docs/TRACE-FORMAT.md) ------------------- */
 /* Open the trace (safe create) and write the preamble; false if tracing is
@@ -457,6 +471,7 @@ void hs_finish(const char *how, int value);
  * header needs (the secret). hs_init: our constructor, once libc is up;
  * reads the settings, opens the trace, installs fork handlers. */
 extern int hs_initialized;
+extern int hs_recording;        /* stacks are captured: the trace is open */
 void hs_init_early(void);
 void hs_init(void);
 /* First slow-path allocation of a thread: arm its cache teardown. */

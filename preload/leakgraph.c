@@ -152,6 +152,22 @@ static uintptr_t word_at(uintptr_t addr)
 	return *(const word_t *)addr;
 }
 
+static bool copied(const struct hs_lk_graph *g, const struct hs_lk_block *b)
+{
+	return (b->flags & HS_LK_COPY) && g->copy;
+}
+
+/* One word of block b; false if its memory is gone (HS_LK_COPY blocks). */
+static bool block_word(const struct hs_lk_graph *g, const struct hs_lk_block *b,
+                       uintptr_t addr, uintptr_t *out)
+{
+	if (!copied(g, b)) {
+		*out = word_at(addr);
+		return true;
+	}
+	return g->copy(out, addr, WORD, g->copy_ctx) == WORD;
+}
+
 static bool plausible_vtable(const struct hs_lk_graph *g, uintptr_t v)
 {
 	return v % WORD == 0 && v >= PAGE0 && g->is_vtable(v, g->vtable_ctx);
@@ -165,28 +181,30 @@ static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
                                           uintptr_t p)
 {
 	unsigned on = g->heuristics;
-	uintptr_t s = b->start;
+	uintptr_t s = b->start, w0, w1, wp;
 	size_t size = b->size;
 
-	if ((on & (1u << HS_LK_HEUR_STDSTRING)) && p == s + 3 * WORD) {
-		/* p > s + 3 words inside the block, so words 0 and 1 exist. */
-		size_t length = word_at(s), capacity = word_at(s + WORD);
-		if (3 * WORD + capacity + 1 == size && length <= capacity)
+	if (!on)
+		return HS_LK_HEUR_NONE;
+	/* an interior p means size > 0; words past the block are not read */
+	bool have0 = size >= WORD && block_word(g, b, s, &w0);
+	if ((on & (1u << HS_LK_HEUR_STDSTRING)) && p == s + 3 * WORD && have0
+	    && block_word(g, b, s + WORD, &w1)) {
+		/* length, capacity, refcount, then the characters */
+		if (3 * WORD + w1 + 1 == size && w0 <= w1)
 			return HS_LK_HEUR_STDSTRING;
 	}
-	if ((on & (1u << HS_LK_HEUR_LENGTH64)) && p == s + WORD) {
-		size_t len = word_at(s);
-		if (len > 0 && size - WORD == len)
+	if ((on & (1u << HS_LK_HEUR_LENGTH64)) && p == s + WORD && have0) {
+		if (w0 > 0 && size - WORD == w0)
 			return HS_LK_HEUR_LENGTH64;
 	}
-	if ((on & (1u << HS_LK_HEUR_NEWARRAY)) && p == s + WORD) {
-		size_t count = word_at(s);
-		if (count > 0 && (size - WORD) % count == 0)
+	if ((on & (1u << HS_LK_HEUR_NEWARRAY)) && p == s + WORD && have0) {
+		if (w0 > 0 && (size - WORD) % w0 == 0)
 			return HS_LK_HEUR_NEWARRAY;
 	}
 	if ((on & (1u << HS_LK_HEUR_MULTI)) && g->is_vtable && p % WORD == 0
-	    && size >= WORD && p + WORD <= s + size) {
-		if (plausible_vtable(g, word_at(p)) && plausible_vtable(g, word_at(s)))
+	    && have0 && p + WORD <= s + size && block_word(g, b, p, &wp)) {
+		if (plausible_vtable(g, wp) && plausible_vtable(g, w0))
 			return HS_LK_HEUR_MULTI;
 	}
 	return HS_LK_HEUR_NONE;
@@ -231,30 +249,97 @@ static void reach(struct hs_lk_graph *g, uintptr_t w, bool from_definite)
 	}
 }
 
+/* What a word found in memory does: in phase 1 it may raise its target,
+ * as a pointer from definite memory (a root, a REACHABLE block) or not;
+ * in phase 2 it pulls its target into the clique of block 'leader'. */
+enum mode { FROM_DEFINITE, FROM_POSSIBLE, CLIQUE };
+
+/* Phase 2: any pointer counts, start or interior, as in memcheck. */
+static void join_clique(struct hs_lk_graph *g, uintptr_t w, size_t leader)
+{
+	long j = hs_lk_find(g, w);
+	if (j < 0 || (size_t)j == leader)
+		return;
+	struct hs_lk_block *t = &g->b[j];
+	if (t->state != HS_LK_UNREACHED)
+		return;
+	t->state = HS_LK_INDIRECT;
+	t->leader = (uint32_t)leader;
+	push(g, (size_t)j);
+}
+
+static void visit_words(struct hs_lk_graph *g, const word_t *w, size_t n,
+                        enum mode mode, size_t leader)
+{
+	uintptr_t blo = g->lo, bhi = g->hi;
+	g->scanned_bytes += n * WORD;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t v = w[i];
+		if (v < blo || v >= bhi)            /* cheap filter first        */
+			continue;
+		if (mode == CLIQUE)
+			join_clique(g, v, leader);
+		else
+			reach(g, v, mode == FROM_DEFINITE);
+	}
+}
+
+/* The whole words of [lo, hi). */
 static void scan_range(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
-                       bool from_definite)
+                       enum mode mode, size_t leader)
 {
 	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
 	hi &= ~(uintptr_t)(WORD - 1);
-	if (lo >= hi)
+	if (lo < hi)
+		visit_words(g, (const word_t *)lo, (hi - lo) / WORD, mode, leader);
+}
+
+/* A block's words; an HS_LK_COPY block chunk by chunk through g->copy,
+ * stopping where its memory is gone (freed under us). */
+static void scan_block(struct hs_lk_graph *g, const struct hs_lk_block *b,
+                       enum mode mode, size_t leader)
+{
+	uintptr_t lo = b->start, hi = (b->start + b->size) & ~(uintptr_t)(WORD - 1);
+	if (!copied(g, b)) {
+		scan_range(g, lo, hi, mode, leader);
 		return;
-	g->scanned_bytes += hi - lo;
-	uintptr_t blo = g->lo, bhi = g->hi;
-	for (uintptr_t a = lo; a < hi; a += WORD) {
-		uintptr_t w = word_at(a);
-		if (w >= blo && w < bhi)            /* cheap filter first        */
-			reach(g, w, from_definite);
+	}
+	while (lo < hi) {
+		size_t want = hi - lo < g->copy_len ? hi - lo : g->copy_len;
+		size_t got = g->copy(g->copy_buf, lo, want, g->copy_ctx) & ~(WORD - 1);
+		if (!got)
+			return;
+		visit_words(g, (const word_t *)g->copy_buf, got / WORD, mode, leader);
+		lo += got;
 	}
 }
 
 void hs_lk_scan_root(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi)
 {
-	scan_range(g, lo, hi, true);
+	scan_range(g, lo, hi, FROM_DEFINITE, 0);
 }
 
 void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w)
 {
 	reach(g, w, true);
+}
+
+void hs_lk_scan_root_slack(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                           size_t slack)
+{
+	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+	hi &= ~(uintptr_t)(WORD - 1);
+	g->scanned_bytes += hi > lo ? hi - lo : 0;
+	for (uintptr_t a = lo; a < hi; a += WORD) {
+		uintptr_t v = word_at(a);
+		if (v < g->lo || v >= g->hi)
+			continue;
+		long i = hs_lk_find(g, v);
+		if (i < 0)
+			continue;
+		uintptr_t start = g->b[i].start;
+		reach(g, v - start < slack ? start : v, true);
+	}
 }
 
 static void drain(struct hs_lk_graph *g)
@@ -264,35 +349,20 @@ static void drain(struct hs_lk_graph *g)
 		b->pending = 0;
 		/* A POSSIBLE block passes on only "possible"; its state may have
 		 * risen since it was pushed, which is why it is read here. */
-		scan_range(g, b->start, b->start + b->size,
-		           b->state != HS_LK_POSSIBLE);
+		scan_block(g, b, b->state == HS_LK_POSSIBLE ? FROM_POSSIBLE : FROM_DEFINITE, 0);
 	}
 }
 
 /* ---- phase 2 ------------------------------------------------------------ */
 
-/* Everything UNREACHED hanging off block 'leader' joins its clique. Any
- * pointer counts here, start or interior, as in memcheck. */
+/* Everything UNREACHED hanging off block 'leader' joins its clique. */
 static void gather_clique(struct hs_lk_graph *g, size_t leader)
 {
 	push(g, leader);
 	while (g->top) {
-		size_t cur = g->stack[--g->top];
-		struct hs_lk_block *b = &g->b[cur];
+		struct hs_lk_block *b = &g->b[g->stack[--g->top]];
 		b->pending = 0;
-		uintptr_t lo = b->start, hi = (b->start + b->size) & ~(uintptr_t)(WORD - 1);
-		g->scanned_bytes += hi > lo ? hi - lo : 0;
-		for (uintptr_t a = lo; a < hi; a += WORD) {
-			long j = hs_lk_find(g, word_at(a));
-			if (j < 0 || (size_t)j == leader)
-				continue;
-			struct hs_lk_block *t = &g->b[j];
-			if (t->state != HS_LK_UNREACHED)
-				continue;
-			t->state = HS_LK_INDIRECT;
-			t->leader = (uint32_t)leader;
-			push(g, (size_t)j);
-		}
+		scan_block(g, b, CLIQUE, leader);
 	}
 }
 

@@ -62,9 +62,11 @@ struct hs_lk_block {
 	uint8_t   state;            /* enum hs_lk_state                        */
 	uint8_t   pending;          /* on the mark stack now                   */
 	uint8_t   heuristic;        /* REACHABLE only via this heuristic       */
-	uint8_t   flags;            /* the caller's (leaks.c: where it lives)  */
+	uint8_t   flags;            /* HS_LK_COPY, and the caller's own bits   */
 	uint32_t  leader;           /* INDIRECT: index of its clique's leader  */
 };
+
+#define HS_LK_COPY 0x40       /* hs_lk_block.flags: read via g->copy    */
 
 struct hs_lk_graph {
 	struct hs_lk_block *b;      /* sorted by start, not overlapping        */
@@ -77,6 +79,14 @@ struct hs_lk_graph {
 	 * of code pointers in a file mapping)? NULL disables the heuristic. */
 	bool    (*is_vtable)(uintptr_t addr, void *ctx);
 	void     *vtable_ctx;
+	/* Blocks flagged HS_LK_COPY (their memory may be unmapped under the
+	 * scan by a running thread) are read through copy, which copies up
+	 * to len bytes into dst and returns how many it could (0: gone).
+	 * NULL: every block is read directly. */
+	size_t  (*copy)(void *dst, uintptr_t src, size_t len, void *ctx);
+	void     *copy_ctx;
+	void     *copy_buf;         /* copy_len bytes, for copy               */
+	size_t    copy_len;
 	size_t    scanned_bytes;    /* statistics: root and block bytes read   */
 };
 
@@ -99,6 +109,12 @@ long hs_lk_find(const struct hs_lk_graph *g, uintptr_t p);
 void hs_lk_scan_root(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi);
 /* One root value (a register). */
 void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w);
+/* Like hs_lk_scan_root, for memory whose owner rounds the blocks it
+ * allocates up for alignment and keeps only the rounded pointer: a
+ * pointer into the first 'slack' bytes of a block counts as a start
+ * pointer. (glibc's ld.so does so.) */
+void hs_lk_scan_root_slack(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                           size_t slack);
 
 /* Finish phase 1 (drain the mark stack) then run phase 2. After this
  * every block's state is final. */

@@ -107,6 +107,13 @@ static void classify_path(struct hs_lk_region *r, const char *path, size_t n,
 		r->type = HS_LK_ANON;
 		return;
 	}
+	/* ld-linux-x86-64.so.2, ld-linux-aarch64.so.1, ld64.so.2, ... */
+	const char *base = path + n;
+	while (base > path && base[-1] != '/')
+		base--;
+	size_t bn = (size_t)(path + n - base);
+	r->loader = starts(base, bn, "ld-linux") || starts(base, bn, "ld64.so")
+	            || starts(base, bn, "ld.so");
 	r->type = HS_LK_SKIP;
 	if (ends(path, n, " (deleted)") || n >= 4096)
 		return;                              /* memfd, SysV shm, gone  */
@@ -217,12 +224,15 @@ bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx)
 	const struct hs_lk_region *r = hs_lk_maps_find(m, addr);
 	if (!r || r->type != HS_LK_FILE || !r->r || addr + sizeof(uintptr_t) > r->safe_hi)
 		return false;
-	uintptr_t last = addr + (VTABLE_WORDS - 1) * sizeof(uintptr_t);
-	if (last > r->safe_hi - sizeof(uintptr_t))
-		last = r->safe_hi - sizeof(uintptr_t);
+	size_t len = VTABLE_WORDS * sizeof(uintptr_t);
+	if (len > r->safe_hi - addr)
+		len = r->safe_hi - addr;
+	/* copied, not read: a library may be dlclosed under the scan */
+	uintptr_t words[VTABLE_WORDS];
+	size_t n = hs_lk_copy_mem(words, addr, len, NULL) / sizeof(uintptr_t);
 	unsigned code_ptrs = 0;
-	for (uintptr_t a = addr; a <= last; a += sizeof(uintptr_t)) {
-		uintptr_t fn = *(const uintptr_t *)a;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t fn = words[i];
 		if (fn == 0)
 			continue;                    /* pure virtual slots, offsets */
 		const struct hs_lk_region *t = hs_lk_maps_find(m, fn);

@@ -10,37 +10,11 @@
  *     (their live blocks are graph nodes, scanned only when reached; the
  *     rest is free memory full of stale pointers), metadata, our
  *     library's data, the scan's scratch;
- *   stack below a stack pointer: for the current thread below the scan's
- *     frame, for another live thread below the sp that
- *     /proc/self/task/TID/syscall shows while it is blocked (minus the
- *     128-byte red zone). A thread that is running has no sp there: its
- *     whole stack is scanned (conservative: may hide a leak, never
- *     invents one). Its registers are not seen.
- *   the stacks of threads that have exited. glibc keeps them mapped (a
- *     stack cache; unjoined threads) with their frames intact, so a
- *     pointer left in a dead frame would hide a leak made in that thread.
- *     They are found by their thread descriptor (x86-64: struct pthread
- *     at the top of the stack mapping; it starts with tcbhead_t, whose
- *     first and third words point at itself) and judged dead when its
- *     tid field is <= 0, glibc's own test: the kernel clears it when the
- *     thread exits (CLONE_CHILD_CLEARTID), pthread_join then sets -1.
- *     The tid field's offset is found, not
- *     assumed: it is where our own descriptor holds gettid(). Only
- *     mappings with a guard page below (all glibc-allocated stacks) are
- *     searched; user-supplied stacks are scanned as ordinary memory.
+ *   stack areas that hold no live frame: below each known stack pointer,
+ *     and whole stacks of threads that have exited (leakthreads.c).
  *
- * TLS: static TLS blocks and the descriptor sit at the top of each live
- * stack mapping (or, for the main thread, in an anonymous mapping from the
- * loader) and are scanned with it. glibc's dynamic thread vector (dtv) is
- * malloc'd for every thread after the first and the descriptor points 16
- * bytes into it, which memcheck reports as "possibly lost"; we count the
- * descriptor's dtv pointer as a start pointer, so glibc's own bookkeeping
- * of a live thread is still reachable. The dtv of a dead thread whose
- * stack glibc caches is flagged HS_LK_GLIBC_CACHE and not reported at
- * all: under valgrind, __libc_freeres frees that cache before the check,
- * so a program that frees everything it allocates gets no record from
- * either tool. (We cannot call __libc_freeres ourselves: other threads
- * and later exit handlers may still use what it frees.)
+ * Root memory is read through copies (process_vm_readv), never in place:
+ * other threads keep running and may unmap what the maps listed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,9 +27,6 @@
 #include "leakroots.h"
 
 #define PAGE     ((uintptr_t)HS_PAGE_SIZE)
-#define REDZONE  128            /* x86-64 ABI: leaf frames below sp      */
-#define TCB_ALIGN 64            /* glibc's struct pthread alignment      */
-#define TID_SEARCH 2048         /* bytes of the descriptor searched for tid */
 
 /* ---- exclusions ---------------------------------------------------------- */
 
@@ -119,14 +90,10 @@ static void excl_normalize(struct hs_lk_excl *e)
  * memory is therefore copied with process_vm_readv on ourselves, which
  * reports a fault as a short read instead of raising SIGSEGV. Where the
  * call is refused (old kernels, seccomp) we read directly. */
-#define COPY_CHUNK (256 * 1024)
-
 static char *copy_buf;
 static int direct_reads;
 
-/* Copy up to len bytes from src; returns the bytes copied (0: the first
- * page is not readable). */
-static size_t copy_mem(void *dst, uintptr_t src, size_t len)
+size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx)
 {
 	if (!direct_reads) {
 		struct iovec local = { dst, len };
@@ -142,28 +109,89 @@ static size_t copy_mem(void *dst, uintptr_t src, size_t len)
 	return len;
 }
 
-static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
-                       struct hs_lk_root_stats *st)
+/* ld.so rounds some of what it mallocs up for alignment and keeps only
+ * the rounded pointer (dl_find_object's segments after a dlopen: 112
+ * bytes in for a 16-aligned block); from ld.so's data a pointer into a
+ * block's first bytes counts as a start pointer. memcheck never sees
+ * those blocks: __libc_freeres frees them first. */
+#define LOADER_SLACK 128
+
+static void scan_copy(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                      bool loader, struct hs_lk_root_stats *st)
 {
-	lo = (lo + 7) & ~(uintptr_t)7;
-	hi &= ~(uintptr_t)7;
 	while (lo < hi) {
-		size_t want = hi - lo < COPY_CHUNK ? hi - lo : COPY_CHUNK;
-		size_t got = copy_mem(copy_buf, lo, want);
+		size_t want = hi - lo < HS_LK_COPY_CHUNK ? hi - lo : HS_LK_COPY_CHUNK;
+		size_t got = hs_lk_copy_mem(copy_buf, lo, want, NULL);
 		if (got == 0) {                  /* gone: skip to the next page */
 			lo = (lo + PAGE) & ~(PAGE - 1);
 			continue;
 		}
-		hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
+		if (loader)
+			hs_lk_scan_root_slack(g, (uintptr_t)copy_buf,
+			                      (uintptr_t)copy_buf + got, LOADER_SLACK);
+		else
+			hs_lk_scan_root(g, (uintptr_t)copy_buf, (uintptr_t)copy_buf + got);
 		st->root_bytes += got;
 		lo += got;
 	}
 }
 
+/* A page of a private mapping that is neither present nor swapped out
+ * was never written by this process (or was discarded), so it holds no
+ * pointer into our heap: /proc/self/pagemap lets the scan skip it rather
+ * than read gigabytes of never-touched reservations as zero pages. Shared
+ * mappings are read whole: another process's writes do not show in our
+ * page tables. */
+#define PM_PRESENT ((uint64_t)1 << 63)
+#define PM_SWAPPED ((uint64_t)1 << 62)
+#define PM_BATCH   (HS_LK_COPY_CHUNK / HS_PAGE_SIZE)
+
+static int pagemap_fd = -1;
+
+static void scan_piece(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
+                       const struct hs_lk_region *r, struct hs_lk_root_stats *st)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	hi &= ~(uintptr_t)7;
+	if (pagemap_fd < 0 || r->shared) {
+		scan_copy(g, lo, hi, r->loader, st);
+		return;
+	}
+	uint64_t pm[PM_BATCH];
+	while (lo < hi) {
+		uintptr_t first = lo / PAGE;
+		uintptr_t end = (first + PM_BATCH) * PAGE < hi ? (first + PM_BATCH) * PAGE : hi;
+		size_t npages = (end - 1) / PAGE - first + 1;
+		ssize_t n = pread(pagemap_fd, pm, npages * sizeof pm[0], (off_t)(first * sizeof pm[0]));
+		if (n != (ssize_t)(npages * sizeof pm[0])) {
+			scan_copy(g, lo, end, r->loader, st);
+			lo = end;
+			continue;
+		}
+		uintptr_t run = 0;                 /* start of pages with data */
+		for (size_t k = 0; k < npages; k++) {
+			uintptr_t plo = (first + k) * PAGE < lo ? lo : (first + k) * PAGE;
+			bool data = pm[k] & (PM_PRESENT | PM_SWAPPED);
+			if (data && !run)
+				run = plo;
+			if (!data) {
+				if (run)
+					scan_copy(g, run, plo, r->loader, st);
+				run = 0;
+				st->skipped_bytes += ((first + k + 1) * PAGE < end ? (first + k + 1) * PAGE : end) - plo;
+			}
+		}
+		if (run)
+			scan_copy(g, run, end, r->loader, st);
+		lo = end;
+	}
+}
+
 /* Scan [lo, hi) minus the (normalized) exclusions. */
 static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
-                       uintptr_t lo, uintptr_t hi, struct hs_lk_root_stats *st)
+                       const struct hs_lk_region *r, struct hs_lk_root_stats *st)
 {
+	uintptr_t lo = r->lo, hi = r->safe_hi;
 	size_t a = 0, b = e->n;              /* first exclusion ending after lo */
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;
@@ -174,223 +202,13 @@ static void scan_minus(struct hs_lk_graph *g, const struct hs_lk_excl *e,
 	}
 	for (size_t i = a; i < e->n && lo < hi && e->r[i].lo < hi; i++) {
 		if (e->r[i].lo > lo)
-			scan_piece(g, lo, e->r[i].lo, st);
+			scan_piece(g, lo, e->r[i].lo, r, st);
 		if (e->r[i].hi > lo)
 			lo = e->r[i].hi;
 	}
 	if (lo < hi)
-		scan_piece(g, lo, hi, st);
+		scan_piece(g, lo, hi, r, st);
 }
-
-/* ---- threads ------------------------------------------------------------- */
-
-static bool parse_dec(const char *s, int32_t *out)
-{
-	int32_t v = 0;
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 100000000)
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* The stack pointer of a blocked thread: the next-to-last field of
- * /proc/self/task/TID/syscall ("nr args... sp pc", or "-1 sp pc");
- * "running" has none. */
-static uintptr_t blocked_sp(int32_t tid)
-{
-	char path[64], buf[256];
-	hs_fmt(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0 || buf[0] == 'r')
-		return 0;
-	const char *tok[16];
-	size_t k = 0;
-	for (ssize_t i = 0; i < n && k < 16; i++)
-		if (buf[i] != ' ' && buf[i] != '\n' && (i == 0 || buf[i - 1] == ' '))
-			tok[k++] = &buf[i];
-	if (k < 3 || tok[k - 2][0] != '0' || tok[k - 2][1] != 'x')
-		return 0;
-	uintptr_t sp = 0;
-	for (const char *s = tok[k - 2] + 2; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
-		sp = sp << 4 | (uintptr_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
-	return sp;
-}
-
-struct dirent64_hdr {           /* the kernel's struct linux_dirent64 */
-	uint64_t ino;
-	int64_t  off;
-	uint16_t reclen;
-	uint8_t  type;
-	char     name[];
-};
-
-/* Every thread of the process, with its sp where known. getdents64
- * directly: opendir() allocates. */
-static void list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp)
-{
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	char buf[4096] __attribute__((aligned(8)));
-	long n;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64_hdr *d = (struct dirent64_hdr *)(buf + off);
-			off += d->reclen;
-			int32_t tid;
-			if (!parse_dec(d->name, &tid))
-				continue;
-			if ((th->n + 1) * sizeof *th->t > th->bytes) {
-				void *p = th->t;
-				if (!hs_lk_grow(&p, &th->bytes, th->bytes ? 2 * th->bytes : 4096))
-					goto out;
-				th->t = p;
-			}
-			th->t[th->n++] = (struct hs_lk_thread){
-				tid, tid == self ? self_sp : blocked_sp(tid) };
-		}
-	}
-out:
-	close(fd);
-}
-
-/* A stack mapping as glibc makes them: a PROT_NONE guard right below. */
-static bool guard_below(const struct hs_lk_maps *m, const struct hs_lk_region *r)
-{
-	if (r == m->reg)
-		return false;
-	const struct hs_lk_region *g = r - 1;
-	return g->hi == r->lo && !g->r && !g->w && !g->x;
-}
-
-static bool stack_like(const struct hs_lk_maps *m, const struct hs_lk_region *r)
-{
-	return r->type == HS_LK_ANON && r->r && r->w && (r->main_stack || guard_below(m, r));
-}
-
-/* ---- thread descriptors (x86-64 glibc) ----------------------------------- */
-
-#if defined(__x86_64__)
-static uintptr_t thread_pointer(void)
-{
-	uintptr_t tp;
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-	return tp;
-}
-
-static bool is_tcb(uintptr_t a)
-{
-	const uintptr_t *w = (const uintptr_t *)a;
-	return w[0] == a && w[2] == a;
-}
-
-/* Offset of the tid in struct pthread: the one place in our own
- * descriptor that holds our tid, or -1 if that is not unique. */
-static long find_tid_offset(int32_t self)
-{
-	uintptr_t pd = thread_pointer();
-	if (!is_tcb(pd))
-		return -1;
-	long found = -1;
-	for (long o = 3 * (long)sizeof(uintptr_t); o < TID_SEARCH; o += 4)
-		if (*(const int32_t *)(pd + (uintptr_t)o) == self) {
-			if (found >= 0)
-				return -1;
-			found = o;
-		}
-	return found;
-}
-
-/* glibc's dtv block is referenced 16 bytes in (dtv[-1] holds its length):
- * count the descriptor's pointer as a start pointer. */
-static void root_dtv(struct hs_lk_graph *g, uintptr_t dtv, bool dead)
-{
-	long i = dtv >= 16 ? hs_lk_find(g, dtv - 16) : -1;
-	if (i < 0 || g->b[i].start != dtv - 16)
-		return;
-	hs_lk_root_word(g, dtv - 16);
-	if (dead)
-		g->b[i].flags |= HS_LK_GLIBC_CACHE;
-}
-
-struct tcb {
-	uintptr_t pd;               /* its address                          */
-	uintptr_t dtv;              /* its dtv pointer                       */
-	int32_t   tid;              /* its tid field, if tid_known          */
-	bool      tid_known;
-};
-
-/* The topmost descriptor in a stack-like region. Searched page by page
- * from the top, where glibc puts it, in copies (the stack may be freed
- * under us by the thread's exit); the page above is copied too so that
- * the tid field is in the copy. */
-static bool find_tcb(const struct hs_lk_region *r, long tid_off, struct tcb *out)
-{
-	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE) {
-		uintptr_t lo = page - PAGE;
-		size_t len = page + PAGE <= r->hi ? 2 * PAGE : PAGE;
-		size_t got = copy_mem(copy_buf, lo, len);
-		if (got < PAGE)
-			continue;
-		for (uintptr_t off = 0; off < PAGE; off += TCB_ALIGN) {
-			const uintptr_t *w = (const uintptr_t *)(copy_buf + off);
-			if (w[0] != lo + off || w[2] != lo + off)
-				continue;
-			out->pd = lo + off;
-			out->dtv = w[1];
-			out->tid_known = tid_off >= 0 && off + (uintptr_t)tid_off + 4 <= got;
-			if (out->tid_known)
-				out->tid = *(const int32_t *)(copy_buf + off + (uintptr_t)tid_off);
-			return true;
-		}
-	}
-	return false;
-}
-
-static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
-                               const struct hs_lk_maps *m, int32_t self,
-                               struct hs_lk_root_stats *st)
-{
-	long tid_off = find_tid_offset(self);
-	st->tid_known = tid_off >= 0;
-	uintptr_t self_pd = thread_pointer();
-	if (is_tcb(self_pd))
-		root_dtv(g, ((const uintptr_t *)self_pd)[1], false);
-	for (size_t i = 0; i < m->n; i++) {
-		const struct hs_lk_region *r = &m->reg[i];
-		struct tcb t;
-		if (!stack_like(m, r) || r->main_stack || !find_tcb(r, tid_off, &t))
-			continue;
-		st->tcbs++;
-		/* glibc's FREE_P: the kernel writes 0 when the thread exits,
-		 * pthread_join then -1. */
-		bool dead = t.tid_known && t.tid <= 0;
-		root_dtv(g, t.dtv, dead);
-		if (!dead)
-			continue;
-		/* Dead: its stack, static TLS and descriptor are stale. */
-		uintptr_t top = (t.pd + PAGE) & ~(PAGE - 1);
-		hs_lk_exclude(e, r->lo, top < r->hi ? top : r->hi);
-		st->dead_stacks++;
-	}
-}
-#else
-static void thread_descriptors(struct hs_lk_graph *g, struct hs_lk_excl *e,
-                               const struct hs_lk_maps *m, int32_t self,
-                               struct hs_lk_root_stats *st)
-{
-	/* Unknown descriptor layout: every stack is scanned whole. */
-}
-#endif
 
 /* ---- the scan ------------------------------------------------------------ */
 
@@ -398,11 +216,13 @@ bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp)
 {
 	rt->sp = sp;
 	rt->self = (int32_t)syscall(SYS_gettid);
-	rt->copy_buf = hs_lk_map(COPY_CHUNK);
+	rt->copy_buf = hs_lk_map(HS_LK_COPY_CHUNK);
 	if (!rt->copy_buf)
 		return false;
-	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + COPY_CHUNK);
-	list_threads(&rt->threads, rt->self, sp);
+	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + HS_LK_COPY_CHUNK);
+	rt->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	rt->pagemap_open = rt->pagemap_fd >= 0;
+	hs_lk_list_threads(&rt->threads, rt->self, sp);
 	/* Last: from here on none of our scratch is mapped or moved, so the
 	 * regions read describe it as it stays. */
 	if (!hs_lk_maps_read(&rt->maps))
@@ -422,18 +242,9 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 	struct hs_lk_excl *e = &rt->excl;
 	struct hs_lk_root_stats *st = &rt->stats;
 	copy_buf = rt->copy_buf;
+	pagemap_fd = rt->pagemap_open ? rt->pagemap_fd : -1;
 
-	st->threads = rt->threads.n;
-	for (size_t i = 0; i < rt->threads.n; i++) {
-		const struct hs_lk_thread *t = &rt->threads.t[i];
-		const struct hs_lk_region *r = t->sp ? hs_lk_maps_find(m, t->sp) : NULL;
-		if (!r || !stack_like(m, r))
-			continue;
-		st->threads_with_sp++;
-		uintptr_t live = t->tid == rt->self ? t->sp : t->sp - REDZONE;
-		hs_lk_exclude(e, r->lo, live > r->lo ? live : r->lo);
-	}
-	thread_descriptors(g, e, m, rt->self, st);
+	hs_lk_threads_apply(rt, g);
 	hs_lk_exclude(e, (uintptr_t)e->r, (uintptr_t)e->r + e->bytes);
 	excl_normalize(e);
 
@@ -441,9 +252,10 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 		const struct hs_lk_region *r = &m->reg[i];
 		if (r->type == HS_LK_SKIP || !r->r || !r->w)
 			continue;
-		scan_minus(g, e, r->lo, r->safe_hi, st);
+		scan_minus(g, e, r, st);
 	}
 	copy_buf = NULL;
+	pagemap_fd = -1;
 }
 
 void hs_lk_roots_free(struct hs_lk_roots *rt)
@@ -451,6 +263,8 @@ void hs_lk_roots_free(struct hs_lk_roots *rt)
 	hs_lk_maps_free(&rt->maps);
 	hs_lk_unmap(rt->threads.t, rt->threads.bytes);
 	hs_lk_unmap(rt->excl.r, rt->excl.bytes);
-	hs_lk_unmap(rt->copy_buf, COPY_CHUNK);
+	hs_lk_unmap(rt->copy_buf, HS_LK_COPY_CHUNK);
+	if (rt->pagemap_open)
+		close(rt->pagemap_fd);
 	*rt = (struct hs_lk_roots){ 0 };
 }

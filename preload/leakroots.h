@@ -1,8 +1,9 @@
 /*
  * leakroots.h — the process side of the leak scan, for leaks.c:
- *   leakmaps.c   /proc/self/maps parsed into regions (no stdio, no malloc)
- *   leakroots.c  which of that memory is a root: writable mappings minus
- *                heapscope's own memory and dead stack areas, threads
+ *   leakmaps.c    /proc/self/maps parsed into regions (no stdio, no malloc)
+ *   leakroots.c   which of that memory is a root: writable mappings minus
+ *                 heapscope's own memory and dead stack areas
+ *   leakthreads.c which stack areas are dead, glibc's thread descriptors
  * and the scratch memory the scan works in (mmap only: we are malloc).
  */
 #ifndef HS_LEAKROOTS_H
@@ -36,6 +37,7 @@ struct hs_lk_region {
 	uint8_t   r, w, x, shared;
 	uint8_t   type;      /* enum hs_lk_rtype                              */
 	uint8_t   main_stack;/* the "[stack]" entry                           */
+	uint8_t   loader;    /* a mapping of the dynamic loader (ld.so)       */
 };
 
 struct hs_lk_maps {
@@ -57,6 +59,12 @@ const struct hs_lk_region *hs_lk_maps_find(const struct hs_lk_maps *m, uintptr_t
 bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx);
 
 /* ---- leakroots.c --------------------------------------------------------- */
+/* Copy up to len bytes of our own memory at src into dst without risking
+ * a fault (process_vm_readv on ourselves): returns the bytes copied, 0 if
+ * the first page is gone. Fits hs_lk_graph.copy. */
+size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx);
+#define HS_LK_COPY_CHUNK (256 * 1024)     /* size of hs_lk_roots.copy_buf */
+
 /* hs_lk_block.flags bit set by the root scan: glibc's cached dtv of an
  * exited thread, not the program's (see leakroots.c); not reported. */
 #define HS_LK_GLIBC_CACHE 0x80
@@ -76,6 +84,7 @@ bool hs_lk_exclude(struct hs_lk_excl *e, uintptr_t lo, uintptr_t hi);
 
 struct hs_lk_root_stats {
 	size_t root_bytes;          /* bytes scanned as roots                */
+	size_t skipped_bytes;       /* never-written private pages skipped   */
 	size_t threads;             /* threads listed in /proc/self/task     */
 	size_t threads_with_sp;     /* of which the stack pointer was known  */
 	size_t tcbs;                /* glibc thread descriptors found        */
@@ -99,10 +108,19 @@ struct hs_lk_roots {
 	struct hs_lk_maps    maps;
 	struct hs_lk_threads threads;
 	char     *copy_buf;
+	int       pagemap_fd;       /* /proc/self/pagemap, if pagemap_open   */
+	bool      pagemap_open;
 	uintptr_t sp;               /* the current thread's: dead below      */
 	int32_t   self;             /* the current thread's tid              */
 	struct hs_lk_root_stats stats;
 };
+
+/* leakthreads.c: every thread of the process, with its stack pointer
+ * where known (self_sp for the thread 'self'). */
+void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp);
+/* leakthreads.c: exclude the dead parts of thread stacks (below stack
+ * pointers, stacks of exited threads) and root glibc's dtv blocks. */
+void hs_lk_threads_apply(struct hs_lk_roots *rt, struct hs_lk_graph *g);
 
 /* Map the scratch, list the threads, then read the maps — last, so that
  * the regions describe our scratch as it stays. sp: the current thread's

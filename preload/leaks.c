@@ -66,7 +66,6 @@ struct collect {
 	struct hs_lk_block *b;
 	size_t n, bytes;
 	bool failed;
-	struct hs_lk_root_stats stats;
 };
 
 static void add_block(struct hs_header *h, void *user, void *ctx)
@@ -82,7 +81,9 @@ static void add_block(struct hs_header *h, void *user, void *ctx)
 	}
 	c->b[c->n++] = (struct hs_lk_block){
 		.start = (uintptr_t)user, .size = h->size, .stack = h->stack,
-		.flags = h->bin == HS_BIN_HUGE ? IN_HUGE
+		/* a running thread may unmap a huge block's pages (realloc
+		 * shrinks and moves them without the huge lock): copy reads */
+		.flags = h->bin == HS_BIN_HUGE ? IN_HUGE | HS_LK_COPY
 		       : h->bin == HS_BIN_BOOT ? IN_BOOT : IN_ARENA,
 	};
 }
@@ -204,8 +205,11 @@ static void write_records(const struct collect *c)
 			bytes += c->b[i].size;
 			blocks++;
 		}
+	/* The counters lag by what running threads have not folded yet; the
+	 * walk is exact, and the peak was at least what is live now. */
+	uint64_t peak = k.peak_bytes > bytes ? k.peak_bytes : bytes;
 	hs_trace_printf("C %lu %lu %lu %lu %zu\n", (unsigned long)k.allocs,
-	                (unsigned long)k.frees, (unsigned long)k.peak_bytes,
+	                (unsigned long)k.frees, (unsigned long)peak,
 	                (unsigned long)bytes, blocks);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct hs_lk_block *b = &c->b[i];
@@ -249,9 +253,11 @@ static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
 	g.heuristics = HS_LK_HEUR_ALL;              /* memcheck's default */
 	g.is_vtable = hs_lk_maps_is_vtable;
 	g.vtable_ctx = &rt.maps;
+	g.copy = hs_lk_copy_mem;
+	g.copy_buf = rt.copy_buf;                  /* free once roots are read */
+	g.copy_len = HS_LK_COPY_CHUNK;
 	hs_lk_roots_scan(&rt, &g);
 	hs_lk_classify(&g);
-	c->stats = rt.stats;
 	ok = true;
 out:
 	hs_huge_unlock();

@@ -37,7 +37,7 @@
 /* Written by other parts of the shim; weak so that this file links (and
  * the exit path works) before they exist. */
 void hs_leaks_scan(void) __attribute__((weak));
-void hs_sample_now(void) __attribute__((weak));
+void hs_sampler_exit(void) __attribute__((weak));
 void hs_checks_at_exit(void) __attribute__((weak));
 
 extern char **environ;
@@ -63,10 +63,10 @@ void hs_finish(const char *how, int value)
 	}
 	if (atomic_exchange(&finished, true))
 		return;
-	if (hs_sample_now)
-		hs_sample_now();
 	if (hs_checks_at_exit)          /* canaries and headers: E lines first */
 		hs_checks_at_exit();
+	if (hs_sampler_exit)
+		hs_sampler_exit();       /* final sample, exit and peak snapshots */
 	if (hs_leaks_scan)
 		hs_leaks_scan();
 	hs_trace_printf("%s", line);

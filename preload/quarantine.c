@@ -226,7 +226,8 @@ static __attribute__((noinline, cold)) void report_header(void *user)
 /* ---- the queue ---------------------------------------------------------- */
 
 /* A plain bin block straight onto this thread's cache (hs_heap_recycle's
- * common case, without the call); anything else through heap.c. */
+ * common case, without the call); anything else through heap.c. The
+ * caller holds hs_busy. */
 static inline void send_home(void *user, struct hs_header *h)
 {
 	unsigned bin = h->bin;
@@ -235,11 +236,9 @@ static inline void send_home(void *user, struct hs_header *h)
 	 * live (a limit of 0 means not set up) and has room */
 	if (likely(bin < HS_NR_BINS && !(h->kind & HS_KIND_MOVED)
 	           && tb->count < tb->limit && hs_tc.state == 1)) {
-		hs_busy = 1;
 		hs_slot_set_next(h, tb->head);
 		tb->head = h;
 		tb->count++;
-		hs_busy = 0;
 		return;
 	}
 	hs_heap_recycle(user, h, hs_heap_where(h));
@@ -278,6 +277,12 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)size;
 	hs_header_set_state(h, HS_FREED);
+	/* The ring and the cache are this thread's: a signal handler that
+	 * frees or allocates meanwhile must not touch them (hookentry.h sends
+	 * it elsewhere while hs_busy is set). Errors reported in here capture
+	 * their stack from boot memory for the same reason. */
+	int was_busy = hs_busy;
+	hs_busy = 1;
 	struct ring *r = q;
 	if (unlikely(q_state != 1))
 		r = ring_new();
@@ -290,6 +295,7 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 		if (h->guard)
 			hs_free_record_put(user, free_stack);
 		hs_heap_recycle(user, h, where);
+		hs_busy = was_busy;
 		return;
 	}
 	fill(user, fill_len(size), hs_free_record_word(user, free_stack));
@@ -308,6 +314,7 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 		__builtin_prefetch(next - HS_HEADER_SIZE, 1);
 		__builtin_prefetch(next + 48, 1);
 	}
+	hs_busy = was_busy;
 }
 
 void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
@@ -342,8 +349,11 @@ void hs_quarantine_drain(void)
 	struct ring *r = q_state == 1 ? q : NULL;
 	if (!r)
 		return;
+	int was_busy = hs_busy;
+	hs_busy = 1;
 	while (r->head != r->tail)
 		evict_one(r);
+	hs_busy = was_busy;
 }
 
 static void q_thread_exit(void *arg)

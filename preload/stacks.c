@@ -19,8 +19,13 @@
  * locked path, which finds it. Old tables are never unmapped (a reader may
  * be inside one); their total is below the size of the live table.
  *
- * A new stack's S line is written before the id is published, so every
- * line naming an id comes after its S line in the file.
+ * S lines are written lazily, per trace: a bitmap says which ids the
+ * current trace has, and is cleared when a trace starts (a forked child's
+ * new file). A stack's S line is written the first time it is captured in
+ * that trace, or when a writer names the id through hs_stack_ref(). So a
+ * fork child that execs at once writes no stacks at all, instead of the
+ * parent's whole table. For a new stack the S line is written before the
+ * id is published, so no thread can name the id before its S line.
  */
 #define UNW_LOCAL_ONLY          /* this process only: the fast local API */
 #include <libunwind.h>
@@ -34,6 +39,8 @@
 #define DIR_PAGES     256           /* => 16M stacks at most               */
 #define CHUNK_BYTES   ((size_t)1 << 20)
 #define TABLE_INIT    4096          /* slots                               */
+#define MAX_IDS       ((uint32_t)DIR_PAGES << DIR_SHIFT)
+#define EMITTED_BYTES (MAX_IDS / 8)
 
 struct rec {
 	uint32_t n;                     /* frames                             */
@@ -51,6 +58,7 @@ static struct {
 	_Atomic(struct table *) table;
 	_Atomic uint32_t count;         /* ids handed out: 1..count are valid */
 	_Atomic(struct rec **) dir[DIR_PAGES];   /* id -> record              */
+	_Atomic(_Atomic uint64_t *) emitted;  /* bit per id: S line in this trace */
 	char  *chunk;                   /* records are carved from here       */
 	size_t chunk_left;
 	bool   full_said;
@@ -168,32 +176,100 @@ static struct rec *new_record(uint32_t id, const uintptr_t *ips, unsigned n)
 	return r;
 }
 
+/* S lines are most of a trace and written from the allocation path, so
+ * they get their own number writers rather than the general formatter. */
+static char *put_dec(char *p, unsigned long v)
+{
+	char tmp[20];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_hex(char *p, unsigned long v)
+{
+	int bits = 64 - __builtin_clzl(v | 1);          /* significant bits */
+	for (int sh = (bits - 1) & ~3; sh >= 0; sh -= 4)
+		*p++ = "0123456789abcdef"[(v >> sh) & 15];
+	return p;
+}
+
 size_t hs_stack_format(char *out, size_t cap, uint32_t id, const uintptr_t *ips,
                        unsigned n)
 {
-	size_t at = (size_t)hs_fmt(out, cap, "S %u %u", id, n);
-	for (unsigned i = 0; i < n && at < cap; i++)
-		at += (size_t)hs_fmt(out + at, cap - at, " %lx", (unsigned long)ips[i]);
-	if (at + 1 >= cap)
+	if (cap < 24 + (size_t)n * 17)   /* "S " id " " n, " " + 16 hex each, \n */
 		return 0;
-	out[at++] = '\n';
-	return at;
+	char *p = out;
+	*p++ = 'S';
+	*p++ = ' ';
+	p = put_dec(p, id);
+	*p++ = ' ';
+	p = put_dec(p, n);
+	for (unsigned i = 0; i < n; i++) {
+		*p++ = ' ';
+		p = put_hex(p, ips[i]);
+	}
+	*p++ = '\n';
+	return (size_t)(p - out);
 }
 
-/* S line for a record. Stacks lock held; takes the trace lock. */
+static bool is_emitted(uint32_t id)
+{
+	_Atomic uint64_t *e = atomic_load_explicit(&ST.emitted, memory_order_acquire);
+	return e && (atomic_load_explicit(&e[id >> 6], memory_order_relaxed) >> (id & 63)) & 1;
+}
+
+/* S line for a record, if the trace takes lines. Stacks and trace locks
+ * held. */
 static void emit_locked(uint32_t id, const struct rec *r)
 {
-	size_t max = 32 + (size_t)r->n * 17;     /* "S id n" + " %lx" each   */
+	_Atomic uint64_t *e = atomic_load_explicit(&ST.emitted, memory_order_relaxed);
+	if (!e) {                        /* 2 MiB reserved, touched as used */
+		e = map(EMITTED_BYTES);
+		if (!e)
+			return;
+		atomic_store_explicit(&ST.emitted, e, memory_order_release);
+	}
+	size_t max = 24 + (size_t)r->n * 17;     /* as hs_stack_format needs */
 	char *p = hs_trace_room_locked(max);
-	if (p)
-		hs_trace_advance_locked(hs_stack_format(p, max, id, r->ips, r->n));
+	if (!p)
+		return;
+	hs_trace_advance_locked(hs_stack_format(p, max, id, r->ips, r->n));
+	atomic_fetch_or_explicit(&e[id >> 6], (uint64_t)1 << (id & 63),
+	                         memory_order_relaxed);
 }
 
-void hs_stacks_emit_all_locked(void)
+void hs_stacks_new_trace_locked(void)
 {
+	_Atomic uint64_t *e = atomic_load_explicit(&ST.emitted, memory_order_relaxed);
 	uint32_t count = atomic_load(&ST.count);
-	for (uint32_t id = 1; id <= count; id++)
+	if (e && count)                  /* back to zero pages: nothing written */
+		madvise((void *)e, ((size_t)count / 8 + HS_PAGE_SIZE) & ~(HS_PAGE_SIZE - 1),
+		        MADV_DONTNEED);
+}
+
+/* The slow half of hs_stack_ref: write the S line under the locks. */
+static void emit_known(uint32_t id)
+{
+	hs_spin_lock(&ST.lock);
+	if (!is_emitted(id)) {
+		hs_trace_lock();
 		emit_locked(id, record(id));
+		hs_trace_unlock();
+	}
+	hs_spin_unlock(&ST.lock);
+}
+
+uint32_t hs_stack_ref(uint32_t id)
+{
+	if (id && !is_emitted(id) && hs_trace_active() &&
+	    id <= atomic_load_explicit(&ST.count, memory_order_acquire))
+		emit_known(id);
+	return id;
 }
 
 static uint32_t insert(uint64_t h, const uintptr_t *ips, unsigned n)
@@ -201,11 +277,17 @@ static uint32_t insert(uint64_t h, const uintptr_t *ips, unsigned n)
 	hs_spin_lock(&ST.lock);
 	struct table *t = atomic_load_explicit(&ST.table, memory_order_relaxed);
 	uint32_t id = t ? find(t, h, ips, n) : 0;
-	if (id)
+	if (id) {
+		if (!is_emitted(id)) {       /* found by a racing insert       */
+			hs_trace_lock();
+			emit_locked(id, record(id));
+			hs_trace_unlock();
+		}
 		goto out;
+	}
 	uint32_t count = atomic_load_explicit(&ST.count, memory_order_relaxed);
 	struct rec *r = NULL;
-	if (count + 1 < (uint32_t)DIR_PAGES << DIR_SHIFT &&
+	if (count + 1 < MAX_IDS &&
 	    (t = table_for_insert(count)) != NULL)
 		r = new_record(count + 1, ips, n);
 	hs_trace_lock();
@@ -234,7 +316,7 @@ uint32_t hs_stack_intern(const uintptr_t *ips, unsigned n)
 	struct table *t = atomic_load_explicit(&ST.table, memory_order_acquire);
 	uint32_t id = t ? find(t, h, ips, n) : 0;
 	if (id)
-		return id;
+		return hs_stack_ref(id);
 	/* First sight (probably): any module the ips point into must have its
 	 * M line before our S line. The loader lock comes before ours. */
 	hs_modules_refresh();
@@ -260,12 +342,9 @@ static int depth_wanted(void)
 	return d > HS_STACK_MAX ? HS_STACK_MAX : d;
 }
 
-uint32_t hs_stack_capture(void)
+static void set_policy(void)
 {
 	static _Atomic bool policy_set;
-	if (in_capture)
-		return 0;
-	in_capture = 1;
 	/* Per-thread unwind caches: no lock shared between threads. Safe
 	 * here because in_capture keeps a signal handler's malloc from
 	 * unwinding on top of an interrupted unwind. */
@@ -273,6 +352,29 @@ uint32_t hs_stack_capture(void)
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		atomic_store(&policy_set, true);
 	}
+}
+
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
+{
+	uintptr_t lo, hi;
+	hs_modules_self_text(&lo, &hi);
+	if (ra >= lo && ra < hi)        /* called from inside heapscope */
+		return hs_stack_capture();
+	if (in_capture)
+		return 0;
+	in_capture = 1;
+	set_policy();
+	uint32_t id = hs_stack_capture_at(ra, cfa, depth_wanted());
+	in_capture = 0;
+	return id ? id : hs_stack_capture();
+}
+
+uint32_t hs_stack_capture(void)
+{
+	if (in_capture)
+		return 0;
+	in_capture = 1;
+	set_policy();
 	int depth = depth_wanted();
 	void *raw[HS_STACK_MAX + SKIP_SLACK];
 	int n = unw_backtrace(raw, depth + SKIP_SLACK);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +31,12 @@ static struct {
 	uint64_t written;          /* bytes in the file                        */
 	uint64_t exec_mark;        /* file size before `X exec 0`             */
 	uint64_t lost;             /* bytes dropped by failed writes          */
-	char path[1088];           /* the open file's name                    */
+	char path[HS_TRACE_NAME_MAX];   /* the open file's name               */
+	dev_t dev;                 /* identity of the file behind fd: the     */
+	ino_t ino;                 /* program may close or dup2 over our fd   */
 	char buf[HS_TRACE_BUF + 1];/* +1: room for the formatter's NUL        */
 } T = { .fd = -1 };
 
-/* What a forked child needs to name its own file. */
-static char pattern[1024];     /* HEAPSCOPE_OUT as read at open            */
-static bool have_pattern;
-static char prog[64];          /* basename of the executable, sanitised   */
 
 void hs_trace_lock(void)   { hs_spin_lock(&T.lock); }
 void hs_trace_unlock(void) { hs_spin_unlock(&T.lock); }
@@ -46,59 +45,7 @@ int  hs_trace_owner(void)  { return T.fd >= 0 ? T.pid : 0; }
 const char *hs_trace_path(void) { return T.fd >= 0 ? T.path : NULL; }
 bool hs_trace_writable_locked(void) { return T.open; }
 
-/* ---- file names and safe creation ------------------------------------- */
-
-static size_t put(char *out, size_t cap, size_t at, const char *s)
-{
-	while (*s && at + 1 < cap)
-		out[at++] = *s++;
-	return *s ? cap : at;         /* cap: "did not fit"                   */
-}
-
-size_t hs_trace_name(char *out, size_t cap, const char *pat, const char *prg,
-                     int pid, unsigned gen, bool descendant)
-{
-	char id[32];
-	size_t at = 0;
-	if (gen)
-		hs_fmt(id, sizeof id, "%d.%u", pid, gen);
-	else
-		hs_fmt(id, sizeof id, "%d", pid);
-	if (cap == 0)
-		return 0;
-	if (!pat || !*pat) {
-		at = put(out, cap, at, "heapscope.");
-		at = put(out, cap, at, prg);
-		at = put(out, cap, at, ".");
-		at = put(out, cap, at, id);
-		at = put(out, cap, at, ".trace");
-	} else {
-		bool has_pid = false;
-		for (const char *p = pat; *p && at < cap; p++) {
-			char one[2] = { *p, 0 };
-			if (p[0] == '%' && p[1] == 'p') {
-				at = put(out, cap, at, id);
-				has_pid = true;
-				p++;
-			} else if (p[0] == '%' && p[1] == '%') {
-				at = put(out, cap, at, "%");
-				p++;
-			} else {
-				at = put(out, cap, at, one);
-			}
-		}
-		/* Without %p every process but the first would fight over one
-		 * name: descendants and exec'd images add their own pid. */
-		if (!has_pid && (descendant || gen)) {
-			at = put(out, cap, at, ".");
-			at = put(out, cap, at, id);
-		}
-	}
-	if (at >= cap)
-		return 0;
-	out[at] = '\0';
-	return at;
-}
+/* ---- safe creation ------------------------------------------------------ */
 
 int hs_trace_create(const char *path)
 {
@@ -106,7 +53,15 @@ int hs_trace_create(const char *path)
 	 * O_NOFOLLOW makes that explicit; O_CLOEXEC so an exec'd image cannot
 	 * write into its parent's file. */
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/* Out of the way of the small numbers programs pick themselves. */
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
+	return fd;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -129,6 +84,21 @@ static bool write_all(const char *p, size_t n, size_t *done)
 	return d == n;
 }
 
+/* Programs close descriptors they did not open (daemons close them all)
+ * or dup2 onto them (shell `exec 3>file`): never write through an fd that
+ * no longer is our file. */
+static bool still_ours(void)
+{
+	struct stat st;
+	if (fstat(T.fd, &st) == 0 && st.st_dev == T.dev && st.st_ino == T.ino)
+		return true;
+	hs_log("the program closed or replaced the trace file's descriptor: "
+	       "recording stopped");
+	atomic_store(&T.open, false);
+	T.fd = -1;
+	return false;
+}
+
 static void flush_locked(void)
 {
 	if (T.len == 0 || T.fd < 0)
@@ -136,7 +106,7 @@ static void flush_locked(void)
 	int saved = errno;
 	/* A clone()d or vfork()ed child shares or copied our state without
 	 * going through the fork handlers: the file is not its to write. */
-	if (T.pid == (int)getpid()) {
+	if (T.pid == (int)getpid() && still_ours()) {
 		if (T.lost) {
 			char note[96];
 			int k = hs_fmt(note, sizeof note,
@@ -293,11 +263,17 @@ static void write_preamble_locked(void)
 }
 
 /* Open fd as this process's trace and write everything a reader needs
- * before the first new record: header, P, a, every module, every stack
- * interned so far. Caller holds the stacks, modules and trace locks. */
+ * before the first record: header, P, a, every module. Stacks follow as
+ * they are used (stacks.c). Caller holds the stacks, modules and trace
+ * locks. */
 static void begin_locked(int fd, const char *path)
 {
 	hs_fmt(T.path, sizeof T.path, "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		T.dev = st.st_dev;
+		T.ino = st.st_ino;
+	}
 	T.fd = fd;
 	T.pid = (int)getpid();
 	T.len = 0;
@@ -306,7 +282,7 @@ static void begin_locked(int fd, const char *path)
 	atomic_store(&T.open, true);
 	write_preamble_locked();
 	hs_modules_emit_all_locked();
-	hs_stacks_emit_all_locked();
+	hs_stacks_new_trace_locked();
 	flush_locked();
 }
 
@@ -340,72 +316,12 @@ bool hs_trace_start(const char *path)
 	return true;
 }
 
-/* Lineage from the environment: are we a descendant of a traced process,
- * and which exec generation of our pid are we? */
-static unsigned lineage_gen;
-static bool lineage_descendant;
-
-static void read_lineage(void)
-{
-	const char *v = hs_env(HS_LINEAGE_VAR);
-	if (!v)
-		return;
-	unsigned long pid = 0, gen = 0;
-	while (*v >= '0' && *v <= '9')
-		pid = pid * 10 + (unsigned long)(*v++ - '0');
-	if (*v == '.')
-		while (*++v >= '0' && *v <= '9')
-			gen = gen * 10 + (unsigned long)(*v - '0');
-	lineage_descendant = true;
-	lineage_gen = pid == (unsigned long)getpid() ? (unsigned)gen + 1 : 0;
-}
-
-void hs_trace_lineage(char *out, size_t cap)
-{
-	hs_fmt(out, cap, "%d.%u", (int)getpid(), lineage_gen);
-}
-
-static void set_prog(void)
-{
-	const char *exe = hs_modules_exe_path();
-	const char *base = strrchr(exe, '/');
-	base = base ? base + 1 : exe;
-	size_t n = 0;
-	for (; base[n] && n < sizeof prog - 1; n++) {
-		char c = base[n];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		          c == '-' || c == '+';
-		prog[n] = ok ? c : '_';
-	}
-	prog[n] = '\0';
-	if (n == 0)
-		hs_fmt(prog, sizeof prog, "prog");
-}
-
 bool hs_trace_open(void)
 {
 	if (hs_trace_owner())
 		return hs_trace_active();
-	const char *out = hs_env("HEAPSCOPE_OUT");
-	if (out && *out) {
-		size_t n = strlen(out);
-		if (n >= sizeof pattern) {
-			hs_log("HEAPSCOPE_OUT is too long: nothing will be recorded");
-			return false;
-		}
-		memcpy(pattern, out, n + 1);
-		have_pattern = true;
-	}
-	read_lineage();
-	set_prog();
-	char name[sizeof pattern + 64];
-	if (!hs_trace_name(name, sizeof name, have_pattern ? pattern : NULL, prog,
-	                   (int)getpid(), lineage_gen, lineage_descendant)) {
-		hs_log("trace file name too long: nothing will be recorded");
-		return false;
-	}
-	if (!hs_trace_start(name))
+	char name[HS_TRACE_NAME_MAX];
+	if (!hs_trace_my_name(name, sizeof name, false) || !hs_trace_start(name))
 		return false;
 	hs_lifecycle_arm();
 	return true;
@@ -437,16 +353,11 @@ void hs_trace_fork_child(void)
 	T.pid = 0;
 	T.len = 0;
 	atomic_store(&T.open, false);
-	if (traced) {
-		char name[sizeof pattern + 64];
-		lineage_descendant = true;
-		lineage_gen = 0;
-		int fd = -ENAMETOOLONG;
-		if (hs_trace_name(name, sizeof name, have_pattern ? pattern : NULL,
-		                  prog, (int)getpid(), 0, true))
-			fd = hs_trace_create(name);
+	char name[HS_TRACE_NAME_MAX];
+	if (traced && hs_trace_my_name(name, sizeof name, true)) {
+		int fd = hs_trace_create(name);
 		if (fd >= 0)
-			begin_locked(fd, name);  /* this thread holds all three locks     */
+			begin_locked(fd, name);  /* this thread holds all three locks */
 		else
 			refuse(name, -fd);
 	}

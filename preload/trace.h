@@ -75,9 +75,8 @@ static inline void hs_spin_reset(struct hs_spin *l)
 }
 
 /* ---- util.c (lead): the va_list form of hs_fmt ------------------------ */
-int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 
-/* ---- trace.c ----------------------------------------------------------- */
+/* ---- the trace file: constants ------------------------------------------ */
 #define HS_TRACE_VERSION 1
 #define HS_TRACE_BUF     ((size_t)64 * 1024)
 /* Set in the environment of a traced process for its descendants:
@@ -86,15 +85,25 @@ int hs_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
  * takes generation GEN+1; any other value means "a descendant". */
 #define HS_LINEAGE_VAR   "HEAPSCOPE_TRACED"
 
+/* ---- trace_name.c ------------------------------------------------------- */
+#define HS_TRACE_NAME_MAX 1088          /* HEAPSCOPE_OUT (< 1024) + suffixes */
 /* The file name for a trace (docs/TRACE-FORMAT.md, "Files"). pattern is
  * HEAPSCOPE_OUT or NULL for the default; "%p" becomes the pid, or
  * "pid.gen" for an exec'd image (gen > 0). Without %p a descendant appends
  * ".pid" (".pid.gen"). Returns the length, 0 if it does not fit. */
 size_t hs_trace_name(char *out, size_t cap, const char *pattern,
                      const char *prog, int pid, unsigned gen, bool descendant);
+/* This process's name: the first call reads HEAPSCOPE_OUT and the lineage
+ * from the environment; a fork child passes fork_child and becomes
+ * generation 0 of its own pid. false (said on stderr) if too long. */
+bool hs_trace_my_name(char *out, size_t cap, bool fork_child);
+/* The lineage value the exec'd image should see ("pid.gen"). */
+void hs_trace_lineage(char *out, size_t cap);
+
+/* ---- trace.c (the writer) ------------------------------------------------ */
 /* Create a trace file safely: O_EXCL|O_NOFOLLOW, mode 0600. fd or -errno. */
 int  hs_trace_create(const char *path);
-/* Create path and write the preamble (header, P, a, M, S replay). The
+/* Create path and write the preamble (header, P, a, M). The
  * named-file core of hs_trace_open; unit tests call it directly. */
 bool hs_trace_start(const char *path);
 /* Flush and stop recording: later lines are dropped (the X line is last). */
@@ -132,9 +141,6 @@ void hs_trace_fork_child(void);
  * of its own (nothing to do). */
 bool hs_trace_exec_begin(void);
 void hs_trace_exec_failed(void);
-/* The lineage value the exec'd image should see ("pid.gen"). */
-void hs_trace_lineage(char *out, size_t cap);
-
 /* Copy of an environment entry list with HS_LINEAGE_VAR set to the given
  * value, in mmap'd memory (hs_exec_env_free undoes it). NULL on failure. */
 char **hs_exec_env(char *const envp[], const char *lineage);
@@ -158,9 +164,13 @@ void hs_modules_reset_child(void);
 
 /* ---- stacks.c ------------------------------------------------------------ */
 #define HS_STACK_MAX 256                /* hard cap on recorded frames     */
-/* Write every interned stack as an S line and start writing new ones as
- * they appear (locks held by the caller). */
-void hs_stacks_emit_all_locked(void);
+/* A new trace starts: no stack has its S line there yet (locks held). */
+void hs_stacks_new_trace_locked(void);
+/* Make sure the current trace holds id's S line; returns id. Whoever
+ * writes a line naming a stack id it did not just capture (E, L and F
+ * lines: ids from block headers, or captured before a fork) calls this
+ * first, e.g. hs_trace_printf("L ... %u\n", ..., hs_stack_ref(h->stack)).
+ * Lead: this belongs in internal.h's stacks.c section. */
 void hs_stacks_lock(void);
 void hs_stacks_unlock(void);
 void hs_stacks_reset_child(void);

@@ -68,6 +68,8 @@ if [ -f "$lib" ] && nm -D --defined-only "$lib" | grep -qw malloc; then
     got=$(awk '$1 == "F" { print $2, $3, $4 }' "$t" | tr '\n' ';')
     want="1 malloc 24;4 malloc 16;3 malloc 24;2 malloc 16;1 malloc 64;"
     [ "$got" = "$want" ] || bad "$v: F lines in $t: got '$got', want '$want'"
+    # hs_snapshot("end"): an `H api T_MS LIVE 1 end` line
+    grep -Eq '^H api [0-9]+ [0-9]+ 1 end$' "$t" || bad "$v: no 'H api ... end' snapshot in $t"
   done
 else
   echo "NOT RUN: $lib has no malloc hooks yet, shim half of this test skipped"

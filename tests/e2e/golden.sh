@@ -9,6 +9,7 @@
 #   tests/e2e/golden.sh --update   rewrite the expected files (then review
 #                                  the diff before committing it)
 set -u
+shopt -s nullglob
 cd "$(dirname "$0")/../.."
 hs=$PWD/build/heapscope
 [ -x "$hs" ] || { echo "golden.sh: $hs is not built"; exit 1; }

@@ -13,7 +13,7 @@ threads=${STRESS_THREADS:-4}
 [ -x "$prog" ] || { echo "stress.sh: $prog not built (make check builds it)"; exit 1; }
 [ -f "$lib" ] || { echo "stress.sh: $lib not built"; exit 1; }
 
-LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
+HEAPSCOPE_RECORD=0 LD_PRELOAD=$lib grep -qF "$lib" /proc/self/maps ||
   { echo "stress.sh: $lib does not load with LD_PRELOAD"; exit 1; }
 fail=0
 run() {  # label, env...

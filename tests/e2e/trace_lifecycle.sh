@@ -40,16 +40,17 @@ AWK_HEX='function hex(s,  i, v) { v = 0; s = tolower(s)
   return v }
 '
 
-# check_shape FILE PID: header, P, a, M and S lines well formed, mode 0600,
-# every line complete, no S line's innermost frame inside the shim.
+# check_shape FILE PID [late-M-ok]: header, P, a, M and S lines well
+# formed, mode 0600, every line complete, no S line's innermost frame
+# inside the shim; all M lines before the first S line unless late-M-ok.
 check_shape() {
-  local f=$1 pid=$2 mode problems
+  local f=$1 pid=$2 late=${3:-} mode problems
   [ -f "$f" ] || { bad "no trace $f"; return; }
   mode=$(stat -c %a "$f")
   [ "$mode" = 600 ] || bad "$f has mode $mode, want 600"
   [ "$(head -n 1 "$f")" = "HEAPSCOPE-TRACE 1" ] || bad "first line: $(head -n 1 "$f")"
   [ -z "$(tail -c 1 "$f")" ] || bad "$f does not end with a newline (a cut line)"
-  problems=$(awk -v pid="$pid" -v shim="$shim" "$AWK_HEX"'
+  problems=$(awk -v pid="$pid" -v shim="$shim" -v late="$late" "$AWK_HEX"'
     NR == 2 { if ($1 != "P" || $2 != pid || $3 !~ /^[0-9]+$/ || $4 !~ /^[0-9]+$/ || NF < 5)
                 print "line 2 is not a P line for pid " pid ": " $0 }
     NR == 3 && $1 != "a" { print "line 3 is not an a line: " $0 }
@@ -57,7 +58,7 @@ check_shape() {
       if (NF < 7 || $2 !~ /^[0-9]+$/ || $3 !~ /^[0-9a-f]+$/ || $4 !~ /^[0-9a-f]+$/ ||
           $5 !~ /^[0-9a-f]+$/ || $6 !~ /^([0-9a-f]+|-)$/) print "bad M line: " $0
       if ($7 == shim) { lo = hex($4); hi = hex($5) }
-      if (seen_s) print "M line after an S line (fine for dlopen, not here): " $0
+      if (seen_s && !late) print "M line after an S line (fine for dlopen, not here): " $0
     }
     $1 == "S" {
       seen_s = 1
@@ -95,16 +96,18 @@ expect_end exit3 "exit 3" 3 "X exit 3"
 expect_end _exit4 "_exit 4" 4 "X exit 4"
 expect_end abort abort 134 "X signal 6"
 expect_end segv segv 139 "X signal 11"
+# a program's own handler runs as without us (and its _exit ends the trace)
+expect_end own own-handler 9 "X exit 9"
+grep -q "own handler" "$dir/own/out" || bad "the program's handler did not run"
 
 # ---- the known allocation's stack -----------------------------------------
-case=stack
-f=$(trace_of return "$(only_pid return)")
+# has_known_stack FILE: some S line's innermost frame maps to known_alloc at
+# the KNOWN-ALLOC line, and the next frame to main.
 want_line=$(grep -n '/\* KNOWN-ALLOC \*/' "$src" | cut -d: -f1)
-# load bias of the executable, and the innermost two frames of each stack
-bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
-if [ -z "$bias" ]; then
-  bad "no M line for $prog"
-else
+has_known_stack() {
+  local f=$1 bias found
+  bias=$(awk -v p="$prog" '$1 == "M" && $7 == p { print $3; exit }' "$f")
+  [ -n "$bias" ] || { bad "no M line for $prog in $f"; return; }
   # ip - load bias = file address; - 1 = inside the call, not after it
   found=$(awk '$1 == "S" && NF >= 5 { print $4, $5 }' "$f" |
           while read -r ip0 ip1; do
@@ -115,8 +118,10 @@ else
             echo "$inner <- $outer"
           done)
   echo "$found" | grep -q "^known_alloc .*trace_life.c:$want_line <- main$" ||
-    bad "no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
-fi
+    bad "$f: no S line maps to known_alloc at trace_life.c:$want_line called from main; saw: $(echo "$found" | head -n 5)"
+}
+case=stack
+has_known_stack "$(trace_of return "$(only_pid return)")"
 
 # ---- SIGKILL mid-run: readable up to the last flush -------------------------
 case=kill
@@ -133,6 +138,22 @@ grep -q '^X ' "$f" && bad "a killed process has an X line"
 nS=$(grep -c '^S ' "$f")
 [ "$nS" -ge 100 ] || bad "only $nS S lines survived the kill (want the flushed ones, >= 100)"
 
+# ---- SIGTERM mid-run: flushed by the handler, dies of its own signal ------
+case=term
+mkdir -p "$dir/term"
+(cd "$dir/term" && HEAPSCOPE_OUT="$dir/term/t.%p.trace" LD_PRELOAD="$shim" exec "$prog" hang) \
+  >"$dir/term/out" 2>"$dir/term/err" &
+tpid=$!
+for _ in $(seq 100); do grep -q ready "$dir/term/out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; rc=$?
+[ "$rc" = 143 ] || bad "exit status $rc, want 143 (killed by SIGTERM)"
+f=$(trace_of term "$tpid")
+check_shape "$f" "$tpid"
+[ "$(last_line "$f")" = "X signal 15" ] || bad "last line '$(last_line "$f")', want 'X signal 15'"
+# every one of the 1024 walk() stacks made it out of the buffer
+nS=$(grep -c '^S ' "$f")
+[ "$nS" -ge 1024 ] || bad "$nS S lines, want all 1024+ flushed"
+
 # ---- fork: the child writes its own trace, the parent's stays whole ----------
 run fork HEAPSCOPE_OUT="$dir/fork/t.%p.trace" -- fork
 [ "$rc" = 0 ] || bad "exit status $rc"
@@ -148,9 +169,10 @@ check_shape "$cf" "$cpid"
 [ "$(grep -c '^P ' "$pf")" = 1 ] || bad "parent trace has $(grep -c '^P ' "$pf") P lines"
 grep -q '^X exit 5' "$pf" && bad "the child's end is in the parent's trace"
 [ "$(grep -c '^M ' "$cf")" -ge 2 ] || bad "child trace has no module map"
-# the stacks the child inherited are in its own trace again
+# the child's own allocation (a new stack) is in its trace and resolves
 pS=$(grep -c '^S ' "$pf"); cS=$(grep -c '^S ' "$cf")
 [ "$cS" -ge 1 ] && [ "$pS" -ge 1 ] || bad "S lines: parent $pS, child $cS"
+has_known_stack "$cf"
 
 # without %p: the first process keeps the name, the child adds its pid
 run forkplain HEAPSCOPE_OUT="$dir/forkplain/plain.trace" -- fork
@@ -159,14 +181,33 @@ cpid=$(awk '$1 == "child" { print $2 }' "$dir/forkplain/out")
 [ -f "$dir/forkplain/plain.trace.$cpid" ] || bad "no plain.trace.$cpid for the child: $(ls "$dir/forkplain")"
 
 # ---- exec: X exec 0, the new image writes PID.1 --------------------------------
-run exec HEAPSCOPE_OUT="$dir/exec/t.%p.trace" -- exec
-[ "$rc" = 7 ] || bad "exit status $rc, want 7"
-epid=$(cd "$dir/exec" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
-f0=$(trace_of exec "$epid"); f1=$(trace_of exec "$epid.1")
-check_shape "$f0" "$epid"
-check_shape "$f1" "$epid"
-[ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
-[ "$(last_line "$f1")" = "X exit 7" ] || bad "exec'd image ends '$(last_line "$f1")'"
+for m in exec:7 execl:7 execlp:0 execle:7; do
+  mode=${m%:*} want=${m#*:}
+  run "$mode" HEAPSCOPE_OUT="$dir/$mode/t.%p.trace" -- "$mode"
+  [ "$rc" = "$want" ] || bad "exit status $rc, want $want"
+  epid=$(cd "$dir/$mode" && ls t.*.trace | grep -v '\.1\.trace$' | sed 's/t\.\(.*\)\.trace/\1/')
+  f0=$(trace_of "$mode" "$epid"); f1=$(trace_of "$mode" "$epid.1")
+  check_shape "$f0" "$epid"
+  check_shape "$f1" "$epid"
+  [ "$(last_line "$f0")" = "X exec 0" ] || bad "exec'ing image ends '$(last_line "$f0")'"
+  [ "$(last_line "$f1")" = "X exit $want" ] || bad "exec'd image ends '$(last_line "$f1")'"
+  [ "$(ls "$dir/$mode" | grep -c trace)" = 2 ] || bad "want 2 traces: $(ls "$dir/$mode")"
+done
+
+# ---- dlopen: the new module's M line precedes the S lines pointing into it --
+run dlopen HEAPSCOPE_OUT="$dir/dlopen/t.%p.trace" -- dlopen
+[ "$rc" = 0 ] || bad "exit status $rc: $(cat "$dir/dlopen/err")"
+f=$(trace_of dlopen "$(only_pid dlopen)")
+check_shape "$f" "$(only_pid dlopen)" late-M-ok
+# two passes: the library's range from its M line, then the first S line
+# with any ip in that range must come after the M line
+order=$(awk "$AWK_HEX"'
+  FNR == NR { if ($1 == "M" && $7 ~ /libpcre2-8/) { m = FNR; lo = hex($4); hi = hex($5) }; next }
+  $1 == "S" && !s { for (i = 4; i <= NF; i++) { ip = hex($i); if (ip >= lo && ip < hi) s = FNR } }
+  END { print m + 0, s + 0 }' "$f" "$f")
+mline=${order% *}; sline=${order#* }
+[ "$mline" -gt 0 ] || bad "no M line for libpcre2-8"
+[ "$sline" -gt "$mline" ] || bad "first S line inside libpcre2-8 is line $sline, its M line is $mline"
 
 # ---- file rules ---------------------------------------------------------------
 case=existing

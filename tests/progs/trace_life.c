@@ -1,10 +1,12 @@
 /*
  * trace_life.c — ends its life in the way named by argv[1], for
  * tests/e2e/trace_lifecycle.sh:
- *   return N | exit N | _exit N | abort | segv | fork | exec | hang
+ *   return N | exit N | _exit N | abort | segv | own-handler | fork
+ *   | exec | execl | execlp | execle | dlopen | hang
  * Every mode first allocates from known_alloc(), whose malloc call is the
  * line marked KNOWN-ALLOC (the test maps the S line's innermost ip to it).
  */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,14 @@ __attribute__((noinline)) static void many_stacks(void)
 		walk(10, b);
 }
 
+/* The program's own SIGSEGV handler: it must run as without the shim. */
+static void own_segv(int sig)
+{
+	static const char msg[] = "own handler\n";
+	write(1, msg, sizeof msg - 1);
+	_exit(9);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "return";
@@ -61,6 +71,12 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "abort"))
 		abort();
 	if (!strcmp(mode, "segv")) {
+		volatile int *bad = (int *)16;
+		*bad = 1;
+		return 99;
+	}
+	if (!strcmp(mode, "own-handler")) {
+		signal(SIGSEGV, own_segv);
 		volatile int *bad = (int *)16;
 		*bad = 1;
 		return 99;
@@ -84,6 +100,44 @@ int main(int argc, char **argv)
 		execv("/proc/self/exe", args);
 		perror("execv");
 		return 98;
+	}
+	if (!strcmp(mode, "execl")) {
+		execl("/proc/self/exe", argv[0], "exit", "7", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execlp")) {
+		execlp("true", "true", (char *)NULL);
+		return 98;
+	}
+	if (!strcmp(mode, "execle")) {
+		/* our own environment, with a stale lineage value planted */
+		extern char **environ;
+		static char *env[256];
+		int k = 0;
+		for (char **e = environ; *e && k < 254; e++)
+			if (strncmp(*e, "HEAPSCOPE_TRACED=", 17) != 0)
+				env[k++] = *e;
+		env[k++] = "HEAPSCOPE_TRACED=1.0";
+		env[k] = NULL;
+		execle("/proc/self/exe", argv[0], "exit", "7", (char *)NULL, env);
+		return 98;
+	}
+	if (!strcmp(mode, "dlopen")) {
+		/* a library loaded now, which calls malloc itself: its M line
+		 * must come before the first S line pointing into it */
+		void *lib = dlopen("libpcre2-8.so.0", RTLD_NOW);
+		if (!lib) {
+			fprintf(stderr, "dlopen: %s\n", dlerror());
+			return 97;
+		}
+		void *(*compile)(const unsigned char *, size_t, unsigned, int *,
+		                 size_t *, void *) = (void *(*)(const unsigned char *,
+		                 size_t, unsigned, int *, size_t *, void *))
+		                 dlsym(lib, "pcre2_compile_8");
+		int err;
+		size_t off;
+		keep[2] = compile ? compile((const unsigned char *)"a+b", 3, 0, &err, &off, NULL) : NULL;
+		return keep[2] ? 0 : 96;
 	}
 	if (!strcmp(mode, "hang")) {
 		many_stacks();

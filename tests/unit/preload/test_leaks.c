@@ -4,68 +4,9 @@
  * roots are a static array of words, pointers are planted by hand, and the
  * expected kinds follow memcheck's rules.
  */
-#include <check.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "leakgraph.h"
-
-#define MAXB 64
-
-static _Alignas(16) unsigned char heap[1 << 16];
-static uintptr_t roots[64];
-static struct hs_lk_block blocks[MAXB];
-static uint32_t stack[MAXB];
-static size_t nblocks;
-static size_t heap_used;
-static struct hs_lk_graph g;
-
-static void reset(void)
-{
-	memset(heap, 0, sizeof heap);
-	memset(roots, 0, sizeof roots);
-	nblocks = 0;
-	heap_used = 64;             /* keep address 'heap' itself unused      */
-}
-
-/* A block of 'size' bytes at the next 16-aligned spot after a gap, so
- * that neighbouring blocks never touch. Returns its index. */
-static size_t add(size_t size)
-{
-	ck_assert_uint_lt(nblocks, MAXB);
-	uintptr_t start = (uintptr_t)heap + heap_used;
-	heap_used += (size + 16 + 15) & ~(size_t)15;
-	ck_assert_uint_le(heap_used, sizeof heap);
-	blocks[nblocks] = (struct hs_lk_block){ .start = start, .size = size };
-	return nblocks++;
-}
-
-static uintptr_t *word(size_t blk, size_t index)
-{
-	return (uintptr_t *)(blocks[blk].start + index * sizeof(uintptr_t));
-}
-
-static uintptr_t addr(size_t blk)
-{
-	return blocks[blk].start;
-}
-
-/* Blocks are added in address order, so the array is already sorted;
- * remember each block's address to find it again after classification. */
-static void classify_roots(size_t nroots)
-{
-	hs_lk_init(&g, blocks, nblocks, stack);
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + nroots));
-	hs_lk_classify(&g);
-}
-
-static int kind_of(uintptr_t start)
-{
-	long i = hs_lk_find(&g, start);
-	ck_assert_int_ge(i, 0);
-	return g.b[i].state;
-}
+#include "leakgraph_fixture.h"
 
 START_TEST(find_ranges)
 {
@@ -291,122 +232,6 @@ START_TEST(block_tail_beyond_size_not_scanned)
 }
 END_TEST
 
-static int newarray_setup(void)
-{
-	reset();
-	size_t a = add(8 + 3 * 24);
-	*word(a, 0) = 3;                /* element count                       */
-	roots[0] = addr(a) + 8;
-	return (int)a;
-}
-
-START_TEST(heuristic_newarray)
-{
-	size_t a = (size_t)newarray_setup();
-	classify_roots(1);
-	ck_assert_int_eq(kind_of(addr(a)), HS_LK_POSSIBLE);     /* off        */
-
-	newarray_setup();
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
-	ck_assert_int_eq(g.b[a].heuristic, HS_LK_HEUR_NEWARRAY);
-
-	/* count that does not divide the rest: not a new[] cookie */
-	newarray_setup();
-	*word(a, 0) = 5;
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(a)), HS_LK_POSSIBLE);
-}
-END_TEST
-
-START_TEST(heuristic_length64_and_stdstring)
-{
-	reset();
-	size_t l = add(8 + 100), s = add(3 * 8 + 20 + 1), x = add(64);
-	*word(l, 0) = 101;              /* 101 is not size - 8: not length64,
-	                                   and does not divide 100: no new[]  */
-	*word(s, 0) = 7;                /* length <= capacity                 */
-	*word(s, 1) = 20;               /* capacity: 24 + 20 + 1 == size      */
-	roots[0] = addr(l) + 8;
-	roots[1] = addr(s) + 24;
-	roots[2] = addr(x) + 24;        /* looks like neither                 */
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 3));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(l)), HS_LK_POSSIBLE);
-	ck_assert_int_eq(kind_of(addr(s)), HS_LK_REACHABLE);
-	ck_assert_int_eq(g.b[s].heuristic, HS_LK_HEUR_STDSTRING);
-	ck_assert_int_eq(kind_of(addr(x)), HS_LK_POSSIBLE);
-
-	*word(l, 0) = 100;              /* now a length64 block               */
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = 1u << HS_LK_HEUR_LENGTH64;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 3));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(l)), HS_LK_REACHABLE);
-	ck_assert_int_eq(g.b[l].heuristic, HS_LK_HEUR_LENGTH64);
-	ck_assert_int_eq(kind_of(addr(s)), HS_LK_POSSIBLE);     /* not enabled */
-}
-END_TEST
-
-static uintptr_t fake_vtables[2];
-static bool is_fake_vtable(uintptr_t a, void *ctx)
-{
-	(void)ctx;
-	return a == fake_vtables[0] || a == fake_vtables[1];
-}
-
-START_TEST(heuristic_multiple_inheritance)
-{
-	reset();
-	fake_vtables[0] = 0x100000;
-	fake_vtables[1] = 0x200000;
-	size_t o = add(48);
-	*word(o, 0) = fake_vtables[0];  /* primary base's vtable pointer      */
-	*word(o, 2) = fake_vtables[1];  /* second base sub-object at +16      */
-	roots[0] = addr(o) + 16;
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	g.is_vtable = is_fake_vtable;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(o)), HS_LK_REACHABLE);
-	ck_assert_int_eq(g.b[o].heuristic, HS_LK_HEUR_MULTI);
-
-	*word(o, 2) = 0x300000;         /* not a vtable                        */
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	g.is_vtable = is_fake_vtable;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(o)), HS_LK_POSSIBLE);
-}
-END_TEST
-
-START_TEST(heuristic_needs_definite_prior)
-{
-	/* A heuristic match from a POSSIBLE block only gives POSSIBLE. */
-	reset();
-	size_t p = add(64), a = add(8 + 2 * 16);
-	*word(a, 0) = 2;
-	*word(p, 0) = addr(a) + 8;
-	roots[0] = addr(p) + 16;
-	hs_lk_init(&g, blocks, nblocks, stack);
-	g.heuristics = HS_LK_HEUR_ALL;
-	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
-	hs_lk_classify(&g);
-	ck_assert_int_eq(kind_of(addr(p)), HS_LK_POSSIBLE);
-	ck_assert_int_eq(kind_of(addr(a)), HS_LK_POSSIBLE);
-}
-END_TEST
-
 /* A long chain must not recurse: one million nodes in a plain array. */
 START_TEST(long_chain_iterative)
 {
@@ -472,10 +297,6 @@ int main(void)
 	tcase_add_test(tc, root_range_bounds_and_alignment);
 	tcase_add_test(tc, register_word_is_a_root);
 	tcase_add_test(tc, block_tail_beyond_size_not_scanned);
-	tcase_add_test(tc, heuristic_newarray);
-	tcase_add_test(tc, heuristic_length64_and_stdstring);
-	tcase_add_test(tc, heuristic_multiple_inheritance);
-	tcase_add_test(tc, heuristic_needs_definite_prior);
 	tcase_add_test(tc, long_chain_iterative);
 	tcase_add_test(tc, empty_block_set);
 	suite_add_tcase(s, tc);

@@ -171,6 +171,7 @@ START_TEST(preamble)
 {
 	char p[512];
 	start(p, sizeof p, "preamble.trace");
+	ck_assert_str_eq(hs_trace_path(), p);
 	hs_trace_close();
 	char *text = slurp(p, NULL);
 	ck_assert_msg(strncmp(text, "HEAPSCOPE-TRACE 1\n", 18) == 0, "first line: %.40s", text);
@@ -236,6 +237,47 @@ START_TEST(lines_survive_flushes)
 	ck_assert_uint_eq(bad, 0);
 	ck_assert_uint_eq(next, N);
 	free(text);
+}
+END_TEST
+
+/* The descriptor open on path, from /proc/self/fd; -1 if none. */
+static int fd_of(const char *path)
+{
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], target[512];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, path) == 0)
+				return fd;
+		}
+	}
+	return -1;
+}
+
+/* The program dup2s its own file over our descriptor: not one byte of
+ * trace may land in it, and recording stops. */
+START_TEST(stolen_descriptor_is_not_written)
+{
+	char p[512], mine[512];
+	start(p, sizeof p, "stolen.trace");
+	path_in(mine, sizeof mine, "programs-own.txt");
+	int fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	int tfd = fd_of(p);
+	ck_assert_int_ge(tfd, 3);
+	ck_assert_int_ge(dup2(fd, tfd), 0);    /* over the trace's descriptor */
+	hs_trace_printf("T would-go-astray\n");
+	hs_trace_flush();
+	ck_assert(!hs_trace_active());
+	hs_trace_printf("T later\n");
+	hs_trace_flush();
+	close(fd);
+	struct stat st;
+	ck_assert_int_eq(stat(mine, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	close(tfd);
 }
 END_TEST
 
@@ -345,6 +387,51 @@ START_TEST(intern_same_and_different)
 }
 END_TEST
 
+START_TEST(s_line_format)
+{
+	char b[128];
+	uintptr_t ips[] = { 0, 0xf, 0x10, 0x7fffdeadbeef, UINTPTR_MAX };
+	size_t n = hs_stack_format(b, sizeof b, 4294967295u, ips, 5);
+	b[n] = '\0';
+	ck_assert_str_eq(b, "S 4294967295 5 0 f 10 7fffdeadbeef ffffffffffffffff\n");
+	n = hs_stack_format(b, sizeof b, 1, ips + 2, 1);
+	b[n] = '\0';
+	ck_assert_str_eq(b, "S 1 1 10\n");
+	ck_assert_uint_eq(hs_stack_format(b, 30, 1, ips, 5), 0);   /* no room */
+}
+END_TEST
+
+/* A new trace gets S lines only for the stacks it uses: captured again
+ * (a hit) or named through hs_stack_ref, each once. */
+START_TEST(s_lines_are_per_trace)
+{
+	uintptr_t a[] = { 0xa1, 0xa2 }, b[] = { 0xb1, 0xb2 }, c[] = { 0xc1, 0xc2 };
+	char p[512];
+	start(p, sizeof p, "first.trace");
+	uint32_t ia = hs_stack_intern(a, 2), ib = hs_stack_intern(b, 2);
+	uint32_t ic = hs_stack_intern(c, 2);
+	hs_trace_close();
+	start(p, sizeof p, "second.trace");
+	ck_assert_uint_eq(hs_stack_intern(a, 2), ia);     /* hit: written  */
+	ck_assert_uint_eq(hs_stack_intern(a, 2), ia);     /* not again     */
+	ck_assert_uint_eq(hs_stack_ref(ib), ib);          /* named: written */
+	hs_stack_ref(ib);
+	ck_assert_uint_eq(hs_stack_ref(0), 0);
+	hs_trace_close();
+	char *text = slurp(p, NULL);
+	char line[64];
+	snprintf(line, sizeof line, "\nS %u 2 a1 a2\n", ia);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_null(strstr(strstr(text, line) + 1, line));
+	snprintf(line, sizeof line, "\nS %u 2 b1 b2\n", ib);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_null(strstr(strstr(text, line) + 1, line));
+	snprintf(line, sizeof line, "\nS %u ", ic);
+	ck_assert_ptr_null(strstr(text, line));           /* never used    */
+	free(text);
+}
+END_TEST
+
 START_TEST(intern_grows)
 {
 	/* Far more than the first table holds: ids stay stable and every
@@ -447,9 +534,12 @@ Suite *trace_suite(void)
 	tcase_add_test(tc, preamble);
 	tcase_add_test(tc, lines_survive_flushes);
 	tcase_add_test(tc, oversized_line_is_marked);
+	tcase_add_test(tc, stolen_descriptor_is_not_written);
 	tcase_add_test(tc, exec_failure_takes_x_back);
 	tcase_add_test(tc, exec_env_sets_lineage);
 	tcase_add_test(tc, intern_same_and_different);
+	tcase_add_test(tc, s_line_format);
+	tcase_add_test(tc, s_lines_are_per_trace);
 	tcase_add_test(tc, intern_grows);
 	tcase_add_test(tc, intern_threads_agree);
 	tcase_add_test(tc, capture_from_known_function);
@@ -459,14 +549,6 @@ Suite *trace_suite(void)
 
 int main(void)
 {
-	/* init.c's constructor may already have opened a trace for this test
-	 * process (it runs in every binary linked with the core): remove it,
-	 * the tests below make their own. */
-	const char *own = hs_trace_path();
-	if (own) {
-		hs_trace_close();
-		unlink(own);
-	}
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 2;

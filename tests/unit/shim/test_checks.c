@@ -5,8 +5,8 @@
  * and no false positive for any size, alignment or resize.
  *
  * Settings are read from the initial environment, so main() re-executes
- * itself once with HEAPSCOPE_QUARANTINE=64k and the trace in a temporary
- * directory. Errors are counted with hs_error_count(); their stderr lines
+ * itself once with checks and recording on, HEAPSCOPE_QUARANTINE=64k and
+ * the trace in a temporary directory. Errors are counted with hs_error_count(); their stderr lines
  * are expected noise.
  */
 #include <check.h>
@@ -296,6 +296,7 @@ int main(int argc, char **argv)
 		setenv("HEAPSCOPE_OUT", out, 1);
 		setenv("HEAPSCOPE_QUARANTINE", "64k", 1);
 		setenv("HEAPSCOPE_CHECKS", "1", 1);
+		setenv("HEAPSCOPE_RECORD", "1", 1);     /* stacks (run.sh sets 0) */
 		execv("/proc/self/exe", argv);
 		perror("execv");
 		return 1;

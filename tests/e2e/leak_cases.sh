@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# leak_cases.sh — heapscope's leak classification against memcheck's.
+#
+# Each program in tests/leak_cases.expected runs under the shim; the `L`
+# lines of its trace are grouped by kind and site (the innermost frame in
+# the program, mapped with the M line's load bias and addr2line) and
+# compared with the table, and so is the JSON report build/heapscope
+# makes of the same trace (when the CLI is built). The table holds what
+# valgrind said when the case was written. Where valgrind is installed it
+# is run again on the same binary and its XML report must give the same
+# table (so the table cannot drift from the tool it stands for). Set HS_NO_VALGRIND=1 to skip that,
+# HS_KEEP_TMP=1 to keep the traces and reports.
+#
+# Which records count — the program's own. valgrind frees libc's own
+# blocks (stdio buffers, thread stack caches, ld.so tables, the C++
+# emergency pool) with __libc_freeres before it checks; heapscope scans a
+# live process and sees them. So both sides count a record only when the
+# allocation was made by the program's code: its innermost frame (after
+# the allocator's own frames: heapscope's are never recorded, valgrind's
+# vgpreload frames are dropped) is in the program's executable, or that
+# frame is in libc or libstdc++ and the next one in the program (strdup,
+# operator new). A block libc allocates for itself has its first program
+# frame deeper down and is left out on both sides.
+#
+# Also checked: every line of the table still points at a LEAK marker of
+# its kind in the source; the trace's C line agrees with its L lines; the
+# deep case's stack names all six levels in order.
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+shim=$root/build/libheapscope.so
+table=$root/tests/leak_cases.expected
+command -v addr2line >/dev/null || { echo "addr2line (binutils) is needed"; exit 1; }
+[ -e "$shim" ] || { echo "missing $shim (run make check)"; exit 1; }
+
+dir=$(mktemp -d /tmp/hs-e2e-leaks.XXXXXX)
+if [ -n "${HS_KEEP_TMP:-}" ]; then echo "files kept in $dir"; else trap 'rm -rf "$dir"' EXIT; fi
+fails=0
+bad() { echo "FAIL [$case]: $*"; fails=$((fails + 1)); }
+
+# The analyzer's JSON report is compared too once the CLI is built.
+cli=$root/build/heapscope
+use_json=0
+if [ -x "$cli" ] && command -v python3 >/dev/null; then use_json=1; fi
+
+use_valgrind=0
+if [ "${HS_NO_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
+  use_valgrind=1
+fi
+
+# mawk has neither strtonum nor a 64-bit %x: both by hand (a double holds
+# a 48-bit address exactly).
+AWK_HEX='function hex(s,  i, v) { v = 0; s = tolower(s)
+  for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+  return v }
+function tohex(v,  s, d) { s = ""
+  do { d = v % 16; s = substr("0123456789abcdef", d + 1, 1) s; v = (v - d) / 16 } while (v > 0)
+  return s }
+function lib(path) { return path ~ /\/libc\.so|\/libstdc\+\+\.so/ }
+'
+KIND_WORDS='BEGIN { word["D"] = "definite"; word["I"] = "indirect"
+                    word["P"] = "possible"; word["R"] = "reachable" }'
+
+# hs_owned TRACE EXE: one line "kind size fileaddr" per L record that is
+# the program's own (fileaddr: the call's address in the executable file,
+# for addr2line); stray records go to stderr as "other ...".
+hs_owned() {
+  awk -v exe="$2" "$AWK_HEX$KIND_WORDS"'
+    $1 == "M" { n++; bias[n] = hex($3); lo[n] = hex($4); hi[n] = hex($5); path[n] = $7 }
+    $1 == "S" { ips[$2] = $0 }
+    $1 == "L" {
+      if (!($5 in ips)) { print "other " $2 " " $4 " (stack " $5 " not recorded)" > "/dev/stderr"; next }
+      k = split(ips[$5], f, " ")
+      first = -1
+      for (i = 4; i <= k && i <= 5; i++) {
+        ip = hex(f[i]); m = 0
+        for (j = 1; j <= n; j++) if (ip >= lo[j] && ip < hi[j]) m = j
+        mod[i] = m ? path[m] : "?"
+        if (m && path[m] == exe) { first = i - 4; addr = ip - 1 - bias[m]; break }
+      }
+      if (first == 0 || (first == 1 && lib(mod[4])))
+        print word[$2], $4, tohex(addr)
+      else
+        print "other " $2 " " $4 " innermost in " mod[4] > "/dev/stderr"
+    }' "$1"
+}
+
+# symbolize EXE: "kind size addr" lines in, "kind size file:line function" out
+symbolize() {
+  local exe=$1 lines
+  lines=$(cat)
+  [ -n "$lines" ] || return 0
+  local addrs; addrs=$(echo "$lines" | awk '{print "0x" $3}')
+  # addr2line -f prints function then file:line for each address
+  paste -d' ' <(echo "$lines" | awk '{print $1, $2}') \
+              <(addr2line -f -C -e "$exe" $addrs | paste -d'\t' - - |
+                awk -F'\t' '{ n = split($2, p, "/"); loc = p[n]; sub(/ \(discriminator.*/, "", loc)
+                              gsub(/ /, "", $1); print loc, $1 }')
+}
+
+# table lines: "kind blocks bytes site function", sorted
+aggregate() {
+  awk '{ key = $1 " " $3 " " $4; b[key]++; s[key] += $2 }
+       END { for (k in b) { split(k, p, " "); print p[1], b[k], s[k], p[2], p[3] } }' | sort
+}
+
+# vg_owned XML EXE: the same table from valgrind's XML report
+vg_owned() {
+  awk -v exe="$2" "$AWK_HEX"'
+    function tag(t,  s) { s = $0; sub(".*<" t ">", "", s); sub("</" t ">.*", "", s); return s }
+    /<error>/ { kind = ""; nf = 0; direct = -1 }
+    /<kind>/ { kind = tag("kind") }
+    /<text>/ { t = tag("text"); if (t ~ /direct, /) { sub(/^[^(]*\(/, "", t); sub(/ direct.*/, "", t); gsub(/,/, "", t); direct = t } }
+    /<leakedbytes>/ { bytes = tag("leakedbytes") }
+    /<leakedblocks>/ { blocks = tag("leakedblocks") }
+    /<frame>/ { nf++; obj[nf] = ""; fn[nf] = ""; file[nf] = ""; line[nf] = "" }
+    /<obj>/ { obj[nf] = tag("obj") }
+    /<fn>/ { fn[nf] = tag("fn") }
+    /<file>/ { file[nf] = tag("file") }
+    /<line>/ { line[nf] = tag("line") }
+    /<\/error>/ {
+      if (kind !~ /^Leak_/) next
+      k = 0
+      for (i = 1; i <= nf; i++) if (obj[i] !~ /vgpreload_/) { k++; o[k] = obj[i]; g[k] = fn[i]; fl[k] = file[i]; ln[k] = line[i] }
+      w = kind == "Leak_DefinitelyLost" ? "definite" : kind == "Leak_IndirectlyLost" ? "indirect" : \
+          kind == "Leak_PossiblyLost" ? "possible" : "reachable"
+      if (direct >= 0) bytes = direct
+      if (o[1] == exe) at = 1; else if (o[2] == exe && lib(o[1])) at = 2; else at = 0
+      gsub(/ /, "", g[at])
+      if (at) print w, blocks, bytes, fl[at] ":" ln[at], g[at]
+      else print "other " w " " bytes " innermost in " o[1] > "/dev/stderr"
+    }' "$1" |
+  awk '{ key = $1 " " $4 " " $5; b[key] += $2; s[key] += $3 }
+       END { for (k in b) { split(k, p, " "); print p[1], b[k], s[k], p[2], p[3] } }' | sort
+}
+
+cases=$(awk '!/^#/ && NF { print $1 }' "$table" | uniq)
+ncases=0
+
+# json_owned JSON EXE: the same table from heapscope's JSON report (the
+# analyzer's reading of the same trace), same rule.
+json_owned() {
+  python3 - "$1" "$2" <<'PY'
+import json, os, re, sys
+report, exe = json.load(open(sys.argv[1])), sys.argv[2]
+lib = re.compile(r'/libc\.so|/libstdc\+\+\.so')
+word = {"definitely_lost": "definite", "indirectly_lost": "indirect",
+        "possibly_lost": "possible", "still_reachable": "reachable"}
+rows = {}
+for rec in report.get("leaks", []):
+    st = [f for f in rec["stack"] if not f.get("inlined")]
+    mod = [os.path.realpath(f.get("module") or "?") for f in st]
+    at = 0 if mod[:1] == [exe] else 1 if mod[1:2] == [exe] and lib.search(mod[0]) else None
+    if at is None:
+        continue
+    f = st[at]
+    key = (word[rec["kind"]], "%s:%s" % (os.path.basename(f["file"]), f["line"]),
+           f["function"].replace(" ", ""))
+    b = rows.setdefault(key, [0, 0])
+    b[0] += rec["blocks"]; b[1] += rec["bytes"]
+for (k, site, fn), (n, size) in sorted(rows.items()):
+    print(k, n, size, site, fn)
+PY
+}
+
+# valgrind is slow: run all cases first, two at a time (the machine's
+# cores), and read the reports in the loop below.
+if [ "$use_valgrind" = 1 ]; then
+  for case in $cases; do mkdir -p "$dir/$case"; echo "$case"; done |
+    xargs -P 2 -I{} sh -c 'cd "$1/$2" && timeout 120 valgrind -q --leak-check=full \
+        --show-leak-kinds=all --xml=yes --xml-file=vg.xml "$3/build/tests/progs/$2" \
+        >/dev/null 2>&1; true' sh "$dir" {} "$root"
+fi
+for case in $cases; do
+  ncases=$((ncases + 1))
+  exe=$root/build/tests/progs/$case
+  src=$(ls "$root"/tests/progs/"$case".c "$root"/tests/progs/"$case".cc 2>/dev/null | head -n 1)
+  [ -x "$exe" ] && [ -n "$src" ] || { bad "missing $exe or its source (run make check)"; continue; }
+  exe=$(readlink -f "$exe")
+  want=$(awk -v c="$case" '$1 == c && $2 != "none" { print $2, $3, $4, $5, $6 }' "$table" | sort)
+
+  # the table's lines still point at the LEAK markers
+  while read -r kind _ _ site _; do
+    [ -n "$kind" ] || continue
+    line=${site##*:}
+    text=$(sed -n "${line}p" "$src")
+    case "$text" in *LEAK*"$kind"*) ;; *) bad "$site is not a 'LEAK $kind' line: $text" ;; esac
+  done <<< "$want"
+
+  # heapscope
+  mkdir -p "$dir/$case"
+  (cd "$dir/$case" && timeout 30 env HEAPSCOPE_OUT="$dir/$case/t.trace" LD_PRELOAD="$shim" "$exe") \
+    >"$dir/$case/out" 2>"$dir/$case/err"
+  rc=$?
+  trace=$dir/$case/t.trace
+  [ "$rc" = 0 ] || bad "exit status $rc under the shim: $(head -c 300 "$dir/$case/err")"
+  if [ ! -s "$trace" ]; then bad "no trace"; continue; fi
+  grep -q '^C ' "$trace" || bad "no C line: $(grep '^[!X]' "$trace")"
+  cl=$(awk '$1 == "C" { c = $5 " " $6 } $1 == "L" { n++; b += $4 }
+            END { if (c != b + 0 " " n + 0) print "C says " c ", the L lines " b + 0 " " n + 0 }' "$trace")
+  [ -z "$cl" ] || bad "$cl"
+  got=$(hs_owned "$trace" "$exe" 2>"$dir/$case/other" | symbolize "$exe" | aggregate)
+  if [ "$got" != "$want" ]; then
+    bad "heapscope differs from the table"
+    diff <(echo "$want") <(echo "$got") | sed 's/^/    /'
+    sed 's/^/    not counted: /' "$dir/$case/other" | head -n 5
+  fi
+
+  # the analyzer's JSON report of the same trace
+  if [ "$use_json" = 1 ]; then
+    "$cli" report --quiet --leak-kinds=all --json "$dir/$case/r.json" "$trace" \
+      >/dev/null 2>"$dir/$case/report.err"
+    js=$(json_owned "$dir/$case/r.json" "$exe" | sort)
+    if [ "$js" != "$want" ]; then
+      bad "heapscope's JSON report differs from the table"
+      diff <(echo "$want") <(echo "$js") | sed 's/^/    /'
+      head -n 3 "$dir/$case/report.err" | sed 's/^/    /'
+    fi
+  fi
+
+  # valgrind, fresh
+  if [ "$use_valgrind" = 1 ]; then
+    [ -s "$dir/$case/vg.xml" ] || bad "valgrind wrote no report"
+    vg=$(vg_owned "$dir/$case/vg.xml" "$exe" 2>/dev/null)
+    if [ "$vg" != "$want" ]; then
+      bad "valgrind now differs from the table (update tests/leak_cases.expected?)"
+      diff <(echo "$want") <(echo "$vg") | sed 's/^/    /'
+    fi
+  fi
+done
+
+# The deep case: the whole chain, innermost first.
+case=leak_deep
+exe=$(readlink -f "$root/build/tests/progs/leak_deep")
+trace=$dir/leak_deep/t.trace
+if [ -f "$trace" ]; then
+  chain=$(awk "$AWK_HEX"'
+    $1 == "M" && $7 == exe { bias = hex($3) }
+    $1 == "S" { s[$2] = $0 }
+    $1 == "L" && $2 == "D" { split(s[$5], f, " "); for (i = 4; i <= 10; i++) print "0x" tohex(hex(f[i]) - 1 - bias) }
+  ' exe="$exe" "$trace" | addr2line -f -e "$exe" | awk 'NR % 2' | tr '\n' ' ')
+  [ "$chain" = "level6 level5 level4 level3 level2 level1 main " ] || bad "stack of the deep leak: $chain"
+fi
+
+# Threads still allocating (small, page and huge blocks) when the process
+# ends: no crash, no hang, a complete trace, and main's leak found. The
+# rest varies from run to run (a block a running thread holds only in a
+# register is not seen), so only main's record is compared.
+case=leak_busy
+exe=$(readlink -f "$root/build/tests/progs/leak_busy")
+for run in 1 2 3; do
+  mkdir -p "$dir/busy$run"
+  (cd "$dir/busy$run" && timeout 30 env HEAPSCOPE_OUT="$dir/busy$run/t.trace" LD_PRELOAD="$shim" "$exe") \
+    >/dev/null 2>"$dir/busy$run/err"
+  rc=$?
+  trace=$dir/busy$run/t.trace
+  [ "$rc" = 0 ] || { bad "run $run: exit status $rc $(head -c 200 "$dir/busy$run/err")"; continue; }
+  [ "$(tail -n 1 "$trace")" = "X exit 0" ] || bad "run $run: trace ends with: $(tail -n 1 "$trace")"
+  mine=$(hs_owned "$trace" "$exe" 2>/dev/null | symbolize "$exe" | grep ' leak_busy.c:34 drop$')
+  [ "$mine" = "definite 77 leak_busy.c:34 drop" ] || bad "run $run: main's leak: '$mine'"
+done
+
+echo "leak cases: $ncases run, JSON report $([ "$use_json" = 1 ] && echo "compared" || echo "not built"), valgrind $([ "$use_valgrind" = 1 ] && echo "compared" || echo "not run"), $fails failure(s)"
+[ "$fails" = 0 ]
