@@ -27,6 +27,7 @@ TABLES = {
         "baseline": "native",
         "configs": [("native", "native"), ("hs-record", "heapscope recording"),
                     ("hs-lib", "heapscope library alone (recording)"),
+                    ("hs-nochecks", "heapscope library alone, no heap checks"),
                     ("heaptrack", "heaptrack"),
                     ("valgrind", "valgrind --leak-check=full"),
                     ("lsan", "LeakSanitizer")],
@@ -241,6 +242,12 @@ def targets(tables):
             for w in r.workloads:
                 time_row(f"recording time / heaptrack time, {w}", r, w, "hs-record", 1,
                          base="heaptrack", cmp="<")
+        if "hs-nochecks" in dict(r.configs):
+            # canaries, quarantine, fill, free stacks: checks on / off
+            checked = "hs-lib" if "hs-lib" in dict(r.configs) else "hs-record"
+            for w in r.workloads:
+                time_row(f"heap checks, {w}: checks on / off", r, w, checked, 1.15,
+                         base="hs-nochecks")
     if not rows:
         return []
     return ["## Targets (heapscope)", "",

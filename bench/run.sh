@@ -5,7 +5,9 @@
 #   alloc   glibc, jemalloc, mimalloc and heapscope as a plain allocator
 #           (HEAPSCOPE_RECORD=0): time and peak RSS as ratios to glibc.
 #   record  native, heapscope recording, heaptrack, valgrind memcheck and
-#           LeakSanitizer: what a diagnostic run costs, ratio to native.
+#           LeakSanitizer: what a diagnostic run costs, ratio to native;
+#           heapscope also without its heap error checks (hs-nochecks), so
+#           the report shows what the checks cost.
 # Every configuration in a table runs the same workload with the same
 # arguments; runs are interleaved round by round with the configuration
 # order rotated, so drift on this shared machine hits all of them alike.
@@ -145,6 +147,11 @@ cmd_for() {
 	hs-lib)
 		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
 		   -- "$prog" "$@") ;;
+	hs-nochecks)
+		# the same without the heap error checks (--no-checks): what
+		# canaries, the quarantine and free stacks cost
+		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
+		   -e HEAPSCOPE_CHECKS=0 -- "$prog" "$@") ;;
 	heaptrack) M=(-- heaptrack -o "$dir/trace/ht" "$prog" "$@") ;;
 	valgrind) M=(-- valgrind --leak-check=full "$prog" "$@") ;;
 	lsan) M=(-- "$B/lsan/$w" "$@") ;;
@@ -321,10 +328,12 @@ for table in $TABLES; do
 		# When recording goes through the CLI, also time the library alone:
 		# it separates the in-process cost from the report's fixed cost.
 		if [[ $HS_RECORD_CMD =~ ^([A-Za-z_][A-Za-z0-9_]*=[^ ]*[[:space:]]*)*$ ]]; then
-			run_table record native hs-record heaptrack valgrind lsan
+			[ -r "$HS_LIB" ] || unavailable[hs-nochecks]="n/a (not built)"
+			run_table record native hs-record hs-nochecks heaptrack valgrind lsan
 		else
 			[ -r "$HS_LIB" ] || unavailable[hs-lib]="n/a (not built)"
-			run_table record native hs-record hs-lib heaptrack valgrind lsan
+			[ -r "$HS_LIB" ] || unavailable[hs-nochecks]="n/a (not built)"
+			run_table record native hs-record hs-lib hs-nochecks heaptrack valgrind lsan
 		fi ;;
 	*) say "bench: unknown table '$table'"; exit 2 ;;
 	esac
