@@ -75,10 +75,16 @@ static void make_key(void)
 	q_key_ok = pthread_key_create(&q_key, q_thread_exit) == 0;
 }
 
+/* The most one block may cost: a quarter of the budget (and what an
+ * entry's 32-bit field holds). Set with the first ring. */
+static size_t q_max_cost;
+
 static __attribute__((noinline)) struct ring *ring_new(void)
 {
 	if (q_state == 2 || !hs_cfg.quarantine_bytes)
 		return NULL;
+	size_t max = hs_cfg.quarantine_bytes / 4;
+	q_max_cost = max < UINT32_MAX ? max : UINT32_MAX;
 	q_state = 2;                    /* until set up: no recursion here   */
 	pthread_once(&q_once, make_key);
 	size_t n = hs_cfg.quarantine_bytes / 64, cap = 64;
@@ -230,11 +236,12 @@ static __attribute__((noinline, cold)) void report_header(void *user)
  * caller holds hs_busy. */
 static inline void send_home(void *user, struct hs_header *h)
 {
-	unsigned bin = h->bin;
+	uint64_t w0 = hs_header_word0(h);
+	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	/* bin < HS_NR_BINS with no MOVED flag: a plain slot; the cache is
-	 * live (a limit of 0 means not set up) and has room */
-	if (likely(bin < HS_NR_BINS && !(h->kind & HS_KIND_MOVED)
+	 * live and has room */
+	if (likely(bin < HS_NR_BINS && !(w0 & ((uint64_t)HS_KIND_MOVED << HS_W0_KIND_SHIFT))
 	           && tb->count < tb->limit && hs_tc.state == 1)) {
 		hs_slot_set_next(h, tb->head);
 		tb->head = h;
@@ -290,8 +297,7 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 	/* A block made before checks were on (by the loader, before our
 	 * constructor) may have less than 16 bytes of room: no record, no
 	 * fill, no quarantine for it. */
-	if (unlikely(!h->guard || !r || where > HS_IN_BUDDY
-	             || cost > hs_cfg.quarantine_bytes / 4 || cost > UINT32_MAX)) {
+	if (unlikely(!h->guard || !r || where > HS_IN_BUDDY || cost > q_max_cost)) {
 		if (h->guard)
 			hs_free_record_put(user, free_stack);
 		hs_heap_recycle(user, h, where);
