@@ -23,14 +23,15 @@
  */
 #include <sys/mman.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-/* Free-but-resident pages we tolerate: 8 MiB, or an eighth of what the
- * arenas hold, whichever is more — a program churning large blocks over a
- * big heap would otherwise madvise and re-fault the same pages forever
- * (glibc never purges inside its heap; jemalloc decays over seconds). */
-#define DIRTY_MIN   ((size_t)8192)
+/* Free-but-resident pages we tolerate: 8 MiB, or a quarter of the pages
+ * in use, whichever is more. Tied to what is in use, not to what is
+ * mapped, so a fragmented heap does not earn itself a bigger allowance.
+ * (glibc never purges inside its heap; jemalloc decays over seconds.) */
+#define DIRTY_MIN   ((size_t)2048)
 #define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
                                            a syscall; not counted as dirty */
 /* Whole free arenas kept mapped: 1, plus one per eight mapped. */
@@ -51,7 +52,7 @@ static size_t nr_arenas, next_index, free_pages, dirty_pages;
 
 static size_t dirty_max(void)
 {
-	size_t share = nr_arenas * HS_ARENA_PAGES / 4;
+	size_t share = (nr_arenas * HS_ARENA_PAGES - free_pages) / 4;
 	return share > DIRTY_MIN ? share : DIRTY_MIN;
 }
 
@@ -210,6 +211,26 @@ static void free_range(struct hs_arena *a, size_t idx, size_t end)
 	file_range(a, idx, end, 1);
 }
 
+#define PURGE_EVERY_MS 200
+
+/* Purging is rate limited: at most every 200 ms while dirty pages are
+ * between one and two budgets, at once beyond that. A program that frees
+ * and reallocates big blocks at a high rate would otherwise madvise pages
+ * away and fault them straight back in, tens of thousands of times a
+ * second; this way the memory a busy program keeps cycling stays, and a
+ * quiet one still gives it back on its next large free. */
+static bool purge_due(void)
+{
+	static uint64_t last_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (dirty_pages <= 2 * dirty_max() && now - last_ms < PURGE_EVERY_MS)
+		return false;
+	last_ms = now;
+	return true;
+}
+
 /* Give dirty free blocks back to the system, largest first, until at most
  * half of dirty_max() is left. */
 static void purge(void)
@@ -240,6 +261,30 @@ static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_
 	}
 	a->free_pages -= (uint32_t)npages;
 	free_pages -= npages;
+}
+
+/* If [j, end) is covered by consecutive free blocks, the first starting
+ * exactly at j, take them off the free lists and return where the last one
+ * ends (>= end); else return 0 and change nothing. The pages stay counted
+ * as free: the caller counts what it keeps and files the rest back.
+ * Caller holds lock. (A scan for such runs before splitting large blocks
+ * was tried for fragmentation and measured no better on the bench's
+ * aligned/realloc/large workloads, so only in-place growth uses it.) */
+static size_t claim_run(struct hs_arena *a, size_t j, size_t end)
+{
+	size_t k = j;
+	while (k < end) {
+		if (k >= HS_ARENA_PAGES || a->pages[k].state != PG_FREE)
+			return 0;
+		k += (size_t)1 << a->pages[k].order;
+	}
+	for (size_t i = j; i < k; ) {
+		struct hs_page *f = &a->pages[i];
+		i += (size_t)1 << f->order;
+		list_del(f);
+		f->state = PG_UNUSED;
+	}
+	return k;
 }
 
 void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
@@ -318,7 +363,7 @@ void hs_buddy_free(void *block)
 	pthread_mutex_lock(&lock);
 	size_t idx = page_index(a, pg);
 	free_range(a, idx, idx + pg->npages);
-	if (dirty_pages > dirty_max())
+	if (dirty_pages > dirty_max() && purge_due())
 		purge();
 	pthread_mutex_unlock(&lock);
 }
@@ -337,37 +382,47 @@ bool hs_buddy_resize(void *block, size_t new_npages)
 		free_range(a, idx + new_npages, idx + old);
 	} else if (new_npages > old) {
 		size_t end = idx + new_npages;
-		/* A free block that holds page j must start at j: the page before
-		 * it is ours. So walk free block heads from the block's end. */
-		size_t j = idx + old;
-		while (ok && j < end) {
-			if (j >= HS_ARENA_PAGES || a->pages[j].state != PG_FREE)
-				ok = false;
-			else
-				j += (size_t)1 << a->pages[j].order;
-		}
-		if (ok) {
-			size_t claimed_end = j;
-			for (j = idx + old; j < claimed_end; ) {
-				struct hs_page *f = &a->pages[j];
-				size_t len = (size_t)1 << f->order;
-				list_del(f);
-				f->state = PG_UNUSED;
-				j += len;
-			}
-			a->free_pages -= (uint32_t)(claimed_end - idx - old);
-			free_pages -= claimed_end - idx - old;
-			for (j = idx + old; j < end; j++) {
+		/* A free block that holds page idx + old must start there: the
+		 * page before it is ours. */
+		size_t k = claim_run(a, idx + old, end);
+		if (!k) {
+			ok = false;
+		} else {
+			a->free_pages -= (uint32_t)(end - idx - old);
+			free_pages -= end - idx - old;
+			for (size_t j = idx + old; j < end; j++) {
 				a->pages[j].state = PG_TAIL;
 				a->pages[j].head = (uint32_t)idx;
 			}
 			pg->npages = (uint32_t)new_npages;
-			if (claimed_end > end)      /* the surplus is free again */
-				free_range(a, end, claimed_end);
+			if (k > end)                /* the surplus is free again */
+				file_range(a, end, k, 1);
 		}
 	}
 	pthread_mutex_unlock(&lock);
 	return ok;
+}
+
+char *hs_buddy_trim_front(void *block, size_t lead)
+{
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(block, &a);
+	if (!pg || pg->state != PG_LARGE || lead == 0 || lead >= pg->npages)
+		return block;
+	pthread_mutex_lock(&lock);
+	size_t idx = page_index(a, pg), n = pg->npages, head = idx + lead;
+	/* The kept part gets a head of its own; its tails point at it. */
+	struct hs_page *nh = &a->pages[head];
+	nh->state = PG_LARGE;
+	nh->npages = (uint32_t)(n - lead);
+	nh->hdr_off = 0;
+	nh->slab = NULL;
+	for (size_t i = head + 1; i < idx + n; i++)
+		a->pages[i].head = (uint32_t)head;
+	pg->state = PG_UNUSED;
+	free_range(a, idx, head);
+	pthread_mutex_unlock(&lock);
+	return a->base + (head << HS_PAGE_SHIFT);
 }
 
 void hs_buddy_stats(struct hs_buddy_stats *out)

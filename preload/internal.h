@@ -110,6 +110,9 @@ void  hs_buddy_free(void *block);
 /* Resize a PG_LARGE block in place; false (and no change) if the pages
  * after it are not free. Shrinking always succeeds. */
 bool  hs_buddy_resize(void *block, size_t new_npages);
+/* Give back the first lead pages of a PG_LARGE block; returns where the
+ * kept part starts (the block itself if there is nothing to trim). */
+char *hs_buddy_trim_front(void *block, size_t lead);
 /* The head page meta of the block containing addr, or NULL if addr is not
  * inside an allocated buddy block (free pages, not ours). Lock free: the
  * caller must own the block (it was handed out and not yet freed). */
