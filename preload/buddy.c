@@ -37,15 +37,22 @@
 /* Whole free arenas kept mapped: 1, plus one per eight mapped. */
 #define keep_arenas() (1 + nr_arenas / 8)
 
-/* Each list keeps dirty blocks before clean ones: allocation takes the
- * head (memory that is already resident), purge walks from the head and
- * stops at the first clean block. */
-struct free_area {
+/* Each order has two lists: dirty blocks (possibly resident) and clean
+ * ones (never touched, or given back). Both are kept newest first.
+ * Allocation takes the newest dirty block (memory that is resident and
+ * warm); the purge takes the oldest dirty one (the least likely to be
+ * wanted again soon). */
+struct free_list {
 	struct hs_page *head, *tail;
+};
+
+struct free_area {
+	struct free_list list[2];           /* [0] clean, [1] dirty          */
 	size_t nr_free;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t clock_ms;               /* coarse clock, read on each free */
 static struct free_area free_area[HS_NR_ORDERS];
 static struct hs_arena *arenas;
 static size_t nr_arenas, next_index, free_pages, dirty_pages;
@@ -61,23 +68,26 @@ static inline size_t page_index(const struct hs_arena *a, const struct hs_page *
 	return (size_t)(pg - a->pages);
 }
 
+/* The block allocation should take from free_area[order], or NULL. */
+static inline struct hs_page *first_free(unsigned order)
+{
+	struct free_area *fa = &free_area[order];
+	return fa->list[1].head ? fa->list[1].head : fa->list[0].head;
+}
+
 static void list_add(struct hs_page *pg, unsigned order)
 {
 	struct free_area *fa = &free_area[order];
-	if (pg->dirty || !fa->head) {
-		pg->prev = NULL;
-		pg->next = fa->head;
-		if (fa->head)
-			fa->head->prev = pg;
-		else
-			fa->tail = pg;
-		fa->head = pg;
-	} else {
-		pg->next = NULL;
-		pg->prev = fa->tail;
-		fa->tail->next = pg;
-		fa->tail = pg;
-	}
+	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
+	if (pg->dirty)
+		pg->freed_ms = clock_ms;
+	pg->prev = NULL;
+	pg->next = l->head;
+	if (l->head)
+		l->head->prev = pg;
+	else
+		l->tail = pg;
+	l->head = pg;
 	fa->nr_free++;
 	if (pg->dirty && order >= PURGE_MIN_ORDER)
 		dirty_pages += (size_t)1 << order;
@@ -86,14 +96,15 @@ static void list_add(struct hs_page *pg, unsigned order)
 static void list_del(struct hs_page *pg)
 {
 	struct free_area *fa = &free_area[pg->order];
+	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
 	if (pg->prev)
 		pg->prev->next = pg->next;
 	else
-		fa->head = pg->next;
+		l->head = pg->next;
 	if (pg->next)
 		pg->next->prev = pg->prev;
 	else
-		fa->tail = pg->prev;
+		l->tail = pg->prev;
 	fa->nr_free--;
 	if (pg->dirty && pg->order >= PURGE_MIN_ORDER)
 		dirty_pages -= (size_t)1 << pg->order;
@@ -181,7 +192,8 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 	/* Unmap whole free arenas beyond what we keep; the count kept shrinks
 	 * with the heap, so look again every time one becomes whole. */
 	while (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free > keep_arenas()) {
-		struct hs_page *whole = free_area[HS_MAX_ORDER].tail;
+		struct free_area *fa = &free_area[HS_MAX_ORDER];
+		struct hs_page *whole = fa->list[0].tail ? fa->list[0].tail : fa->list[1].tail;
 		list_del(whole);
 		arena_release(whole->arena);
 	}
@@ -211,35 +223,44 @@ static void free_range(struct hs_arena *a, size_t idx, size_t end)
 	file_range(a, idx, end, 1);
 }
 
+/* Dirty pages decay: a dirty free block that nobody has reused for
+ * DECAY_MS is given back (oldest first), looked at every PURGE_EVERY_MS
+ * from the free path. So memory a busy program keeps cycling stays
+ * resident, and what it stopped using goes back within about DECAY_MS.
+ * Beyond HARD_FACTOR budgets the oldest go at once, young or not: a heap
+ * too fragmented to reuse its free pages must not grow RSS without bound.
+ * (jemalloc decays over seconds too; glibc never purges inside its heap.) */
 #define PURGE_EVERY_MS 200
+#define DECAY_MS       500
+#define HARD_FACTOR    2
 
-/* Purging is rate limited: at most every 200 ms while dirty pages are
- * between one and two budgets, at once beyond that. A program that frees
- * and reallocates big blocks at a high rate would otherwise madvise pages
- * away and fault them straight back in, tens of thousands of times a
- * second; this way the memory a busy program keeps cycling stays, and a
- * quiet one still gives it back on its next large free. */
-static bool purge_due(void)
+static uint32_t now_ms(void)
 {
-	static uint64_t last_ms;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (dirty_pages <= 2 * dirty_max() && now - last_ms < PURGE_EVERY_MS)
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static bool purge_due(uint32_t now)
+{
+	static uint32_t last;
+	if (dirty_pages <= HARD_FACTOR * dirty_max() && now - last < PURGE_EVERY_MS)
 		return false;
-	last_ms = now;
+	last = now;
 	return true;
 }
 
-/* Give dirty free blocks back to the system, largest first, until at most
- * half of dirty_max() is left. */
-static void purge(void)
+/* Give back dirty free blocks older than DECAY_MS, largest order first
+ * and the oldest within an order; while dirty pages exceed the hard cap,
+ * young ones too, down to the budget. */
+static void purge(uint32_t now)
 {
-	size_t target = dirty_max() / 2;
-	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > target;
-	     order--) {
+	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER; order--) {
 		struct hs_page *pg;
-		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > target) {
+		while ((pg = free_area[order].list[1].tail)) {
+			bool old = now - pg->freed_ms >= DECAY_MS;
+			if (!old && dirty_pages <= dirty_max())
+				break;
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
 			list_del(pg);           /* re-file it among the clean ones */
 			pg->dirty = 0;
@@ -297,7 +318,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 
 	pthread_mutex_lock(&lock);
 	unsigned o = order;
-	while (o <= HS_MAX_ORDER && !free_area[o].head)
+	while (o <= HS_MAX_ORDER && !first_free(o))
 		o++;
 	if (o > HS_MAX_ORDER) {
 		if (!arena_new()) {
@@ -306,7 +327,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 		}
 		o = HS_MAX_ORDER;
 	}
-	struct hs_page *pg = free_area[o].head;
+	struct hs_page *pg = first_free(o);
 	struct hs_arena *a = pg->arena;
 	size_t idx = page_index(a, pg);
 	int dirty = pg->dirty;
@@ -362,9 +383,10 @@ void hs_buddy_free(void *block)
 	}
 	pthread_mutex_lock(&lock);
 	size_t idx = page_index(a, pg);
+	clock_ms = now_ms();
 	free_range(a, idx, idx + pg->npages);
-	if (dirty_pages > dirty_max() && purge_due())
-		purge();
+	if (dirty_pages > dirty_max() / 2 && purge_due(clock_ms))
+		purge(clock_ms);
 	pthread_mutex_unlock(&lock);
 }
 

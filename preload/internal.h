@@ -79,8 +79,12 @@ struct hs_page {
 	uint8_t  unused;
 	uint32_t head;           /* PG_TAIL: page index of the block's head   */
 	uint32_t npages;         /* PG_LARGE / PG_SLAB: length in pages       */
-	uint32_t hdr_off;        /* PG_LARGE: header offset from block start
-	                            (non-zero only for aligned blocks)        */
+	union {
+		uint32_t hdr_off;    /* PG_LARGE: header offset from block start
+		                        (non-zero only for aligned blocks)     */
+		uint32_t freed_ms;   /* PG_FREE and dirty: when it was freed, on
+		                        the buddy's coarse clock (decay purge)  */
+	};
 	struct hs_page *prev, *next;  /* PG_FREE: free_area[order] list       */
 	struct hs_slab *slab;    /* PG_SLAB: the slab descriptor              */
 	struct hs_arena *arena;  /* the arena this page belongs to            */
