@@ -23,35 +23,43 @@
  */
 #include <sys/mman.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-/* Free-but-resident pages we tolerate: 8 MiB, or an eighth of what the
- * arenas hold, whichever is more — a program churning large blocks over a
- * big heap would otherwise madvise and re-fault the same pages forever
- * (glibc never purges inside its heap; jemalloc decays over seconds). */
-#define DIRTY_MIN   ((size_t)8192)
+/* Free-but-resident pages we tolerate: 8 MiB, or a quarter of the pages
+ * in use, whichever is more. Tied to what is in use, not to what is
+ * mapped, so a fragmented heap does not earn itself a bigger allowance.
+ * (glibc never purges inside its heap; jemalloc decays over seconds.) */
+#define DIRTY_MIN   ((size_t)2048)
 #define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
                                            a syscall; not counted as dirty */
 /* Whole free arenas kept mapped: 1, plus one per eight mapped. */
 #define keep_arenas() (1 + nr_arenas / 8)
 
-/* Each list keeps dirty blocks before clean ones: allocation takes the
- * head (memory that is already resident), purge walks from the head and
- * stops at the first clean block. */
-struct free_area {
+/* Each order has two lists: dirty blocks (possibly resident) and clean
+ * ones (never touched, or given back). Both are kept newest first.
+ * Allocation takes the newest dirty block (memory that is resident and
+ * warm); the purge takes the oldest dirty one (the least likely to be
+ * wanted again soon). */
+struct free_list {
 	struct hs_page *head, *tail;
+};
+
+struct free_area {
+	struct free_list list[2];           /* [0] clean, [1] dirty          */
 	size_t nr_free;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t clock_ms;               /* coarse clock, read on each free */
 static struct free_area free_area[HS_NR_ORDERS];
 static struct hs_arena *arenas;
 static size_t nr_arenas, next_index, free_pages, dirty_pages;
 
 static size_t dirty_max(void)
 {
-	size_t share = nr_arenas * HS_ARENA_PAGES / 4;
+	size_t share = (nr_arenas * HS_ARENA_PAGES - free_pages) / 4;
 	return share > DIRTY_MIN ? share : DIRTY_MIN;
 }
 
@@ -60,23 +68,26 @@ static inline size_t page_index(const struct hs_arena *a, const struct hs_page *
 	return (size_t)(pg - a->pages);
 }
 
+/* The block allocation should take from free_area[order], or NULL. */
+static inline struct hs_page *first_free(unsigned order)
+{
+	struct free_area *fa = &free_area[order];
+	return fa->list[1].head ? fa->list[1].head : fa->list[0].head;
+}
+
 static void list_add(struct hs_page *pg, unsigned order)
 {
 	struct free_area *fa = &free_area[order];
-	if (pg->dirty || !fa->head) {
-		pg->prev = NULL;
-		pg->next = fa->head;
-		if (fa->head)
-			fa->head->prev = pg;
-		else
-			fa->tail = pg;
-		fa->head = pg;
-	} else {
-		pg->next = NULL;
-		pg->prev = fa->tail;
-		fa->tail->next = pg;
-		fa->tail = pg;
-	}
+	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
+	if (pg->dirty)
+		pg->freed_ms = clock_ms;
+	pg->prev = NULL;
+	pg->next = l->head;
+	if (l->head)
+		l->head->prev = pg;
+	else
+		l->tail = pg;
+	l->head = pg;
 	fa->nr_free++;
 	if (pg->dirty && order >= PURGE_MIN_ORDER)
 		dirty_pages += (size_t)1 << order;
@@ -85,14 +96,15 @@ static void list_add(struct hs_page *pg, unsigned order)
 static void list_del(struct hs_page *pg)
 {
 	struct free_area *fa = &free_area[pg->order];
+	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
 	if (pg->prev)
 		pg->prev->next = pg->next;
 	else
-		fa->head = pg->next;
+		l->head = pg->next;
 	if (pg->next)
 		pg->next->prev = pg->prev;
 	else
-		fa->tail = pg->prev;
+		l->tail = pg->prev;
 	fa->nr_free--;
 	if (pg->dirty && pg->order >= PURGE_MIN_ORDER)
 		dirty_pages -= (size_t)1 << pg->order;
@@ -180,7 +192,8 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 	/* Unmap whole free arenas beyond what we keep; the count kept shrinks
 	 * with the heap, so look again every time one becomes whole. */
 	while (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free > keep_arenas()) {
-		struct hs_page *whole = free_area[HS_MAX_ORDER].tail;
+		struct free_area *fa = &free_area[HS_MAX_ORDER];
+		struct hs_page *whole = fa->list[0].tail ? fa->list[0].tail : fa->list[1].tail;
 		list_del(whole);
 		arena_release(whole->arena);
 	}
@@ -210,15 +223,44 @@ static void free_range(struct hs_arena *a, size_t idx, size_t end)
 	file_range(a, idx, end, 1);
 }
 
-/* Give dirty free blocks back to the system, largest first, until at most
- * half of dirty_max() is left. */
-static void purge(void)
+/* Dirty pages decay: a dirty free block that nobody has reused for
+ * DECAY_MS is given back (oldest first), looked at every PURGE_EVERY_MS
+ * from the free path. So memory a busy program keeps cycling stays
+ * resident, and what it stopped using goes back within about DECAY_MS.
+ * Beyond HARD_FACTOR budgets the oldest go at once, young or not: a heap
+ * too fragmented to reuse its free pages must not grow RSS without bound.
+ * (jemalloc decays over seconds too; glibc never purges inside its heap.) */
+#define PURGE_EVERY_MS 200
+#define DECAY_MS       500
+#define HARD_FACTOR    2
+
+static uint32_t now_ms(void)
 {
-	size_t target = dirty_max() / 2;
-	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER && dirty_pages > target;
-	     order--) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static bool purge_due(uint32_t now)
+{
+	static uint32_t last;
+	if (dirty_pages <= HARD_FACTOR * dirty_max() && now - last < PURGE_EVERY_MS)
+		return false;
+	last = now;
+	return true;
+}
+
+/* Give back dirty free blocks older than DECAY_MS, largest order first
+ * and the oldest within an order; while dirty pages exceed the hard cap,
+ * young ones too, down to the budget. */
+static void purge(uint32_t now)
+{
+	for (int order = HS_MAX_ORDER; order >= PURGE_MIN_ORDER; order--) {
 		struct hs_page *pg;
-		while ((pg = free_area[order].head) && pg->dirty && dirty_pages > target) {
+		while ((pg = free_area[order].list[1].tail)) {
+			bool old = now - pg->freed_ms >= DECAY_MS;
+			if (!old && dirty_pages <= dirty_max())
+				break;
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
 			list_del(pg);           /* re-file it among the clean ones */
 			pg->dirty = 0;
@@ -242,6 +284,30 @@ static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_
 	free_pages -= npages;
 }
 
+/* If [j, end) is covered by consecutive free blocks, the first starting
+ * exactly at j, take them off the free lists and return where the last one
+ * ends (>= end); else return 0 and change nothing. The pages stay counted
+ * as free: the caller counts what it keeps and files the rest back.
+ * Caller holds lock. (A scan for such runs before splitting large blocks
+ * was tried for fragmentation and measured no better on the bench's
+ * aligned/realloc/large workloads, so only in-place growth uses it.) */
+static size_t claim_run(struct hs_arena *a, size_t j, size_t end)
+{
+	size_t k = j;
+	while (k < end) {
+		if (k >= HS_ARENA_PAGES || a->pages[k].state != PG_FREE)
+			return 0;
+		k += (size_t)1 << a->pages[k].order;
+	}
+	for (size_t i = j; i < k; ) {
+		struct hs_page *f = &a->pages[i];
+		i += (size_t)1 << f->order;
+		list_del(f);
+		f->state = PG_UNUSED;
+	}
+	return k;
+}
+
 void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 {
 	if (npages == 0 || npages > HS_ARENA_PAGES)
@@ -252,7 +318,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 
 	pthread_mutex_lock(&lock);
 	unsigned o = order;
-	while (o <= HS_MAX_ORDER && !free_area[o].head)
+	while (o <= HS_MAX_ORDER && !first_free(o))
 		o++;
 	if (o > HS_MAX_ORDER) {
 		if (!arena_new()) {
@@ -261,7 +327,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 		}
 		o = HS_MAX_ORDER;
 	}
-	struct hs_page *pg = free_area[o].head;
+	struct hs_page *pg = first_free(o);
 	struct hs_arena *a = pg->arena;
 	size_t idx = page_index(a, pg);
 	int dirty = pg->dirty;
@@ -317,9 +383,10 @@ void hs_buddy_free(void *block)
 	}
 	pthread_mutex_lock(&lock);
 	size_t idx = page_index(a, pg);
+	clock_ms = now_ms();
 	free_range(a, idx, idx + pg->npages);
-	if (dirty_pages > dirty_max())
-		purge();
+	if (dirty_pages > dirty_max() / 2 && purge_due(clock_ms))
+		purge(clock_ms);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -337,37 +404,47 @@ bool hs_buddy_resize(void *block, size_t new_npages)
 		free_range(a, idx + new_npages, idx + old);
 	} else if (new_npages > old) {
 		size_t end = idx + new_npages;
-		/* A free block that holds page j must start at j: the page before
-		 * it is ours. So walk free block heads from the block's end. */
-		size_t j = idx + old;
-		while (ok && j < end) {
-			if (j >= HS_ARENA_PAGES || a->pages[j].state != PG_FREE)
-				ok = false;
-			else
-				j += (size_t)1 << a->pages[j].order;
-		}
-		if (ok) {
-			size_t claimed_end = j;
-			for (j = idx + old; j < claimed_end; ) {
-				struct hs_page *f = &a->pages[j];
-				size_t len = (size_t)1 << f->order;
-				list_del(f);
-				f->state = PG_UNUSED;
-				j += len;
-			}
-			a->free_pages -= (uint32_t)(claimed_end - idx - old);
-			free_pages -= claimed_end - idx - old;
-			for (j = idx + old; j < end; j++) {
+		/* A free block that holds page idx + old must start there: the
+		 * page before it is ours. */
+		size_t k = claim_run(a, idx + old, end);
+		if (!k) {
+			ok = false;
+		} else {
+			a->free_pages -= (uint32_t)(end - idx - old);
+			free_pages -= end - idx - old;
+			for (size_t j = idx + old; j < end; j++) {
 				a->pages[j].state = PG_TAIL;
 				a->pages[j].head = (uint32_t)idx;
 			}
 			pg->npages = (uint32_t)new_npages;
-			if (claimed_end > end)      /* the surplus is free again */
-				free_range(a, end, claimed_end);
+			if (k > end)                /* the surplus is free again */
+				file_range(a, end, k, 1);
 		}
 	}
 	pthread_mutex_unlock(&lock);
 	return ok;
+}
+
+char *hs_buddy_trim_front(void *block, size_t lead)
+{
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(block, &a);
+	if (!pg || pg->state != PG_LARGE || lead == 0 || lead >= pg->npages)
+		return block;
+	pthread_mutex_lock(&lock);
+	size_t idx = page_index(a, pg), n = pg->npages, head = idx + lead;
+	/* The kept part gets a head of its own; its tails point at it. */
+	struct hs_page *nh = &a->pages[head];
+	nh->state = PG_LARGE;
+	nh->npages = (uint32_t)(n - lead);
+	nh->hdr_off = 0;
+	nh->slab = NULL;
+	for (size_t i = head + 1; i < idx + n; i++)
+		a->pages[i].head = (uint32_t)head;
+	pg->state = PG_UNUSED;
+	free_range(a, idx, head);
+	pthread_mutex_unlock(&lock);
+	return a->base + (head << HS_PAGE_SHIFT);
 }
 
 void hs_buddy_stats(struct hs_buddy_stats *out)

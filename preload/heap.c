@@ -111,17 +111,25 @@ static void *alloc_bin(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
-/* Buddy blocks are aligned to their power-of-two order, so any alignment
- * up to the block's size is met by putting the user pointer at
- * block + align (header just before it). */
+/* A buddy block of align + room bytes always has an aligned address for
+ * the user pointer with room for the header before it (blocks are page
+ * aligned, so the rounding moves it by at most align). For alignments
+ * above a page, the pages before the header's page go straight back, so
+ * an aligned block costs at most one page of slack, not `align` bytes. */
 static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
                          uint32_t stack, size_t guard)
 {
-	size_t off = align > HS_ALIGN ? align : HS_HEADER_SIZE;
-	size_t npages = (off + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
+	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
 	char *block = hs_buddy_alloc(npages, NULL);
 	if (!block)
 		return NULL;
+	size_t off = round_up((uintptr_t)block + HS_HEADER_SIZE, align) - (uintptr_t)block;
+	size_t lead = (off - HS_HEADER_SIZE) >> HS_PAGE_SHIFT;
+	if (lead) {
+		block = hs_buddy_trim_front(block, lead);
+		off -= lead << HS_PAGE_SHIFT;
+	}
 	struct hs_header *h = (struct hs_header *)(block + off - HS_HEADER_SIZE);
 	if (off != HS_HEADER_SIZE) {
 		struct hs_page *pg = hs_buddy_block_of(block, NULL);

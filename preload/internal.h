@@ -79,8 +79,12 @@ struct hs_page {
 	uint8_t  unused;
 	uint32_t head;           /* PG_TAIL: page index of the block's head   */
 	uint32_t npages;         /* PG_LARGE / PG_SLAB: length in pages       */
-	uint32_t hdr_off;        /* PG_LARGE: header offset from block start
-	                            (non-zero only for aligned blocks)        */
+	union {
+		uint32_t hdr_off;    /* PG_LARGE: header offset from block start
+		                        (non-zero only for aligned blocks)     */
+		uint32_t freed_ms;   /* PG_FREE and dirty: when it was freed, on
+		                        the buddy's coarse clock (decay purge)  */
+	};
 	struct hs_page *prev, *next;  /* PG_FREE: free_area[order] list       */
 	struct hs_slab *slab;    /* PG_SLAB: the slab descriptor              */
 	struct hs_arena *arena;  /* the arena this page belongs to            */
@@ -110,6 +114,9 @@ void  hs_buddy_free(void *block);
 /* Resize a PG_LARGE block in place; false (and no change) if the pages
  * after it are not free. Shrinking always succeeds. */
 bool  hs_buddy_resize(void *block, size_t new_npages);
+/* Give back the first lead pages of a PG_LARGE block; returns where the
+ * kept part starts (the block itself if there is nothing to trim). */
+char *hs_buddy_trim_front(void *block, size_t lead);
 /* The head page meta of the block containing addr, or NULL if addr is not
  * inside an allocated buddy block (free pages, not ours). Lock free: the
  * caller must own the block (it was handed out and not yet freed). */
