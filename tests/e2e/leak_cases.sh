@@ -218,10 +218,19 @@ for case in $cases; do
     fi
   fi
 
-  # valgrind, fresh
+  # valgrind, fresh. Its verdict can depend on the run: a stale word that
+  # happens to point into a block (addresses move with ASLR) turns a
+  # definite leak into a possible one now and then. So a disagreement is
+  # retried twice more before it counts.
   if [ "$use_valgrind" = 1 ]; then
     [ -s "$dir/$case/vg.xml" ] || bad "valgrind wrote no report"
     vg=$(vg_owned "$dir/$case/vg.xml" "$exe" 2>/dev/null)
+    for retry in 1 2; do
+      [ "$vg" = "$want" ] && break
+      (cd "$dir/$case" && timeout 120 valgrind -q --leak-check=full --show-leak-kinds=all \
+         --xml=yes --xml-file=vg$retry.xml "$exe" >/dev/null 2>&1)
+      vg=$(vg_owned "$dir/$case/vg$retry.xml" "$exe" 2>/dev/null)
+    done
     if [ "$vg" != "$want" ]; then
       bad "valgrind now differs from the table (update tests/leak_cases.expected?)"
       diff <(echo "$want") <(echo "$vg") | sed 's/^/    /'
