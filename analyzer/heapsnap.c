@@ -115,6 +115,9 @@ static bool run(const char *p, const char *end, struct hs_sblock *b)
 	return p == end;
 }
 
+static int read_cells(struct hs_snap *s, struct hs_sarena *a,
+                      const char *cells, size_t len, char *err, size_t errcap);
+
 int hs_snaps_arena(struct hs_snaps *ss, uint64_t index, uint64_t base,
                    const char *cells, size_t len, char *err, size_t errcap)
 {
@@ -134,6 +137,21 @@ int hs_snaps_arena(struct hs_snaps *ss, uint64_t index, uint64_t base,
 	a->base = base;
 	a->first = s->nblocks;
 	a->n = 0;
+	/* A bad cell stops the read, but the model keeps what came before
+	 * it: take this arena back out, so every arena left in the model
+	 * covers its 1024 pages (hs_snap_block_at relies on that; fuzzing
+	 * found an empty arena making it return a block past the array). */
+	int rc = read_cells(s, a, cells, len, err, errcap);
+	if (rc) {
+		s->nblocks = a->first;
+		s->narenas--;
+	}
+	return rc;
+}
+
+static int read_cells(struct hs_snap *s, struct hs_sarena *a,
+                      const char *cells, size_t len, char *err, size_t errcap)
+{
 	const char *p = cells, *end = cells + len;
 	unsigned page = 0, k = 0;
 	while (p < end) {
@@ -193,8 +211,12 @@ static int by_base(const void *x, const void *y)
 
 void hs_snaps_finish(struct hs_snaps *ss)
 {
+	/* A snapshot with no `h` line has arenas == NULL, and qsort's
+	 * pointer is declared nonnull even for zero elements (found by
+	 * fuzzing, UBSan): nothing to sort below two anyway. */
 	for (size_t i = 0; i < ss->n; i++)
-		qsort(ss->v[i].arenas, ss->v[i].narenas, sizeof *ss->v[i].arenas, by_base);
+		if (ss->v[i].narenas > 1)
+			qsort(ss->v[i].arenas, ss->v[i].narenas, sizeof *ss->v[i].arenas, by_base);
 }
 
 void hs_snaps_free(struct hs_snaps *ss)
