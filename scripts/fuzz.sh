@@ -26,7 +26,8 @@ FLAGS="-std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fno-omit-frame-pointer
 list=${*:-$HARNESSES}
 mkdir -p "$OUT"
 status=0
-printf '%-13s %10s %8s %8s %7s  %s\n' harness execs exec/s cov ft findings > "$OUT/summary.txt"
+head=$(printf '%-13s %10s %8s %8s %7s  %s' harness execs exec/s cov ft findings)
+echo "$head"
 for h in $list; do
 	src=$(harness_flags "$h") || { echo "fuzz: no harness '$h' (have: $HARNESSES)" >&2; exit 2; }
 	# shellcheck disable=SC2086
@@ -56,13 +57,16 @@ for h in $list; do
 	eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
 	found=$(find "$OUT/findings/$h" -type f | wc -l)
 	printf '%-13s %10s %8s %8s %7s  %s\n' "$h" "${execs:-?}" "${eps:-?}" \
-		"${cov:-?}" "${ft:-?}" "$found" | tee -a "$OUT/summary.txt"
+		"${cov:-?}" "${ft:-?}" "$found" | tee "$OUT/$h.summary"
 	if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
 		status=1
 		grep -E 'ERROR: |SUMMARY: |runtime error|Test unit written' "$log" | head -8
 		echo "   full log: $log; inputs: $OUT/findings/$h/"
 	fi
 done
+# One summary file per harness, so two runs on different harnesses can
+# share build/fuzz; the table shows the latest run of each.
 echo
-cat "$OUT/summary.txt"
+echo "$head"
+for h in $list; do cat "$OUT/$h.summary"; done
 exit $status

@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trace_read.h"
@@ -43,8 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t nr_free[HS_SNAP_ORDERS], freep, dirtyp;
 		hs_snap_free_counts(s, nr_free, &freep, &dirtyp);
 		for (size_t a = 0; a < s->narenas; a++) {
-			const struct hs_sarena *ar;
-			(void)hs_snap_block_at(s, s->arenas[a].base + HS_SNAP_PAGE * 3 + 8, &ar);
+			/* The block returned must be one of the arena's and hold
+			 * the page asked about (reads it, so ASan sees a bad one). */
+			const struct hs_sarena *ar = NULL;
+			const struct hs_sblock *b =
+				hs_snap_block_at(s, s->arenas[a].base + HS_SNAP_PAGE * 3 + 8, &ar);
+			if (b && (b < s->blocks + ar->first || b >= s->blocks + ar->first + ar->n
+			          || b->first > 3 || b->first + b->npages <= 3))
+				abort();
 			(void)hs_snap_block_at(s, s->arenas[a].base - 1, &ar);
 		}
 	}
