@@ -235,6 +235,36 @@ START_TEST(truncated_anywhere)
 }
 END_TEST
 
+/* Lines longer than the reader's first window (64 KiB), up to the limit,
+ * are read whole: the window grows. */
+START_TEST(long_lines_grow_the_window)
+{
+	size_t plen = strlen(prefix), n1 = 200000, n2 = (1u << 20) - 1;
+	size_t len = plen + n1 + 1 + n2 + 1;
+	char *t = malloc(len);
+	memcpy(t, prefix, plen);
+	char *p = t + plen;
+	memset(p, 'x', n1);
+	p[0] = '!';
+	p[1] = ' ';
+	p[n1] = '\n';
+	p += n1 + 1;
+	memset(p, 'y', n2);
+	p[0] = '!';
+	p[1] = ' ';
+	p[n2] = '\n';
+	struct hs_trace tr;
+	ck_assert_int_eq(parse(t, len, &tr), 0);
+	ck_assert_str_eq(tr.error, "");
+	ck_assert_uint_eq(tr.lines, 6);
+	ck_assert_uint_eq(tr.nnotes, 2);
+	ck_assert_uint_eq(strlen(tr.notes[0]), n1 - 2);
+	ck_assert_uint_eq(strlen(tr.notes[1]), n2 - 2);
+	hs_trace_free(&tr);
+	free(t);
+}
+END_TEST
+
 START_TEST(overlong_line)
 {
 	size_t n = (1u << 20) + 10;
@@ -299,6 +329,7 @@ int main(void)
 	tcase_add_test(tc, first_lines);
 	tcase_add_test(tc, truncated_anywhere);
 	tcase_add_test(tc, overlong_line);
+	tcase_add_test(tc, long_lines_grow_the_window);
 	tcase_add_test(tc, million_lines);
 	tcase_add_test(tc, missing_file);
 	suite_add_tcase(s, tc);
