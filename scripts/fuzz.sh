@@ -44,7 +44,9 @@ for h in $list; do
 	# lines and the sanitizers' reports. -timeout: a hang is a finding.
 	# The first corpus directory receives the new inputs, so the reviewed
 	# seeds in tests/fuzz/corpus are read, never written.
-	"$OUT/fuzz_$h" "$OUT/corpus/$h" "tests/fuzz/corpus/$h" \
+	dict=()
+	[ -f "tests/fuzz/$h.dict" ] && dict=(-dict="tests/fuzz/$h.dict")
+	"$OUT/fuzz_$h" "$OUT/corpus/$h" "tests/fuzz/corpus/$h" "${dict[@]}" \
 		-max_total_time="$SECS" -max_len="$(harness_max_len "$h")" \
 		-timeout=10 -rss_limit_mb=1024 -close_fd_mask=2 -print_final_stats=1 \
 		-artifact_prefix="$OUT/findings/$h/" > "$log" 2>&1
