@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sealing.h"
+
+_Atomic unsigned hs_large_sealing;
 #include "sampler.h"
 
 #define FOLD_BYTES (256 * 1024)
@@ -121,9 +124,12 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 {
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	atomic_fetch_add(&hs_large_sealing, 1);
 	char *block = hs_buddy_alloc(npages, NULL);
-	if (!block)
+	if (!block) {
+		atomic_fetch_sub(&hs_large_sealing, 1);
 		return NULL;
+	}
 	size_t off = round_up((uintptr_t)block + HS_HEADER_SIZE, align) - (uintptr_t)block;
 	size_t lead = (off - HS_HEADER_SIZE) >> HS_PAGE_SHIFT;
 	if (lead) {
@@ -137,6 +143,7 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 		kind |= HS_KIND_MOVED;
 	}
 	seal_block(h, size, HS_BIN_LARGE, kind, stack, guard);
+	atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 	hs_counters_fold();
 	return hs_user_of(h);
 }
