@@ -187,50 +187,13 @@ static void note(struct hs_header *h, bool header)
 		found[nfound++] = (struct found){ h, hs_header_word0(h), header };
 }
 
-static void check_block(struct hs_header *h)
+static void check_block(struct hs_header *h, void *ctx)
 {
-	if (!h || !hs_header_valid(h))
+	(void)ctx;
+	if (!hs_header_valid(h))
 		note(h, true);
 	else if (h->state == HS_LIVE && !hs_canary_ok(h))
 		note(h, false);
-}
-
-static void walk_arena(struct hs_arena *a, void *ctx)
-{
-	for (size_t i = 0; i < HS_ARENA_PAGES; ) {
-		struct hs_page *pg = &a->pages[i];
-		char *addr = a->base + (i << HS_PAGE_SHIFT);
-		if (pg->state == PG_FREE) {
-			i += (size_t)1 << pg->order;
-		} else if (pg->state == PG_LARGE) {
-			check_block((struct hs_header *)(addr + pg->hdr_off));
-			i += pg->npages ? pg->npages : 1;
-		} else if (pg->state == PG_SLAB) {
-			struct hs_slab *s = pg->slab;
-			for (uint32_t k = 0; k < s->carved && k < s->capacity; k++) {
-				char *slot = s->base + (size_t)k * s->slot_size;
-				struct hs_header *h = (struct hs_header *)slot;
-				if (h->state == HS_PADDING && h->check == hs_header_hash(h)) {
-					size_t d = h->size;
-					h = d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= s->slot_size
-					    ? (struct hs_header *)(slot + d) : NULL;
-					if (!h) {
-						note((struct hs_header *)slot, true);
-						continue;
-					}
-				}
-				check_block(h);
-			}
-			i += pg->npages ? pg->npages : 1;
-		} else {
-			i++;
-		}
-	}
-}
-
-static void walk_huge(void *user, void *ctx)
-{
-	check_block(hs_header_of(user));
 }
 
 static void report_found(struct found *f)
@@ -260,8 +223,7 @@ void hs_checks_at_exit(void)
 		return;
 	hs_quarantine_drain();
 	nfound = 0;
-	hs_buddy_foreach_arena(walk_arena, NULL);
-	hs_huge_foreach(walk_huge, NULL);
+	hs_heap_foreach_header(check_block, NULL);
 	unsigned n = nfound;
 	for (unsigned i = 0; i < n; i++)
 		report_found(&found[i]);
