@@ -79,7 +79,7 @@ $(B)/cli/%.o: cli/%.c
 $(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ)
 	$(CC) -o $@ $^ $(DW_LIBS) -lm
 
-$(B)/tests/unit/preload/%: tests/unit/preload/%.c $(CORE_OBJ)
+$(B)/tests/unit/preload/%: tests/unit/preload/%.c $(wildcard tests/unit/preload/*.h) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Ipreload -o $@ $< $(CORE_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
 

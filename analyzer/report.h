@@ -31,5 +31,7 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
  * replaces bytes that are not UTF-8 with U+FFFD, so any path or message
  * gives valid JSON. NULL prints null. */
 void hs_json_string(FILE *out, const char *s);
+void hs_json_frame(FILE *f, const char *function, const char *file, unsigned line,
+                   const char *module, uint64_t address, bool inlined);
 
 #endif

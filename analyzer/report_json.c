@@ -14,6 +14,24 @@
 #include <math.h>
 #include <string.h>
 
+/* One stack frame as DESIGN.md's JSON frame object (no trailing comma). */
+void hs_json_frame(FILE *f, const char *function, const char *file, unsigned line,
+                   const char *module, uint64_t address, bool inlined)
+{
+	fputs("{\"function\": ", f);
+	hs_json_string(f, function);
+	fputs(", \"file\": ", f);
+	hs_json_string(f, file);
+	if (line)
+		fprintf(f, ", \"line\": %u", line);
+	else
+		fputs(", \"line\": null", f);
+	fputs(", \"module\": ", f);
+	hs_json_string(f, module);
+	fprintf(f, ", \"address\": \"0x%" PRIx64 "\", \"inlined\": %s}", address,
+	        inlined ? "true" : "false");
+}
+
 static void frames(FILE *f, const struct hs_frame *fr, size_t n, const char *ind)
 {
 	if (!n) {
@@ -22,19 +40,10 @@ static void frames(FILE *f, const struct hs_frame *fr, size_t n, const char *ind
 	}
 	fputs("[\n", f);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%s  {\"function\": ", ind);
-		hs_json_string(f, fr[i].function);
-		fputs(", \"file\": ", f);
-		hs_json_string(f, fr[i].file);
-		if (fr[i].line)
-			fprintf(f, ", \"line\": %u", fr[i].line);
-		else
-			fputs(", \"line\": null", f);
-		fputs(", \"module\": ", f);
-		hs_json_string(f, fr[i].module);
-		fprintf(f, ", \"address\": \"0x%" PRIx64 "\", \"inlined\": %s}%s\n",
-		        fr[i].address, fr[i].inlined ? "true" : "false",
-		        i + 1 < n ? "," : "");
+		fprintf(f, "%s  ", ind);
+		hs_json_frame(f, fr[i].function, fr[i].file, fr[i].line, fr[i].module,
+		              fr[i].address, fr[i].inlined);
+		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
 	fprintf(f, "%s]", ind);
 }

@@ -106,26 +106,10 @@ static int next_line(struct parser *ps, struct cursor *c, char *buf, size_t cap,
 
 static int leak_kinds(struct parser *ps, const char *list, unsigned *mask)
 {
-	*mask = 0;
-	char tmp[256];
-	snprintf(tmp, sizeof tmp, "%s", list);
-	for (char *save = NULL, *w = strtok_r(tmp, ", \t", &save); w;
-	     w = strtok_r(NULL, ", \t", &save)) {
-		unsigned k;
-		if (strcmp(w, "all") == 0) {
-			*mask = (1u << HS_NR_LEAK_KINDS) - 1;
-			continue;
-		}
-		if (strcmp(w, "none") == 0)
-			continue;
-		for (k = 0; k < HS_NR_LEAK_KINDS; k++)
-			if (strcmp(w, hs_leak_kind_word[k]) == 0)
-				break;
-		if (k == HS_NR_LEAK_KINDS)
-			return fail(ps, ps->lineno, "unknown leak kind '%s' (definite, "
-			            "indirect, possible, reachable, all or none)", w);
-		*mask |= 1u << k;
-	}
+	char bad[64];
+	if (hs_leak_kinds_parse(list, mask, bad, sizeof bad) < 0)
+		return fail(ps, ps->lineno, "unknown leak kind '%s' (definite, "
+		            "indirect, possible, reachable, all or none)", bad);
 	return 0;
 }
 

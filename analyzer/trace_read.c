@@ -24,6 +24,36 @@ const char *const hs_leak_kind_json[HS_NR_LEAK_KINDS] = {
 const char *const hs_leak_kind_word[HS_NR_LEAK_KINDS] = {
 	"definite", "indirect", "possible", "reachable",
 };
+
+int hs_leak_kinds_parse(const char *list, unsigned *mask, char *bad, size_t badcap)
+{
+	char tmp[256];
+	*mask = 0;
+	if (strlen(list) >= sizeof tmp) {
+		snprintf(bad, badcap, "%.40s...", list);
+		return -1;
+	}
+	strcpy(tmp, list);
+	for (char *save = NULL, *w = strtok_r(tmp, ", \t", &save); w;
+	     w = strtok_r(NULL, ", \t", &save)) {
+		unsigned k;
+		if (strcmp(w, "all") == 0) {
+			*mask = (1u << HS_NR_LEAK_KINDS) - 1;
+			continue;
+		}
+		if (strcmp(w, "none") == 0)
+			continue;
+		for (k = 0; k < HS_NR_LEAK_KINDS; k++)
+			if (strcmp(w, hs_leak_kind_word[k]) == 0)
+				break;
+		if (k == HS_NR_LEAK_KINDS) {
+			snprintf(bad, badcap, "%s", w);
+			return -1;
+		}
+		*mask |= 1u << k;
+	}
+	return 0;
+}
 const char *const hs_err_kind_name[HS_NR_ERR_KINDS] = {
 	"invalid_free", "double_free", "realloc_freed", "mismatched_free",
 	"heap_overflow", "write_after_free",

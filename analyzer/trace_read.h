@@ -149,6 +149,9 @@ void hs_trace_resolve(struct hs_trace *tr);
 /* Names used by the JSON report and the text parser. */
 extern const char *const hs_leak_kind_json[HS_NR_LEAK_KINDS];  /* "definitely_lost" */
 extern const char *const hs_leak_kind_word[HS_NR_LEAK_KINDS];  /* "definite"        */
+/* "definite,indirect" / "all" / "none" -> a mask of 1 << kind. On an
+ * unknown word returns -1 and copies it into bad. */
+int hs_leak_kinds_parse(const char *list, unsigned *mask, char *bad, size_t badcap);
 extern const char *const hs_err_kind_name[HS_NR_ERR_KINDS];    /* "double_free"     */
 extern const char *const hs_alloc_fn_name[HS_NR_FNS];          /* "new[]"           */
 

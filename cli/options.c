@@ -100,32 +100,12 @@ static int number(const struct hs_cli *c, const char *opt, const char *v,
 
 static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 {
-	char tmp[256];
-	*mask = 0;
-	if (strlen(v) >= sizeof tmp)
-		return usage_error(c, "--leak-kinds: list too long: '%.40s'", v);
-	strcpy(tmp, v);
-	for (char *save = NULL, *w = strtok_r(tmp, ",", &save); w;
-	     w = strtok_r(NULL, ",", &save)) {
-		unsigned k;
-		if (strcmp(w, "all") == 0) {
-			*mask = (1u << HS_NR_LEAK_KINDS) - 1;
-			continue;
-		}
-		if (strcmp(w, "none") == 0)
-			continue;
-		for (k = 0; k < HS_NR_LEAK_KINDS; k++)
-			if (strcmp(w, hs_leak_kind_word[k]) == 0)
-				break;
-		if (k == HS_NR_LEAK_KINDS) {
-			fprintf(stderr, "heapscope %s: --leak-kinds: unknown kind '%s' "
-			        "(definite, indirect, possible, reachable, all or none)\n",
-			        c->cmd, w);
-			return -1;
-		}
-		*mask |= 1u << k;
-	}
-	return 0;
+	char bad[64];
+	if (hs_leak_kinds_parse(v, mask, bad, sizeof bad) == 0)
+		return 0;
+	fprintf(stderr, "heapscope %s: --leak-kinds: unknown kind '%s' "
+	        "(definite, indirect, possible, reachable, all or none)\n", c->cmd, bad);
+	return -1;
 }
 
 /* Options that take a value. */

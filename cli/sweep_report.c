@@ -147,18 +147,9 @@ static void json_frames(FILE *f, const struct sw_frame *fr, size_t n)
 {
 	fputc('[', f);
 	for (size_t i = 0; i < n; i++) {
-		fputs(i ? ",\n        {\"function\": " : "\n        {\"function\": ", f);
-		hs_json_string(f, fr[i].function);
-		fputs(", \"file\": ", f);
-		hs_json_string(f, fr[i].file);
-		if (fr[i].line)
-			fprintf(f, ", \"line\": %u", fr[i].line);
-		else
-			fputs(", \"line\": null", f);
-		fputs(", \"module\": ", f);
-		hs_json_string(f, fr[i].module);
-		fprintf(f, ", \"address\": \"0x%" PRIx64 "\", \"inlined\": %s}",
-		        fr[i].address, fr[i].inlined ? "true" : "false");
+		fputs(i ? ",\n        " : "\n        ", f);
+		hs_json_frame(f, fr[i].function, fr[i].file, fr[i].line, fr[i].module,
+		              fr[i].address, fr[i].inlined);
 	}
 	fputs(n ? "\n      ]" : "]", f);
 }

@@ -164,13 +164,19 @@ static void *slab_take(struct central *c, struct hs_slab *s)
 		slot = s->free;
 		s->free = hs_slot_next(slot);
 	} else {
-		slot = s->base + (size_t)s->carved++ * s->slot_size;
+		slot = s->base + (size_t)s->carved * s->slot_size;
 		/* A carved slot is a real free slot from now on: give it a
-		 * FREED header so walks never mistake stale bytes for a block. */
+		 * FREED header so walks never mistake stale bytes for a block.
+		 * The header is written before `carved` counts the slot: the
+		 * exit-time walk (checks.c) reads slabs without this bin's lock
+		 * while other threads may still be allocating, and took stale
+		 * bytes of a just-counted slot for an overwritten header. */
 		struct hs_header *h = slot;
 		hs_header_set(h, 0, s->bin, HS_KIND_MALLOC, 0);
 		h->state = HS_FREED;
 		hs_header_seal(h);
+		atomic_thread_fence(memory_order_release);
+		s->carved++;
 	}
 	s->used++;
 	c->used_slots++;

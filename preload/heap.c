@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sealing.h"
+
+_Atomic unsigned hs_large_sealing;
 #include "sampler.h"
 
 #define FOLD_BYTES (256 * 1024)
@@ -121,9 +124,12 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 {
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	atomic_fetch_add(&hs_large_sealing, 1);
 	char *block = hs_buddy_alloc(npages, NULL);
-	if (!block)
+	if (!block) {
+		atomic_fetch_sub(&hs_large_sealing, 1);
 		return NULL;
+	}
 	size_t off = round_up((uintptr_t)block + HS_HEADER_SIZE, align) - (uintptr_t)block;
 	size_t lead = (off - HS_HEADER_SIZE) >> HS_PAGE_SHIFT;
 	if (lead) {
@@ -137,6 +143,7 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 		kind |= HS_KIND_MOVED;
 	}
 	seal_block(h, size, HS_BIN_LARGE, kind, stack, guard);
+	atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 	hs_counters_fold();
 	return hs_user_of(h);
 }
@@ -401,36 +408,39 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 /* ---- walks --------------------------------------------------------------- */
 
 struct walk {
-	hs_block_fn fn;
+	hs_header_fn fn;
 	void *ctx;
 };
 
-static void visit(struct hs_header *h, void *ctx)
+/* Where a slot's block header is: the slot start, or — behind a padding
+ * header — `size` bytes on, if that distance makes sense; a damaged
+ * padding header is handed over itself (it will not validate). */
+static struct hs_header *slot_header(const struct hs_slab *s, char *slot)
 {
-	struct walk *w = ctx;
-	if (h->state == HS_LIVE && hs_header_valid(h))
-		w->fn(h, hs_user_of(h), w->ctx);
+	struct hs_header *h = (struct hs_header *)slot;
+	if (h->state != HS_PADDING || h->check != hs_header_hash(h))
+		return h;
+	size_t d = h->size;
+	return d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= s->slot_size
+	       ? (struct hs_header *)(slot + d) : h;
 }
 
 static void walk_arena(struct hs_arena *a, void *ctx)
 {
+	struct walk *w = ctx;
 	for (size_t i = 0; i < HS_ARENA_PAGES; ) {
 		struct hs_page *pg = &a->pages[i];
 		char *addr = a->base + (i << HS_PAGE_SHIFT);
 		if (pg->state == PG_FREE) {
 			i += (size_t)1 << pg->order;
 		} else if (pg->state == PG_LARGE) {
-			visit((struct hs_header *)(addr + pg->hdr_off), ctx);
-			i += pg->npages;
+			w->fn((struct hs_header *)(addr + pg->hdr_off), w->ctx);
+			i += pg->npages ? pg->npages : 1;
 		} else if (pg->state == PG_SLAB) {
 			struct hs_slab *s = pg->slab;
-			for (uint32_t k = 0; k < s->carved; k++) {
-				struct hs_header *h = (struct hs_header *)(s->base + (size_t)k * s->slot_size);
-				if (h->state == HS_PADDING && hs_header_hash(h) == h->check)
-					h = (struct hs_header *)((char *)h + h->size);
-				visit(h, ctx);
-			}
-			i += pg->npages;
+			for (uint32_t k = 0; k < s->carved && k < s->capacity; k++)
+				w->fn(slot_header(s, s->base + (size_t)k * s->slot_size), w->ctx);
+			i += pg->npages ? pg->npages : 1;
 		} else {
 			i++;
 		}
@@ -439,13 +449,32 @@ static void walk_arena(struct hs_arena *a, void *ctx)
 
 static void walk_huge(void *user, void *ctx)
 {
-	visit(hs_header_of(user), ctx);
+	struct walk *w = ctx;
+	w->fn(hs_header_of(user), w->ctx);
 }
 
-void hs_heap_foreach_live(hs_block_fn fn, void *ctx)
+void hs_heap_foreach_header(hs_header_fn fn, void *ctx)
 {
 	struct walk w = { fn, ctx };
 	hs_buddy_foreach_arena(walk_arena, &w);
 	hs_huge_foreach(walk_huge, &w);
-	hs_boot_foreach(visit, &w);
+	hs_boot_foreach(fn, ctx);
+}
+
+struct live_walk {
+	hs_block_fn fn;
+	void *ctx;
+};
+
+static void visit_live(struct hs_header *h, void *ctx)
+{
+	struct live_walk *w = ctx;
+	if (h->state == HS_LIVE && hs_header_valid(h))
+		w->fn(h, hs_user_of(h), w->ctx);
+}
+
+void hs_heap_foreach_live(hs_block_fn fn, void *ctx)
+{
+	struct live_walk w = { fn, ctx };
+	hs_heap_foreach_header(visit_live, &w);
 }

@@ -237,6 +237,11 @@ size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
  * from allocating (exit) or accept a racy view (sampling). */
 typedef void (*hs_block_fn)(struct hs_header *h, void *user, void *ctx);
 void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
+/* Every carved slot's, large block's, huge block's and boot block's header
+ * position, valid or not, live or freed (the exit check wants the damaged
+ * ones). Same locking as hs_heap_foreach_live. */
+typedef void (*hs_header_fn)(struct hs_header *h, void *ctx);
+void hs_heap_foreach_header(hs_header_fn fn, void *ctx);
 
 /* Counters: each thread counts in its own TLS and folds into the global
  * atomics on slow paths (and at thread exit), so the fast path touches no

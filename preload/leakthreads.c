@@ -197,10 +197,19 @@ struct tcb {
  * from the top, where glibc puts it, in copies (the stack may be freed
  * under us by the thread's exit); the page above is copied too so that
  * the tid field is in the copy. */
+/* How far below a region's top the descriptor can be: the static TLS
+ * block sits between it and the top, and glibc keeps that small (the
+ * executable's and initial libraries' __thread data plus a surplus of a
+ * few KiB). Without a bound, a large read-write mapping with a guard below
+ * it (a JVM or Go heap reservation, AddressSanitizer's terabyte shadow)
+ * would be searched page by page, one system call each: a hang at exit. */
+#define TCB_SEARCH (4ul << 20)
+
 static bool find_tcb(const struct hs_lk_region *r, long tid_off, char *buf,
                      struct tcb *out)
 {
-	for (uintptr_t page = r->hi; page > r->lo; page -= PAGE) {
+	uintptr_t floor = r->hi - r->lo > TCB_SEARCH ? r->hi - TCB_SEARCH : r->lo;
+	for (uintptr_t page = r->hi; page > floor; page -= PAGE) {
 		uintptr_t lo = page - PAGE;
 		size_t len = page + PAGE <= r->hi ? 2 * PAGE : PAGE;
 		size_t got = hs_lk_copy_mem(buf, lo, len, NULL);

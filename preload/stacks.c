@@ -68,6 +68,17 @@ static struct {
 extern struct hs_config hs_cfg __attribute__((weak));
 
 static __thread int in_capture;    /* libunwind may malloc: no recursion  */
+/* Set while this thread interns a stack or writes an S line, i.e. may hold
+ * ST.lock and the trace lock. A signal handler that allocates meanwhile
+ * (the frame-pointer path in quarantine.c's free captures stacks outside
+ * hs_busy and outside in_capture) must not spin on a lock its own
+ * interrupted thread holds: its block gets stack 0 instead. */
+static __thread int in_intern;
+
+static bool would_deadlock(void)
+{
+	return in_intern || hs_trace_lock_mine();
+}
 
 void hs_stacks_lock(void)   { hs_spin_lock(&ST.lock); }
 void hs_stacks_unlock(void) { hs_spin_unlock(&ST.lock); }
@@ -264,11 +275,23 @@ static void emit_known(uint32_t id)
 	hs_spin_unlock(&ST.lock);
 }
 
-uint32_t hs_stack_ref(uint32_t id)
+static uint32_t ref(uint32_t id)
 {
 	if (id && !is_emitted(id) && hs_trace_active() &&
 	    id <= atomic_load_explicit(&ST.count, memory_order_acquire))
 		emit_known(id);
+	return id;
+}
+
+uint32_t hs_stack_ref(uint32_t id)
+{
+	if (id && !is_emitted(id) && hs_trace_active()) {
+		if (would_deadlock())
+			return 0;            /* its S line cannot be written now */
+		in_intern = 1;
+		id = ref(id);
+		in_intern = 0;
+	}
 	return id;
 }
 
@@ -312,15 +335,23 @@ uint32_t hs_stack_intern(const uintptr_t *ips, unsigned n)
 {
 	if (n == 0 || n > HS_STACK_MAX)
 		return 0;
+	if (would_deadlock())
+		return 0;
+	in_intern = 1;
 	uint64_t h = hash_ips(ips, n);
 	struct table *t = atomic_load_explicit(&ST.table, memory_order_acquire);
 	uint32_t id = t ? find(t, h, ips, n) : 0;
-	if (id)
-		return hs_stack_ref(id);
-	/* First sight (probably): any module the ips point into must have its
-	 * M line before our S line. The loader lock comes before ours. */
-	hs_modules_refresh();
-	return insert(h, ips, n);
+	if (id) {
+		id = ref(id);
+	} else {
+		/* First sight (probably): any module the ips point into must
+		 * have its M line before our S line. The loader lock comes
+		 * before ours. */
+		hs_modules_refresh();
+		id = insert(h, ips, n);
+	}
+	in_intern = 0;
+	return id;
 }
 
 unsigned hs_stack_get(uint32_t id, const uintptr_t **ips)

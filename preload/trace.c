@@ -40,6 +40,7 @@ static struct {
 
 void hs_trace_lock(void)   { hs_spin_lock(&T.lock); }
 void hs_trace_unlock(void) { hs_spin_unlock(&T.lock); }
+bool hs_trace_lock_mine(void) { return hs_spin_mine(&T.lock); }
 bool hs_trace_active(void) { return atomic_load_explicit(&T.open, memory_order_relaxed); }
 int  hs_trace_owner(void)  { return T.fd >= 0 ? T.pid : 0; }
 const char *hs_trace_path(void) { return T.fd >= 0 ? T.path : NULL; }

@@ -119,6 +119,8 @@ const char *hs_trace_path(void);
  * least n bytes (flushing first if needed) or NULL if the trace is closed
  * or n is larger than the buffer; advance_locked commits n bytes. */
 void  hs_trace_lock(void);
+/* This thread holds the trace lock (a signal handler interrupted it). */
+bool  hs_trace_lock_mine(void);
 void  hs_trace_unlock(void);
 char *hs_trace_room_locked(size_t n);
 void  hs_trace_advance_locked(size_t n);
