@@ -53,7 +53,7 @@ SAMPLES    := $(patsubst samples/%.c,$(B)/samples/%,$(wildcard samples/*.c)) \
               $(patsubst samples/%.cc,$(B)/samples/%,$(wildcard samples/*.cc))
 BENCH_WORK := $(patsubst bench/work/%.c,$(B)/bench/%,$(wildcard bench/work/*.c))
 
-.PHONY: all deps test-deps check unit e2e demo bench clean
+.PHONY: all deps test-deps check unit e2e demo bench fuzz clean
 all: $(B)/libheapscope.so $(if $(CLI_OBJ),$(B)/heapscope) $(SAMPLES)
 
 deps:
@@ -122,9 +122,17 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
 
-bench: all $(BENCH_WORK)
+bench:
 	@bash scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(BENCH_WORK)
 	@bash bench/run.sh
+
+# Fuzz the parsers that read untrusted input (trace, suppressions, fault
+# policy, HEAPSCOPE_* settings) for FUZZ_SECONDS each (default 60).
+fuzz:
+	@bash scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(B)
