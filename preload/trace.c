@@ -117,8 +117,19 @@ static void flush_locked(void)
 				T.lost = 0;
 		}
 		size_t done;
-		if (!write_all(T.buf, T.len, &done))
+		if (!write_all(T.buf, T.len, &done)) {
 			T.lost += T.len - done;
+			/* Say it once: the program goes on, the trace has a gap
+			 * (a `!` line marks it if writing recovers) and ends
+			 * without its X line, so the report says it is partial. */
+			static bool said;
+			if (!said) {
+				said = true;
+				hs_log("writing the trace failed (errno %d%s): records are "
+				       "being lost; the report will be incomplete", errno,
+				       errno == ENOSPC ? ", disk full" : "");
+			}
+		}
 	}
 	T.len = 0;
 	errno = saved;
