@@ -3,6 +3,8 @@
  * input refused with a message that names the term) and the caller glob.
  */
 #include <check.h>
+
+#include "../check_main.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -255,11 +257,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+HS_CHECK_MAIN(suite)

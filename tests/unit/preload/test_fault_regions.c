@@ -4,6 +4,8 @@
  * exported API functions.
  */
 #include <check.h>
+
+#include "../check_main.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,11 +175,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+HS_CHECK_MAIN(suite)

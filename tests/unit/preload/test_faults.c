@@ -8,6 +8,8 @@
  * never rates, except where a fixed seed makes a count deterministic.
  */
 #include <check.h>
+
+#include "../check_main.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -382,11 +384,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+HS_CHECK_MAIN(suite)
