@@ -58,10 +58,10 @@ struct frame {
 struct entry {
 	uintptr_t ra, cfa;              /* the key; ra 0 = empty or filling   */
 	uint32_t  id;                   /* interned stack                     */
-	uint32_t  n;                    /* frames (frame 0 is the key)        */
+	uint32_t  nf;                   /* frames after frame 0 (the key)     */
 	uint32_t  gen;                  /* trace generation its S line is in  */
 	uint32_t  unused;
-	struct frame f[];               /* frames 1 .. n-1                    */
+	struct frame f[];               /* frames 1 .. nf                     */
 };
 
 /* This thread's cache; base is NULL until first use, when the cache is
@@ -81,7 +81,9 @@ _Atomic uint32_t hs_stack_trace_gen = 1;
 
 static inline struct entry *slot_for(char *base, size_t stride, uintptr_t ra, uintptr_t cfa)
 {
-	uint64_t h = (ra ^ (cfa << 7) ^ (cfa >> 9)) * 0x9E3779B97F4A7C15ull;
+	/* cfa's varying bits (4..20 or so) rotated clear of ra's, so that
+	 * two keys do not cancel out in the xor */
+	uint64_t h = (ra ^ (cfa << 23 | cfa >> 41)) * 0x9E3779B97F4A7C15ull;
 	return (struct entry *)(base + (h >> (64 - 9)) * stride);   /* 2^9 == ENTRIES */
 }
 
@@ -98,6 +100,11 @@ static __attribute__((noinline)) uint32_t ref_for_trace(struct entry *e, uint32_
 	return r;
 }
 
+static inline bool same(const struct frame *f)
+{
+	return *(const uintptr_t *)f->slot == f->ip;
+}
+
 uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 {
 	char *base = sc.base;
@@ -105,15 +112,26 @@ uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 		struct entry *e = slot_for(base, sc.stride, ra, cfa);
 		if (e->ra == ra && e->cfa == cfa) {
 			uint32_t id = e->id;
-			const struct frame *f = e->f, *end = f + e->n - 1;
 			/* In order, stopping at the first difference: a slot
 			 * is known to lie on a live stack only when the
-			 * frames below it matched. */
-			while (f < end && *(const uintptr_t *)f->slot == f->ip)
-				f++;
+			 * frames below it matched. Unrolled: deep stacks
+			 * spend most of the hit here. */
+			const struct frame *f = e->f;
+			unsigned k = e->nf;
+			for (; k >= 4; k -= 4, f += 4)
+				if (!same(&f[0]) || !same(&f[1]) || !same(&f[2]) || !same(&f[3]))
+					goto miss;
+			if (k >= 2) {
+				if (!same(&f[0]) || !same(&f[1]))
+					goto miss;
+				f += 2;
+				k -= 2;
+			}
+			if (k && !same(&f[0]))
+				goto miss;
 			/* Read the key again, after the check (see Signals). */
 			atomic_signal_fence(memory_order_seq_cst);
-			if (likely(f == end && e->ra == ra && e->cfa == cfa)) {
+			if (likely(e->ra == ra && e->cfa == cfa)) {
 				if (likely(e->gen == atomic_load_explicit(&hs_stack_trace_gen,
 				                                          memory_order_relaxed)))
 					return id;
@@ -121,6 +139,7 @@ uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 			}
 		}
 	}
+miss:
 	return hs_stack_capture_slow(ra, cfa);
 }
 
@@ -190,7 +209,7 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 		atomic_signal_fence(memory_order_seq_cst);
 		e->cfa = cfa;
 		e->id = id;
-		e->n = n;
+		e->nf = n - 1;
 		e->gen = hs_stack_emitted(id) ? gen : 0;
 		for (unsigned k = 1; k < n; k++) {
 			e->f[k - 1].slot = sps[k] - sizeof(uintptr_t);
