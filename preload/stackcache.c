@@ -45,53 +45,18 @@
 #include <libunwind.h>
 #include <sys/mman.h>
 
-#include "trace.h"
+#include "stackcache.h"
 
-#define ENTRIES   512                   /* per thread, direct mapped       */
 #define MAX_DEPTH 64                    /* deeper stacks are not cached    */
 
-struct frame {
-	uintptr_t slot;                 /* where frame k's return address was */
-	uintptr_t ip;                   /* ... and that address               */
-};
-
-struct entry {
-	uintptr_t ra, cfa;              /* the key; ra 0 = empty or filling   */
-	uint32_t  id;                   /* interned stack                     */
-	uint32_t  nf;                   /* frames after frame 0 (the key)     */
-	uint32_t  gen;                  /* trace generation its S line is in  */
-	uint32_t  unused;
-	struct frame f[];               /* frames 1 .. nf                     */
-};
-
-/* This thread's cache; base is NULL until first use, when the cache is
- * off, or after thread exit (failed then says not to map it again).
- * Entries are sized for the configured depth, which is fixed once
- * recording starts. */
-static __thread struct {
-	char    *base;
-	size_t   stride;                /* bytes per entry                    */
-	int      depth;                 /* frames an entry can hold           */
-	int      failed;
-} sc;
-
+__thread struct hs_stack_cache hs_sc;
 int hs_stack_cache_enabled = 1;
 /* Bumped by stacks.c when a new trace begins (hs_stacks_new_trace_locked). */
 _Atomic uint32_t hs_stack_trace_gen = 1;
 
-static inline struct entry *slot_for(char *base, size_t stride, uintptr_t ra, uintptr_t cfa)
-{
-	/* cfa's varying bits (4..20 or so) rotated clear of ra's, so that
-	 * two keys do not cancel out in the xor */
-	uint64_t h = (ra ^ (cfa << 23 | cfa >> 41)) * 0x9E3779B97F4A7C15ull;
-	return (struct entry *)(base + (h >> (64 - 9)) * stride);   /* 2^9 == ENTRIES */
-}
-
-_Static_assert(ENTRIES == 1 << 9, "slot_for uses 9 bits");
-
 /* The id's S line is written (or cannot be now): remember the generation
  * in which it is known to be in the trace, so later hits skip the ask. */
-static __attribute__((noinline)) uint32_t ref_for_trace(struct entry *e, uint32_t id)
+static __attribute__((noinline)) uint32_t ref_for_trace(struct hs_sc_entry *e, uint32_t id)
 {
 	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);
 	uint32_t r = hs_stack_ref(id);
@@ -100,46 +65,16 @@ static __attribute__((noinline)) uint32_t ref_for_trace(struct entry *e, uint32_
 	return r;
 }
 
-static inline bool same(const struct frame *f)
-{
-	return *(const uintptr_t *)f->slot == f->ip;
-}
-
 uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 {
-	char *base = sc.base;
-	if (likely(base)) {
-		struct entry *e = slot_for(base, sc.stride, ra, cfa);
-		if (e->ra == ra && e->cfa == cfa) {
-			uint32_t id = e->id;
-			/* In order, stopping at the first difference: a slot
-			 * is known to lie on a live stack only when the
-			 * frames below it matched. Unrolled: deep stacks
-			 * spend most of the hit here. */
-			const struct frame *f = e->f;
-			unsigned k = e->nf;
-			for (; k >= 4; k -= 4, f += 4)
-				if (!same(&f[0]) || !same(&f[1]) || !same(&f[2]) || !same(&f[3]))
-					goto miss;
-			if (k >= 2) {
-				if (!same(&f[0]) || !same(&f[1]))
-					goto miss;
-				f += 2;
-				k -= 2;
-			}
-			if (k && !same(&f[0]))
-				goto miss;
-			/* Read the key again, after the check (see Signals). */
-			atomic_signal_fence(memory_order_seq_cst);
-			if (likely(e->ra == ra && e->cfa == cfa)) {
-				if (likely(e->gen == atomic_load_explicit(&hs_stack_trace_gen,
-				                                          memory_order_relaxed)))
-					return id;
-				return ref_for_trace(e, id);
-			}
-		}
+	struct hs_sc_entry *e = hs_sc_probe(ra, cfa);
+	if (likely(e)) {
+		uint32_t id = e->id;
+		if (likely(e->gen == atomic_load_explicit(&hs_stack_trace_gen,
+		                                          memory_order_relaxed)))
+			return id;
+		return ref_for_trace(e, id);
 	}
-miss:
 	return hs_stack_capture_slow(ra, cfa);
 }
 
@@ -173,21 +108,21 @@ static unsigned walk(uintptr_t ra, uintptr_t cfa, int depth, uintptr_t *ips, uin
 
 static bool cache_ready(int depth)
 {
-	if (sc.base)
-		return depth == sc.depth;
-	if (!hs_stack_cache_enabled || sc.failed || depth > MAX_DEPTH || depth < 1)
+	if (hs_sc.base)
+		return depth == hs_sc.depth;
+	if (!hs_stack_cache_enabled || hs_sc.failed || depth > MAX_DEPTH || depth < 1)
 		return false;
-	size_t stride = sizeof(struct entry) + (size_t)(depth - 1) * sizeof(struct frame);
-	void *m = mmap(NULL, ENTRIES * stride, PROT_READ | PROT_WRITE,
+	size_t stride = sizeof(struct hs_sc_entry) + (size_t)(depth - 1) * sizeof(struct hs_sc_frame);
+	void *m = mmap(NULL, HS_SC_ENTRIES * stride, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED) {
-		sc.failed = 1;
+		hs_sc.failed = 1;
 		return false;
 	}
-	sc.stride = stride;
-	sc.depth = depth;
+	hs_sc.stride = stride;
+	hs_sc.depth = depth;
 	atomic_signal_fence(memory_order_release);
-	sc.base = m;
+	hs_sc.base = m;
 	return true;
 }
 
@@ -197,7 +132,7 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 {
 	if (!cache_ready(depth))
 		return 0;
-	struct entry *e = slot_for(sc.base, sc.stride, ra, cfa);
+	struct hs_sc_entry *e = hs_sc_slot(hs_sc.base, hs_sc.stride, ra, cfa);
 	uintptr_t ips[MAX_DEPTH], sps[MAX_DEPTH];
 	unsigned n = walk(ra, cfa, depth, ips, sps);
 	if (n == 0)
@@ -223,10 +158,10 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 
 void hs_stack_cache_thread_exit(void)
 {
-	char *base = sc.base;
-	sc.failed = 1;          /* allocations after this go the slow way */
-	sc.base = NULL;
+	char *base = hs_sc.base;
+	hs_sc.failed = 1;          /* allocations after this go the slow way */
+	hs_sc.base = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (base)
-		munmap(base, ENTRIES * sc.stride);
+		munmap(base, HS_SC_ENTRIES * hs_sc.stride);
 }
