@@ -7,14 +7,17 @@
  * One loop allocates from one call site; halfway it forks. The child's
  * next allocation is the same stack at the same stack pointer (a hit in
  * the cache it inherited); it keeps that block and exits, so its trace
- * names the stack in an L line. The parent frees everything. Each trace
- * must hold an S line for every stack id its L lines name.
+ * names the stack in an L line. The parent frees everything but one
+ * block it made before the loop, from a stack the child never captures:
+ * the child's trace lists that block too (still reachable), so it needs
+ * that S line as well. Each trace must hold an S line for every stack id
+ * its L lines name.
  */
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void *volatile keep;
+static void *volatile keep, *volatile inherited;
 
 __attribute__((noinline)) static void *site(size_t n)
 {
@@ -42,5 +45,8 @@ __attribute__((noinline)) static int loop(int rounds, int fork_at)
 
 int main(void)
 {
-	return loop(1000, 500);
+	inherited = malloc(56);
+	int rc = loop(1000, 500);
+	free(inherited);
+	return rc;
 }
