@@ -112,7 +112,7 @@ static void summary(FILE *f, const struct hs_analysis *a, const struct hs_vmgrow
 	         a->error_count, tr->nfaults);
 	row(f, "errors", b);
 	char s[200];
-	snprintf(b, sizeof b, "VmSize %s", hs_growth_sentence(&g->vmsize, s, sizeof s));
+	snprintf(b, sizeof b, "VmSize %s", hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	row(f, "memory growth", b);
 	if (fr->have_sample) {
 		snprintf(b, sizeof b, "%.0f%%: %s live of %s held from the system",
@@ -138,7 +138,7 @@ static void memory(FILE *f, const struct hs_trace *tr, const struct hs_vmgrowth 
 	const char *cls = g->vmsize.verdict ? hs_verdict_name[g->vmsize.verdict] : "none";
 	fprintf(f, "<section id=\"memory\"><h2>Memory over time</h2>\n<p class=\"verdict %s\">"
 	        "VmSize ", cls);
-	text(f, hs_growth_sentence(&g->vmsize, s, sizeof s));
+	text(f, hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	fputs(".<br>Live heap ", f);
 	text(f, hs_growth_sentence(&g->live, l, sizeof l));
 	fprintf(f, ".</p>\n<p class=\"muted\">%zu samples. Verdicts: Theil\u2013Sen slope of "
