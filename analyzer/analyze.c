@@ -1,5 +1,9 @@
 /*
- * analyze.c — groups, symbolizes and suppresses (see analyze.h).
+ * analyze.c — groups and suppresses (see analyze.h); symbolizes only what
+ * a suppression must look at. The frames a report shows are looked up
+ * when the report asks for them (hs_display), so a record that is not
+ * printed (a still-reachable block under the default --leak-kinds, say)
+ * costs no symbolization at all.
  */
 #include "analyze.h"
 #include "util.h"
@@ -46,16 +50,29 @@ static size_t *group_slot(struct groupmap *m, uint64_t k0, uint64_t k1)
 size_t hs_display(const struct hs_analysis *a, uint32_t stack,
                   const struct hs_frame **out)
 {
-	size_t n = hs_sym_stack(a->sym, stack, out);
-	for (size_t i = 0; i < n; i++)
-		if (!(*out)[i].inlined && (*out)[i].function
-		    && strcmp((*out)[i].function, "main") == 0) {
-			n = i + 1;
-			break;
-		}
-	if (a->max_frames && n > a->max_frames)
-		n = a->max_frames;
-	return n;
+	return hs_sym_stack_to_main(a->sym, stack, a->max_frames, out);
+}
+
+/* A record is suppressed when an entry matches its whole stack; only ask
+ * (and so symbolize the whole stack) when some entry is about this kind. */
+static bool leak_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
+                            const struct hs_leak_rec *r)
+{
+	if (!hs_supps_cover_leak(supps, r->kind))
+		return false;
+	const struct hs_frame *all;
+	size_t nall = hs_sym_stack(a->sym, r->stack, &all);
+	return hs_supps_match_leak(supps, r->kind, all, nall) != NULL;
+}
+
+static bool error_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
+                             const struct hs_terror *e)
+{
+	if (!hs_supps_cover_error(supps, e->kind))
+		return false;
+	const struct hs_frame *all;
+	size_t nall = hs_sym_stack(a->sym, e->stack, &all);
+	return hs_supps_match_error(supps, e->kind, all, nall) != NULL;
 }
 
 /* ---- leaks --------------------------------------------------------------- */
@@ -93,12 +110,9 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 	}
 	free(map.slots);
 
-	/* suppression matching sees the whole stack, display the trimmed one */
 	size_t kept = 0;
 	for (size_t i = 0; i < ng; i++) {
-		const struct hs_frame *all;
-		size_t nall = hs_sym_stack(a->sym, g[i].stack, &all);
-		if (hs_supps_match_leak(supps, g[i].kind, all, nall)) {
+		if (leak_suppressed(a, supps, &g[i])) {
 			a->suppressed.blocks += g[i].amount.blocks;
 			a->suppressed.bytes += g[i].amount.bytes;
 			a->suppressed_records++;
@@ -106,7 +120,6 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 		}
 		a->kind[g[i].kind].blocks += g[i].amount.blocks;
 		a->kind[g[i].kind].bytes += g[i].amount.bytes;
-		g[i].nframes = hs_display(a, g[i].stack, &g[i].frames);
 		g[kept++] = g[i];
 	}
 	if (kept)
@@ -134,16 +147,11 @@ static void group_errors(struct hs_analysis *a, const struct hs_supps *supps)
 		                       : 1ull << 63 | i;
 		size_t *slot = group_slot(&map, (uint64_t)e->kind << 32 | e->stack, k1);
 		if (!*slot) {
-			const struct hs_frame *all;
-			size_t nall = hs_sym_stack(a->sym, e->stack, &all);
 			size_t rec = 0;
-			if (!hs_supps_match_error(supps, e->kind, all, nall)) {
+			if (!error_suppressed(a, supps, e)) {
 				struct hs_err_rec *r = HS_PUSH(a->errors, a->nerrors, cap);
 				memset(r, 0, sizeof *r);
 				r->first = e;
-				uint32_t ids[3] = { e->stack, e->alloc_stack, e->free_stack };
-				for (int k = 0; k < 3; k++)
-					r->nframes[k] = hs_display(a, ids[k], &r->frames[k]);
 				rec = a->nerrors;
 			} else {
 				a->error_contexts_suppressed++;
@@ -176,7 +184,6 @@ static void group_faults(struct hs_analysis *a)
 			struct hs_fault_rec *r = HS_PUSH(a->faults, a->nfaults, cap);
 			memset(r, 0, sizeof *r);
 			r->first = f;
-			r->nframes = hs_display(a, f->stack, &r->frames);
 			*slot = a->nfaults;
 		}
 		a->faults[*slot - 1].count++;

@@ -5,6 +5,11 @@
  * first; errors and injected faults are grouped by their stacks for the
  * text report (the JSON report lists every record). Suppressions are
  * applied here, so both reports agree on what was suppressed.
+ *
+ * Records hold stack ids, not frames: a writer asks hs_display for the
+ * frames of what it prints, and only then are they looked up. Reports
+ * that show little (the usual still-reachable-only run) then never open
+ * libdwfl, and never libc's compressed debug info.
  */
 #ifndef HS_ANALYZE_H
 #define HS_ANALYZE_H
@@ -19,24 +24,18 @@ struct hs_amount {
 
 struct hs_leak_rec {
 	uint8_t  kind;                 /* enum hs_leak_kind                   */
-	uint32_t stack;
+	uint32_t stack;                /* frames: hs_display(a, stack, ...)   */
 	struct hs_amount amount;
-	const struct hs_frame *frames; /* display frames (see hs_display)     */
-	size_t   nframes;
 };
 
 struct hs_err_rec {                /* E records with the same kind and stacks */
-	const struct hs_terror *first;
+	const struct hs_terror *first; /* its stack, alloc_stack, free_stack  */
 	uint64_t count;
-	const struct hs_frame *frames[3];   /* stack, alloc stack, free stack */
-	size_t   nframes[3];
 };
 
 struct hs_fault_rec {              /* F records with the same function and stack */
-	const struct hs_tfault *first;
+	const struct hs_tfault *first; /* its stack                           */
 	uint64_t count;
-	const struct hs_frame *frames;
-	size_t   nframes;
 };
 
 struct hs_analysis {
@@ -64,8 +63,9 @@ void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
                 unsigned max_frames);
 void hs_analysis_free(struct hs_analysis *a);
 
-/* Frames to show for a stack: at most max (0: all), and nothing below
- * main (the C runtime's start-up frames), as memcheck shows them. */
+/* Frames to show for a stack: at most max_frames (0: all), and nothing
+ * below main (the C runtime's start-up frames), as memcheck shows them.
+ * Looked up on the first call (hs_sym_stack_to_main), cached after. */
 size_t hs_display(const struct hs_analysis *a, uint32_t stack,
                   const struct hs_frame **out);
 

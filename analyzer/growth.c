@@ -220,6 +220,22 @@ const char *hs_human_bytes(double v, char *buf, size_t cap)
 	return buf;
 }
 
+const char *hs_process_sentence(const struct hs_growth *g, const struct hs_growth *live,
+                                char *buf, size_t cap)
+{
+	/* A process grows steadily for many reasons: a short run still
+	 * touching its data, caches, mappings outside the heap. Called a
+	 * leak only when the live heap agrees, or when it cannot be judged. */
+	if (g->verdict == HS_VERDICT_LIKELY_LEAK && live
+	    && (live->verdict == HS_VERDICT_FLAT || live->verdict == HS_VERDICT_PLATEAU)) {
+		char a[32];
+		snprintf(buf, cap, "grows steadily at %s/s, but the live heap does not: "
+		         "not a heap leak", hs_human_bytes(g->rate, a, sizeof a));
+		return buf;
+	}
+	return hs_growth_sentence(g, buf, cap);
+}
+
 const char *hs_growth_sentence(const struct hs_growth *g, char *buf, size_t cap)
 {
 	char a[32], b[32];

@@ -99,6 +99,12 @@ void hs_series(const struct hs_trace *tr, enum hs_series_id id, double *t, doubl
 /* "grows steadily at 1.2 MiB/s — likely leak" etc.; buf of 160 bytes. */
 const char *hs_growth_sentence(const struct hs_growth *g, char *buf, size_t cap);
 
+/* The same for a whole-process series (VmSize, VmRSS), judged beside the
+ * live heap's growth: steady process growth while the live heap is flat or
+ * plateaus is said not to be a heap leak. live may be NULL. */
+const char *hs_process_sentence(const struct hs_growth *g, const struct hs_growth *live,
+                                char *buf, size_t cap);
+
 /* Bytes in human units: "1.5 MiB", "312 KiB", "87 B". */
 const char *hs_human_bytes(double v, char *buf, size_t cap);
 

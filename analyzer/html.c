@@ -34,8 +34,11 @@ static void text(FILE *f, const char *s)
 	hs_xml_text(f, s ? s : "");
 }
 
-static void stack(FILE *f, const struct hs_frame *fr, size_t n)
+/* A stack as shown; its frames are looked up here, on demand. */
+static void stack(FILE *f, const struct hs_analysis *a, uint32_t id)
 {
+	const struct hs_frame *fr;
+	size_t n = hs_display(a, id, &fr);
 	if (!n) {
 		fputs("<span class=\"muted\">stack not recorded</span>", f);
 		return;
@@ -109,7 +112,7 @@ static void summary(FILE *f, const struct hs_analysis *a, const struct hs_vmgrow
 	         a->error_count, tr->nfaults);
 	row(f, "errors", b);
 	char s[200];
-	snprintf(b, sizeof b, "VmSize %s", hs_growth_sentence(&g->vmsize, s, sizeof s));
+	snprintf(b, sizeof b, "VmSize %s", hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	row(f, "memory growth", b);
 	if (fr->have_sample) {
 		snprintf(b, sizeof b, "%.0f%%: %s live of %s held from the system",
@@ -135,7 +138,7 @@ static void memory(FILE *f, const struct hs_trace *tr, const struct hs_vmgrowth 
 	const char *cls = g->vmsize.verdict ? hs_verdict_name[g->vmsize.verdict] : "none";
 	fprintf(f, "<section id=\"memory\"><h2>Memory over time</h2>\n<p class=\"verdict %s\">"
 	        "VmSize ", cls);
-	text(f, hs_growth_sentence(&g->vmsize, s, sizeof s));
+	text(f, hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	fputs(".<br>Live heap ", f);
 	text(f, hs_growth_sentence(&g->live, l, sizeof l));
 	fprintf(f, ".</p>\n<p class=\"muted\">%zu samples. Verdicts: Theil\u2013Sen slope of "
@@ -262,7 +265,7 @@ static void leaks(FILE *f, const struct hs_analysis *a, unsigned show)
 		        r->kind == HS_LEAK_DEFINITE ? " class=\"bad\"" : "",
 		        hs_leak_kind_json[r->kind], hs_commas(r->amount.blocks, b1),
 		        hs_commas(r->amount.bytes, b2));
-		stack(f, r->frames, r->nframes);
+		stack(f, a, r->stack);
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n</section>\n", f);
@@ -283,14 +286,14 @@ static void errors_and_faults(FILE *f, const struct hs_analysis *a)
 			text(f, r->first->detail);
 			fputs("</p>", f);
 		}
-		stack(f, r->frames[0], r->nframes[0]);
+		stack(f, a, r->first->stack);
 		if (r->first->alloc_stack) {
 			fputs("<p>allocated at</p>", f);
-			stack(f, r->frames[1], r->nframes[1]);
+			stack(f, a, r->first->alloc_stack);
 		}
 		if (r->first->free_stack) {
 			fputs("<p>freed at</p>", f);
-			stack(f, r->frames[2], r->nframes[2]);
+			stack(f, a, r->first->free_stack);
 		}
 	}
 	fputs("</section>\n<section id=\"faults\"><h2>Injected allocation failures</h2>\n", f);
@@ -304,7 +307,7 @@ static void errors_and_faults(FILE *f, const struct hs_analysis *a)
 		fprintf(f, "<tr><td class=\"n\">%" PRIu64 "</td><td>%s</td><td class=\"n\">%s</td>"
 		        "<td class=\"n\">%" PRIu64 "</td><td>", r->first->nth,
 		        hs_alloc_fn_name[r->first->fn], hs_commas(r->first->size, b), r->count);
-		stack(f, r->frames, r->nframes);
+		stack(f, a, r->first->stack);
 		fputs("</td></tr>\n", f);
 	}
 	fputs(a->nfaults ? "</table>\n</section>\n" : "</section>\n", f);

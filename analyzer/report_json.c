@@ -127,7 +127,9 @@ static void leaks(FILE *f, const struct hs_analysis *a, unsigned show)
 		fprintf(f, "%s\n    {\"kind\": \"%s\", \"blocks\": %" PRIu64 ", \"bytes\": %"
 		        PRIu64 ", \"stack\": ", first ? "" : ",", hs_leak_kind_json[r->kind],
 		        r->amount.blocks, r->amount.bytes);
-		frames(f, r->frames, r->nframes, "    ");
+		const struct hs_frame *fr;
+		size_t n = hs_display(a, r->stack, &fr);
+		frames(f, fr, n, "    ");
 		fputs("}", f);
 		first = false;
 	}

@@ -190,7 +190,7 @@ static void json_vmsize(FILE *f, const struct hs_trace *tr)
 	else
 		fputs("null", f);
 	fputs(",\n    \"summary\": ", f);
-	hs_json_string(f, hs_growth_sentence(v, s, sizeof s));
+	hs_json_string(f, hs_process_sentence(v, &g.live, s, sizeof s));
 	fputs(",\n", f);
 	json_series_stats(f, "rss", &g.rss, 1024, "kb", false);
 	json_series_stats(f, "live", &g.live, 1, "bytes", false);
@@ -218,7 +218,7 @@ void hs_json_memory(FILE *f, const struct hs_trace *tr)
 
 static void spark_line(FILE *f, const char *prefix, const char *name,
                        const struct hs_trace *tr, enum hs_series_id id,
-                       const struct hs_growth *g)
+                       const struct hs_growth *g, const struct hs_growth *live)
 {
 	size_t n = tr->nsamples;
 	double *t = hs_xmalloc(n * sizeof *t), *y = hs_xmalloc(n * sizeof *y);
@@ -227,7 +227,7 @@ static void spark_line(FILE *f, const char *prefix, const char *name,
 	hs_sparkline(t, y, n, 40, spark, sizeof spark);
 	fprintf(f, "%s  %-7s %s  %s -> %s: %s\n", prefix, name, spark,
 	        hs_human_bytes(g->first, a, sizeof a), hs_human_bytes(g->last, b, sizeof b),
-	        hs_growth_sentence(g, s, sizeof s));
+	        hs_process_sentence(g, live, s, sizeof s));
 	free(t);
 	free(y);
 }
@@ -250,14 +250,14 @@ void hs_text_memory(FILE *f, const char *prefix, const struct hs_trace *tr, bool
 		fprintf(f, "%sMEMORY OVER TIME: VmSize %s -> %s; %s\n", prefix,
 		        hs_human_bytes(g.vmsize.first, a, sizeof a),
 		        hs_human_bytes(g.vmsize.last, b, sizeof b),
-		        hs_growth_sentence(&g.vmsize, s, sizeof s));
+		        hs_process_sentence(&g.vmsize, &g.live, s, sizeof s));
 	} else {
 		fprintf(f, "%sMEMORY OVER TIME: %zu samples over %.2f s\n", prefix,
 		        tr->nsamples, g.vmsize.duration_s);
-		spark_line(f, prefix, "VmSize", tr, HS_SERIES_VMSIZE, &g.vmsize);
+		spark_line(f, prefix, "VmSize", tr, HS_SERIES_VMSIZE, &g.vmsize, &g.live);
 		if (!quiet)
-			spark_line(f, prefix, "VmRSS", tr, HS_SERIES_RSS, &g.rss);
-		spark_line(f, prefix, "live", tr, HS_SERIES_LIVE, &g.live);
+			spark_line(f, prefix, "VmRSS", tr, HS_SERIES_RSS, &g.rss, &g.live);
+		spark_line(f, prefix, "live", tr, HS_SERIES_LIVE, &g.live, NULL);
 	}
 	if (!quiet) {
 		struct hs_frag fr;

@@ -53,8 +53,11 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-static void frames(struct out *o, const struct hs_frame *f, size_t n)
+/* The frames of a stack as shown; they are looked up here, on demand. */
+static void frames(struct out *o, const struct hs_analysis *a, uint32_t stack)
 {
+	const struct hs_frame *f;
+	size_t n = hs_display(a, stack, &f);
 	if (!n) {
 		line(o, "   (stack not recorded)");
 		return;
@@ -125,18 +128,18 @@ static void errors(struct out *o, const struct hs_analysis *a)
 		}
 		const struct hs_err_rec *r = &a->errors[i];
 		line(o, "%s", err_title(r->first->kind));
-		frames(o, r->frames[0], r->nframes[0]);
+		frames(o, a, r->first->stack);
 		if (r->first->detail[0])
 			line(o, " Address 0x%" PRIX64 ": %s", r->first->addr, r->first->detail);
 		else
 			line(o, " Address 0x%" PRIX64, r->first->addr);
 		if (r->first->alloc_stack) {
 			line(o, " Block was alloc'd at");
-			frames(o, r->frames[1], r->nframes[1]);
+			frames(o, a, r->first->alloc_stack);
 		}
 		if (r->first->free_stack) {
 			line(o, " Block was freed at");
-			frames(o, r->frames[2], r->nframes[2]);
+			frames(o, a, r->first->free_stack);
 		}
 		if (r->count > 1)
 			line(o, " (%" PRIu64 " times with these stacks; the address is the "
@@ -153,7 +156,7 @@ static void faults(struct out *o, const struct hs_analysis *a)
 		line(o, "Injected allocation failure: %s(%s) returned NULL (allocation "
 		     "call #%" PRIu64 ")", hs_alloc_fn_name[r->first->fn],
 		     hs_commas(r->first->size, b), r->first->nth);
-		frames(o, r->frames, r->nframes);
+		frames(o, a, r->first->stack);
 		if (r->count > 1)
 			line(o, " (%" PRIu64 " failures injected at this stack)", r->count);
 		line(o, "%s", "");
@@ -190,7 +193,7 @@ static void leaks(struct out *o, const struct hs_analysis *a, unsigned show)
 		line(o, "%s bytes in %s blocks are %s in loss record %zu of %zu",
 		     hs_commas(r->amount.bytes, b1), hs_commas(r->amount.blocks, b2),
 		     words[r->kind], a->nleaks - k, a->nleaks);
-		frames(o, r->frames, r->nframes);
+		frames(o, a, r->stack);
 		line(o, "%s", "");
 	}
 }

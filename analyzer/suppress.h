@@ -55,6 +55,11 @@ const struct hs_supp *hs_supps_match_leak(const struct hs_supps *s, unsigned kin
                                           const struct hs_frame *f, size_t n);
 const struct hs_supp *hs_supps_match_error(const struct hs_supps *s, unsigned kind,
                                            const struct hs_frame *f, size_t n);
+/* Could any entry apply to a leak record / an error of this kind? When
+ * not, the caller need not symbolize the stack to ask the two above
+ * (analyze.c saves libdwfl's work that way). s may be NULL. */
+bool hs_supps_cover_leak(const struct hs_supps *s, unsigned kind);
+bool hs_supps_cover_error(const struct hs_supps *s, unsigned kind);
 /* The entry's name ("leak:PATTERN" for LSan lines), file and line. */
 const char *hs_supp_name(const struct hs_supp *sp);
 const char *hs_supp_file(const struct hs_supp *sp);

@@ -192,6 +192,22 @@ static bool lsan_stack(const struct hs_supp *sp, const struct hs_frame *f, size_
 	return false;
 }
 
+bool hs_supps_cover_leak(const struct hs_supps *s, unsigned kind)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->v[i].leak_kinds & (1u << kind))
+			return true;
+	return false;
+}
+
+bool hs_supps_cover_error(const struct hs_supps *s, unsigned kind)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->v[i].err_kinds & (1u << kind))
+			return true;
+	return false;
+}
+
 const struct hs_supp *hs_supps_match_leak(const struct hs_supps *s, unsigned kind,
                                           const struct hs_frame *f, size_t n)
 {

@@ -211,7 +211,7 @@ void hs_svg_growth(FILE *f, const struct hs_trace *tr, const struct hs_vmgrowth 
 	hs_series(tr, HS_SERIES_LIVE, t, y[3]);
 	char a[160], b[160], sub[360];
 	snprintf(sub, sizeof sub, "VmSize %s; live heap %s",
-	         hs_growth_sentence(&g->vmsize, a, sizeof a),
+	         hs_process_sentence(&g->vmsize, &g->live, a, sizeof a),
 	         hs_growth_sentence(&g->live, b, sizeof b));
 	struct hs_chart c = {
 		.title = "Memory over time: VmSize, VmRSS and the heap",

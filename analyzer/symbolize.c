@@ -2,8 +2,9 @@
  * symbolize.c — see symbolize.h for what and why.
  *
  * Three caches, from cheap to expensive: stack id -> frames (each stack
- * is expanded once), (module, ip) -> frames (stacks share most of their
- * outer frames), and per module its Dwfl session, opened on first use.
+ * is expanded once, and only as deep as asked: see hs_sym_stack_to_main),
+ * (module, ip) -> frames (stacks share most of their outer frames), and
+ * per module its Dwfl session, opened on first use.
  */
 #include "symbolize.h"
 #include "util.h"
@@ -38,9 +39,11 @@ struct addr_entry {             /* (module, ip) -> frames                 */
 	struct hs_frame *frames;
 };
 
-struct stack_entry {
-	bool done;
-	uint32_t n;
+struct stack_entry {             /* the first nips ips of a stack, resolved */
+	uint32_t nips;
+	uint32_t n, cap;            /* frames from those ips, room for more   */
+	uint32_t main_at;           /* index + 1 of the first non-inlined main
+	                               frame, 0 while none was seen           */
 	struct hs_frame *frames;
 };
 
@@ -54,6 +57,11 @@ struct hs_symbolizer {
 	struct addr_entry *addrs;   /* open addressing, key (ip, mod)         */
 	size_t addr_cap, addr_used;
 	struct stack_entry *stacks; /* parallel to tr->stacks                 */
+	/* Frames arrays a stack outgrew: the callers may still hold them
+	 * (hs_sym_stack's promise), so they are freed with the symbolizer. */
+	struct hs_frame **retired;
+	size_t nretired, retired_cap;
+	struct hs_sym_stats stats;
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -141,6 +149,7 @@ static struct modstate *open_module(struct hs_symbolizer *s, uint32_t idx)
 	struct modstate *ms = &s->mods[idx];
 	if (ms->state != MOD_UNTRIED)
 		return ms;
+	s->stats.modules++;
 	const struct hs_tmodule *m = &s->tr->modules[idx];
 	ms->state = MOD_UNUSABLE;
 	if (m->path[0] != '/')
@@ -354,6 +363,7 @@ static struct addr_entry *symbolize_ip(struct hs_symbolizer *s, uint64_t ip,
 	struct addr_entry *e = addr_slot(s, ip, key);
 	if (e->frames)
 		return e;
+	s->stats.addresses++;
 	struct hs_frame tmp[MAX_INLINE_DEPTH + 1];
 	uint32_t n = 1;
 	tmp[0] = (struct hs_frame){ .address = ip ? ip - 1 : 0 };
@@ -374,29 +384,88 @@ static struct addr_entry *symbolize_ip(struct hs_symbolizer *s, uint64_t ip,
 	return e;
 }
 
+static bool is_main(const struct hs_frame *f)
+{
+	return !f->inlined && f->function && strcmp(f->function, "main") == 0;
+}
+
+/* Room for `need` frames. Growing moves the frames to a new, doubled
+ * array and retires the old one instead of freeing it: frames handed out
+ * earlier stay valid (hs_sym_stack's promise). */
+static void reserve(struct hs_symbolizer *s, struct stack_entry *se, size_t need)
+{
+	if (need <= se->cap)
+		return;
+	size_t cap = se->cap ? se->cap : 8;
+	while (cap < need)
+		cap *= 2;
+	struct hs_frame *fr = hs_xmalloc(cap * sizeof *fr);
+	if (se->n)
+		memcpy(fr, se->frames, se->n * sizeof *fr);
+	if (se->frames)
+		*HS_PUSH(s->retired, s->nretired, s->retired_cap) = se->frames;
+	se->frames = fr;
+	se->cap = (uint32_t)cap;
+}
+
+/* Resolve the stack's ips up to (not including) index `upto`, appending
+ * their frames. */
+static void extend(struct hs_symbolizer *s, struct stack_entry *se,
+                   const struct hs_tstack *st, uint32_t upto)
+{
+	for (uint32_t i = se->nips; i < upto && i < st->n; i++) {
+		const struct addr_entry *e =
+			symbolize_ip(s, s->tr->ips[st->first + i], st->nmodules);
+		reserve(s, se, (size_t)se->n + e->n);
+		memcpy(se->frames + se->n, e->frames, e->n * sizeof *e->frames);
+		for (uint32_t k = 0; k < e->n && !se->main_at; k++)
+			if (is_main(&e->frames[k]))
+				se->main_at = se->n + k + 1;
+		se->n += e->n;
+		se->nips = i + 1;
+	}
+}
+
+static struct stack_entry *entry(struct hs_symbolizer *s, uint32_t id,
+                                 const struct hs_tstack **st)
+{
+	*st = hs_trace_stack(s->tr, id);
+	return *st ? &s->stacks[*st - s->tr->stacks] : NULL;
+}
+
 size_t hs_sym_stack(struct hs_symbolizer *s, uint32_t id, const struct hs_frame **out)
 {
-	const struct hs_tstack *st = hs_trace_stack(s->tr, id);
+	const struct hs_tstack *st;
+	struct stack_entry *se = entry(s, id, &st);
 	*out = NULL;
-	if (!st)
+	if (!se)
 		return 0;
-	struct stack_entry *se = &s->stacks[st - s->tr->stacks];
-	if (!se->done) {
-		struct hs_frame *fr = NULL;
-		size_t n = 0, cap = 0;
-		for (uint32_t i = 0; i < st->n; i++) {
-			const struct addr_entry *e =
-				symbolize_ip(s, s->tr->ips[st->first + i], st->nmodules);
-			hs_grow((void **)&fr, &cap, n + e->n, sizeof *fr);
-			memcpy(fr + n, e->frames, e->n * sizeof *fr);
-			n += e->n;
-		}
-		se->frames = fr;
-		se->n = (uint32_t)n;
-		se->done = true;
-	}
+	extend(s, se, st, st->n);
 	*out = se->frames;
 	return se->n;
+}
+
+size_t hs_sym_stack_to_main(struct hs_symbolizer *s, uint32_t id, size_t max,
+                            const struct hs_frame **out)
+{
+	const struct hs_tstack *st;
+	struct stack_entry *se = entry(s, id, &st);
+	*out = NULL;
+	if (!se)
+		return 0;
+	/* one ip at a time: each may expand into several (inlined) frames */
+	while (!se->main_at && (!max || se->n < max) && se->nips < st->n)
+		extend(s, se, st, se->nips + 1);
+	size_t n = se->main_at ? se->main_at : se->n;
+	if (max && n > max)
+		n = max;
+	*out = se->frames;
+	return n;
+}
+
+void hs_sym_stats(const struct hs_symbolizer *s, struct hs_sym_stats *out)
+{
+	*out = s->stats;
 }
 
 void hs_sym_free(struct hs_symbolizer *s)
@@ -410,6 +479,9 @@ void hs_sym_free(struct hs_symbolizer *s)
 		free(s->addrs[i].frames);
 	for (size_t i = 0; i < s->tr->nstacks; i++)
 		free(s->stacks[i].frames);
+	for (size_t i = 0; i < s->nretired; i++)
+		free(s->retired[i]);
+	free(s->retired);
 	free(s->addrs);
 	free(s->stacks);
 	free(s->mods);

@@ -46,7 +46,24 @@ struct hs_symbolizer *hs_sym_new(const struct hs_trace *tr, FILE *warn);
  * the count (0 for id 0 or an undefined id); *out stays valid until
  * hs_sym_free. */
 size_t hs_sym_stack(struct hs_symbolizer *s, uint32_t id, const struct hs_frame **out);
+/* The frames a report shows: the same frames, but only down to the first
+ * non-inlined `main` (included; the C runtime's start-up frames below it
+ * are not shown, as memcheck does) and at most max of them (0: no limit).
+ * Return addresses are looked up innermost first and only until that
+ * point, so the frames below main -- in libc, whose separate debug info
+ * is compressed and costs tens of ms to open -- are never looked up when
+ * nothing else needs them. *out stays valid until hs_sym_free. */
+size_t hs_sym_stack_to_main(struct hs_symbolizer *s, uint32_t id, size_t max,
+                            const struct hs_frame **out);
 void   hs_sym_free(struct hs_symbolizer *s);
+
+/* What the symbolizer did so far: return addresses looked up (cache
+ * misses) and modules it tried to open. Tests use it to check that
+ * reports symbolize only what they show. */
+struct hs_sym_stats {
+	size_t addresses, modules;
+};
+void   hs_sym_stats(const struct hs_symbolizer *s, struct hs_sym_stats *out);
 
 /* C++ names demangled (libstdc++'s __cxa_demangle, found with dlopen so
  * that heapscope links nothing extra); NULL when not a mangled name or no

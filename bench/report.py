@@ -26,7 +26,9 @@ TABLES = {
         "title": "Recording cost",
         "baseline": "native",
         "configs": [("native", "native"), ("hs-record", "heapscope recording"),
+                    ("hs-run-nochecks", "heapscope recording --no-checks"),
                     ("hs-lib", "heapscope library alone (recording)"),
+                    ("hs-noquar", "heapscope library alone, checks without quarantine"),
                     ("hs-nochecks", "heapscope library alone, no heap checks"),
                     ("heaptrack", "heaptrack"),
                     ("valgrind", "valgrind --leak-check=full"),
@@ -179,6 +181,27 @@ class Table:
             out.append(f"| {w} | {self.args.get((self.name, w), '')} | " + " | ".join(cells) + " |")
         return out + [""]
 
+    def checks_grid(self):
+        """What each part of the heap checks costs, by CPU time: canaries,
+        vetting and free stacks (checks without quarantine against no
+        checks), then the quarantine with its fill (checks against checks
+        without quarantine)."""
+        have = dict(self.configs)
+        if not all(c in have for c in ("hs-lib", "hs-noquar", "hs-nochecks")):
+            return []
+        out = ["### What the heap checks cost (CPU time ratios, recording on)", "",
+               "| workload | args | canaries, vetting, free stacks | quarantine and fill "
+               "| all checks (on / off) |", "|---|---|---|---|---|"]
+        parts = (("hs-noquar", "hs-nochecks"), ("hs-lib", "hs-noquar"),
+                 ("hs-lib", "hs-nochecks"))
+        for w in self.workloads:
+            cells = []
+            for cfg, base in parts:
+                v = ratio(self, w, cfg, "cpu", base)
+                cells.append(f"{v:.2f}x" if v is not None else "n/a")
+            out.append(f"| {w} | {self.args.get((self.name, w), '')} | " + " | ".join(cells) + " |")
+        return out + [""]
+
     def disturbance(self):
         """One sentence on how busy the rest of the machine was."""
         rs = [r for (t, _w, _c), v in self.runs.items() if t == self.name for r in v]
@@ -238,6 +261,21 @@ def targets(tables):
                 if "hs-lib" in dict(r.configs):
                     time_row(f"(library alone) recording time, {w} / native",
                              r, w, "hs-lib", 2)
+        # Issue #3's scope is recording for the leak report (LeakSanitizer's
+        # job); the heap checks (#6) have their own budget below.
+        for w in ("churn1", "churnmt"):
+            if w in r.workloads and "hs-run-nochecks" in dict(r.configs):
+                time_row(f"recording --no-checks time, {w} / native", r, w,
+                         "hs-run-nochecks", 2)
+                if "hs-nochecks" in dict(r.configs):
+                    time_row(f"(library alone) recording --no-checks time, {w} / native",
+                             r, w, "hs-nochecks", 2)
+        for cfg, what in (("hs-nochecks", "recording --no-checks"),
+                          ("hs-lib", "recording with checks")):
+            if cfg in dict(r.configs):
+                for w in r.workloads:
+                    row(f"(library alone) {what}: the program's peak RSS, {w} / native",
+                        ratio(r, w, cfg, "rss"), 1.3)
         if "heaptrack" in dict(r.configs):
             for w in r.workloads:
                 time_row(f"recording time / heaptrack time, {w}", r, w, "hs-record", 1,
@@ -292,6 +330,7 @@ def main():
         out += t.grid("CPU time (user + sys)", "cpu", fmt_ms)
         if name == "record":
             out += t.trace_grid()
+            out += t.checks_grid()
     out += targets(tables)
     out += ["## Commands", "",
             "Run from the repository root; WORKLOAD is build/bench/NAME, ARGS the "

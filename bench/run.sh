@@ -6,8 +6,9 @@
 #           (HEAPSCOPE_RECORD=0): time and peak RSS as ratios to glibc.
 #   record  native, heapscope recording, heaptrack, valgrind memcheck and
 #           LeakSanitizer: what a diagnostic run costs, ratio to native;
-#           heapscope also without its heap error checks (hs-nochecks), so
-#           the report shows what the checks cost.
+#           heapscope also without its heap error checks (hs-nochecks,
+#           and through the CLI: hs-run-nochecks) and without the
+#           quarantine (hs-noquar), so the report shows what each costs.
 # Every configuration in a table runs the same workload with the same
 # arguments; runs are interleaved round by round with the configuration
 # order rotated, so drift on this shared machine hits all of them alike.
@@ -152,6 +153,16 @@ cmd_for() {
 		# canaries, the quarantine and free stacks cost
 		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
 		   -e HEAPSCOPE_CHECKS=0 -- "$prog" "$@") ;;
+	hs-noquar)
+		# checks on but no quarantine: canaries, vetting and free stacks
+		# alone; against hs-nochecks and hs-lib it splits the checks' cost
+		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
+		   -e HEAPSCOPE_QUARANTINE=0 -- "$prog" "$@") ;;
+	hs-run-nochecks)
+		# what a leak hunt costs through the CLI: recording and report,
+		# no heap error checks (issue #3's scope, LeakSanitizer's job)
+		M=(-- build/heapscope run --no-checks -o "$dir/trace/hs.%p.trace" --
+		   "$prog" "$@") ;;
 	heaptrack) M=(-- heaptrack -o "$dir/trace/ht" "$prog" "$@") ;;
 	valgrind) M=(-- valgrind --leak-check=full "$prog" "$@") ;;
 	lsan) M=(-- "$B/lsan/$w" "$@") ;;
@@ -331,9 +342,11 @@ for table in $TABLES; do
 			[ -r "$HS_LIB" ] || unavailable[hs-nochecks]="n/a (not built)"
 			run_table record native hs-record hs-nochecks heaptrack valgrind lsan
 		else
-			[ -r "$HS_LIB" ] || unavailable[hs-lib]="n/a (not built)"
-			[ -r "$HS_LIB" ] || unavailable[hs-nochecks]="n/a (not built)"
-			run_table record native hs-record hs-lib hs-nochecks heaptrack valgrind lsan
+			for c in hs-lib hs-nochecks hs-noquar hs-run-nochecks; do
+				[ -r "$HS_LIB" ] || unavailable[$c]="n/a (not built)"
+			done
+			run_table record native hs-record hs-run-nochecks hs-lib hs-noquar \
+				hs-nochecks heaptrack valgrind lsan
 		fi ;;
 	*) say "bench: unknown table '$table'"; exit 2 ;;
 	esac

@@ -52,6 +52,28 @@ static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
 	return rc;
 }
 
+/* The text report. Frames are looked up while it is written (analyze.h),
+ * and the symbolizer's warnings ("...: its frames are shown without
+ * symbols") go to stderr, which is also where `run` prints the report:
+ * write it to memory first, so that the warnings come before the report,
+ * not in the middle of it. */
+static void write_text(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	if (!mem) {
+		hs_report_text(f, a, o);
+		return;
+	}
+	hs_report_text(mem, a, o);
+	if (fclose(mem) == 0)
+		fwrite(buf, 1, len, f);
+	else
+		hs_report_text(f, a, o);
+	free(buf);
+}
+
 int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
                   unsigned flags, bool *problems)
 {
@@ -70,7 +92,7 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 	if (!(flags & HS_OUT_FOUND_ONLY) || found) {
 		FILE *f = c->log_file ? open_out(c->log_file, pid, &name) : text_out;
 		if (f) {
-			hs_report_text(f, &a, &o);
+			write_text(f, &a, &o);
 			if (c->log_file && close_out(f, name) < 0)
 				rc = -1;
 		} else {

@@ -103,11 +103,20 @@ int hs_fault_scope_here(void)
 	return pid == (unsigned long)getpid() && gen == my_generation();
 }
 
+/* The total, once: from our on_exit handler (registered early, so it runs
+ * after the program's own atexit work and counts its allocations), or from
+ * hs_finish when the program leaves through _exit, which runs no handler. */
+void hs_fault_census_total(void)
+{
+	static atomic_bool written;
+	if (census_on && hs_trace_active() && !atomic_exchange(&written, true))
+		hs_trace_printf("n %lu\n", (unsigned long)atomic_load(&census_calls));
+}
+
 static void write_total(int status, void *arg)
 {
 	(void)status, (void)arg;
-	if (census_on && hs_trace_active())
-		hs_trace_printf("n %lu\n", (unsigned long)atomic_load(&census_calls));
+	hs_fault_census_total();
 }
 
 bool hs_fault_census_init(void)

@@ -39,6 +39,7 @@
 void hs_leaks_scan(void) __attribute__((weak));
 void hs_sampler_exit(void) __attribute__((weak));
 void hs_checks_at_exit(void) __attribute__((weak));
+void hs_fault_census_total(void) __attribute__((weak));
 
 extern char **environ;
 
@@ -69,6 +70,8 @@ void hs_finish(const char *how, int value)
 		hs_sampler_exit();       /* final sample, exit and peak snapshots */
 	if (hs_leaks_scan)
 		hs_leaks_scan();
+	if (hs_fault_census_total)      /* sweep's call count, also after _exit */
+		hs_fault_census_total();
 	hs_trace_printf("%s", line);
 	hs_trace_close();
 }

@@ -46,13 +46,12 @@
                                            the eviction it serves          */
 #define FREED_WORD (0x0101010101010101ull * HS_FREED_BYTE)
 
-struct entry {
+struct entry {                  /* 16 bytes: the ring is itself part of
+	                                   what the quarantine keeps in cache */
 	void    *user;
 	uint32_t cost;                  /* bytes charged to the budget      */
 	uint32_t free_stack;            /* a copy of the free record, safe
 	                                   from writes after free           */
-	struct hs_header hdr;           /* the header as sealed at free: a
-	                                   compare on the way out, not a hash */
 };
 
 struct ring {
@@ -262,10 +261,9 @@ static inline void evict_one(struct ring *r)
 	r->bytes -= e.cost;
 	char *u = e.user;
 	struct hs_header *h = hs_header_of(u);
-	uint64_t now[2], then[2];
-	memcpy(now, h, sizeof now);
-	memcpy(then, &e.hdr, sizeof then);
-	if (unlikely(((now[0] ^ then[0]) | (now[1] ^ then[1])) != 0)) {
+	/* Still FREED and sealed: its check hashes every other bit of the
+	 * header with its address and our secret, so damage shows here. */
+	if (unlikely(h->state != HS_FREED || h->check != hs_header_hash(h))) {
 		report_header(u);
 		return;
 	}
@@ -307,7 +305,7 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 	fill(user, fill_len(size), hs_free_record_word(user, free_stack));
 	while (unlikely(r->tail - r->head > r->mask))   /* full: make room */
 		evict_one(r);
-	r->e[r->tail & r->mask] = (struct entry){ user, (uint32_t)cost, free_stack, *h };
+	r->e[r->tail & r->mask] = (struct entry){ user, (uint32_t)cost, free_stack };
 	r->tail++;
 	r->bytes += cost;
 	while (r->bytes > hs_cfg.quarantine_bytes)

@@ -10,6 +10,7 @@
 #     CASE-HANDLED line handled; exit 1 (a hang counts like a crash).
 #  4. --mode=nth on the unchecked sample: one run per allocation call
 #     (the clean run's count), every one injected, same crashed lines.
+#     4b: a program leaving through _exit gets its count too.
 #  5. Behind a bash wrapper that forks a command substitution and then
 #     execs the sample: the same sites, found in exec'd image 1.
 #  6. Bad usage exits 2, a missing program 3, and no temporary directory
@@ -133,6 +134,11 @@ read -r runs calls ni _ < <(tr '=' ' ' < "$out/nth.stats" | awk '{print $2, $4, 
 [ "$ni" = 0 ] || bad "nth: $ni runs injected nothing"
 got=$(awk '$1=="crashed" {print $3}' "$out/nth.sites" | sort)
 [ "$(marked samples/oom_unchecked.c UNCHECKED)" = "$got" ] || bad "nth: crashed sites: $got"
+
+# 4b. a clean run that leaves through _exit still reports its call count
+sweep quickexit 0 --mode=nth build/tests/progs/sweep_quick_exit
+read -r runs calls ni _ < <(tr '=' ' ' < "$out/quickexit.stats" | awk '{print $2, $4, $6, $8}')
+[ "$runs" = 6 ] && [ "$calls" = 3 ] || bad "quickexit: $runs runs for $calls calls (want 6 for 3)"
 
 # ---- 5. behind a wrapper script ------------------------------------------------------
 cat > "$out/wrapper.sh" <<EOF

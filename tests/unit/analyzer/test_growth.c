@@ -171,6 +171,17 @@ START_TEST(sentences)
 	char b[160];
 	ck_assert_str_eq(hs_growth_sentence(&g, b, sizeof b),
 	                 "grows steadily at 1.50 MiB/s \u2014 likely leak");
+	/* a process series is a leak only when the live heap agrees */
+	struct hs_growth plateau = { .verdict = HS_VERDICT_PLATEAU }, none = { 0 };
+	ck_assert_str_eq(hs_process_sentence(&g, &plateau, b, sizeof b),
+	                 "grows steadily at 1.50 MiB/s, but the live heap does not: "
+	                 "not a heap leak");
+	ck_assert_str_eq(hs_process_sentence(&g, &g, b, sizeof b),
+	                 "grows steadily at 1.50 MiB/s \u2014 likely leak");
+	ck_assert_str_eq(hs_process_sentence(&g, &none, b, sizeof b),
+	                 "grows steadily at 1.50 MiB/s \u2014 likely leak");
+	ck_assert_str_eq(hs_process_sentence(&g, NULL, b, sizeof b),
+	                 "grows steadily at 1.50 MiB/s \u2014 likely leak");
 	ck_assert_str_eq(hs_human_bytes(87, b, sizeof b), "87 B");
 	ck_assert_str_eq(hs_human_bytes(3.5 * 1024, b, sizeof b), "3.50 KiB");
 	ck_assert_str_eq(hs_human_bytes(2048.0 * MIB, b, sizeof b), "2.00 GiB");
