@@ -20,6 +20,7 @@
 
 #include "fastpath.h"
 #include "faults.h"
+#include "stackcache.h"
 
 /* Optional parts, linked in when present (as in errors.c). */
 __attribute__((weak)) bool hs_trace_active(void);
@@ -53,12 +54,23 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 	return true;
 }
 
-/* The caller's stack id, once the shim is initialised and recording.
- * A macro, so that the builtins name the exported function's own frame:
- * its return address is the program's call. */
+/* The caller's stack id, once the shim is initialised and recording:
+ * this thread's stack cache answers most calls inline (a cache exists
+ * only once recording has started), the rest go to stacks.c. A macro, so
+ * that the builtins name the exported function's own frame: its return
+ * address is the program's call. */
 #define record_stack() \
-	(hs_recording ? hs_stack_capture_from((uintptr_t)__builtin_return_address(0), \
-	                                      (uintptr_t)__builtin_dwarf_cfa()) : 0)
+	record_stack_at((uintptr_t)__builtin_return_address(0), \
+	                (uintptr_t)__builtin_dwarf_cfa())
+
+static inline __attribute__((always_inline))
+uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa)
+{
+	uint32_t id = hs_sc_hit(ra, cfa);
+	if (likely(id))
+		return id;
+	return hs_recording ? hs_stack_capture_from(ra, cfa) : 0;
+}
 
 /* A malloc that arrives while this thread is inside the allocator comes
  * from a signal handler: serve it without touching the heap. */

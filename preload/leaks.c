@@ -216,7 +216,7 @@ static void write_records(const struct collect *c)
 		if (b->flags & HS_LK_GLIBC_CACHE)
 			continue;
 		hs_trace_printf("L %c %lx %zu %u\n", kind_letter(b->state),
-		                (unsigned long)b->start, b->size, b->stack);
+		                (unsigned long)b->start, b->size, hs_stack_ref(b->stack));
 	}
 }
 

@@ -6,8 +6,8 @@
  * that again costs ~250 ns of libunwind each time. So each thread keeps a
  * small direct-mapped cache keyed by (return address into the program,
  * the program's stack pointer at the call). An entry remembers, for every
- * frame k of the stack it stood for, the stack slot that held frame k's
- * return address (sp_k - 8) and the value found there.
+ * frame k >= 1 of the stack it stood for, the stack slot that held frame
+ * k's return address (sp_k - 8) and the value found there.
  *
  * A hit is trusted only after checking every one of those slots: each
  * still holds the same return address. Why that proves the stack is the
@@ -20,49 +20,62 @@
  * in the old slot by coincidence to pass. Set HEAPSCOPE_STACK_CACHE=0 to
  * turn the cache off.
  *
- * The miss path walks with a libunwind cursor (to learn each frame's stack
- * pointer), interns the stack, and fills the entry.
+ * The hit is the cost of recording on every malloc, so it is kept small:
+ * the entry holds (slot, return address) pairs side by side, so checking
+ * reads one run of this thread's own memory and nothing shared. The
+ * interned id's S line must be in the current trace (a fork child starts
+ * a new one): the entry remembers the trace generation in which it was
+ * known written, so a hit asks stacks.c only after a new trace began.
+ *
+ * The miss path (stacks.c's hs_stack_capture_slow, then
+ * hs_stack_capture_at) walks with a libunwind cursor (to learn each
+ * frame's stack pointer), interns the stack, and fills the entry. Stacks
+ * that start inside heapscope never get an entry (the slow path takes
+ * them elsewhere), so a hit needs no such test.
+ *
+ * Signals: a handler that allocates may interrupt either path on this
+ * thread. The fill clears the key first and sets it last, so a handler
+ * never trusts a half-written entry (and the slow path it falls to
+ * refuses to unwind inside an unwind). A hit interrupted by a handler
+ * that refills its entry is caught by reading the key again after the
+ * check: the handler's own stack pointer is below ours, so the key it
+ * writes differs.
  */
 #define UNW_LOCAL_ONLY          /* this process only: the fast local unwinder */
 #include <libunwind.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "stackcache.h"
 
-#define ENTRIES   512                   /* per thread, direct mapped       */
 #define MAX_DEPTH 64                    /* deeper stacks are not cached    */
 
-struct entry {
-	uintptr_t ra, cfa;              /* the key                          */
-	uint32_t  id;                   /* interned stack, 0 = empty        */
-	uint32_t  n;                    /* frames                           */
-	uintptr_t sp[MAX_DEPTH];        /* sp[k]: stack pointer of frame k  */
-};
-
-static __thread struct entry *cache;    /* mmap'd on first use           */
-static __thread int cache_failed;
+__thread struct hs_stack_cache hs_sc;
 int hs_stack_cache_enabled = 1;
+/* Bumped by stacks.c when a new trace begins (hs_stacks_new_trace_locked). */
+_Atomic uint32_t hs_stack_trace_gen = 1;
 
-uint32_t hs_stack_intern(const uintptr_t *ips, unsigned n);
-
-static struct entry *slot_for(uintptr_t ra, uintptr_t cfa)
+/* The id's S line is written (or cannot be now): remember the generation
+ * in which it is known to be in the trace, so later hits skip the ask. */
+static __attribute__((noinline)) uint32_t ref_for_trace(struct hs_sc_entry *e, uint32_t id)
 {
-	uint64_t h = (ra ^ (cfa << 7) ^ (cfa >> 9)) * 0x9E3779B97F4A7C15ull;
-	return &cache[h >> (64 - 9)];   /* 2^9 == ENTRIES */
+	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);
+	uint32_t r = hs_stack_ref(id);
+	if (r && hs_stack_emitted(r))
+		e->gen = gen;
+	return r;
 }
 
-_Static_assert(ENTRIES == 1 << 9, "slot_for uses 9 bits");
-
-static bool still_valid(const struct entry *e)
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 {
-	const uintptr_t *ips;
-	unsigned n = hs_stack_get(e->id, &ips);
-	if (n != e->n)
-		return false;
-	for (unsigned k = 1; k < n; k++)
-		if (*(const uintptr_t *)(e->sp[k] - sizeof(uintptr_t)) != ips[k])
-			return false;
-	return true;
+	struct hs_sc_entry *e = hs_sc_probe(ra, cfa);
+	if (likely(e)) {
+		uint32_t id = e->id;
+		if (likely(e->gen == atomic_load_explicit(&hs_stack_trace_gen,
+		                                          memory_order_relaxed)))
+			return id;
+		return ref_for_trace(e, id);
+	}
+	return hs_stack_capture_slow(ra, cfa);
 }
 
 /* Unwind from here with a cursor; record from the frame whose ip is ra and
@@ -93,44 +106,62 @@ static unsigned walk(uintptr_t ra, uintptr_t cfa, int depth, uintptr_t *ips, uin
 	return n;
 }
 
+static bool cache_ready(int depth)
+{
+	if (hs_sc.base)
+		return depth == hs_sc.depth;
+	if (!hs_stack_cache_enabled || hs_sc.failed || depth > MAX_DEPTH || depth < 1)
+		return false;
+	size_t stride = sizeof(struct hs_sc_entry) + (size_t)(depth - 1) * sizeof(struct hs_sc_frame);
+	void *m = mmap(NULL, HS_SC_ENTRIES * stride, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		hs_sc.failed = 1;
+		return false;
+	}
+	hs_sc.stride = stride;
+	hs_sc.depth = depth;
+	atomic_signal_fence(memory_order_release);
+	hs_sc.base = m;
+	return true;
+}
+
+/* The miss (hs_stack_capture_from probed already): walk, intern and
+ * fill. Called with stacks.c's in_capture set. 0 if the cache is off. */
 uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 {
-	if (!hs_stack_cache_enabled || depth > MAX_DEPTH || cache_failed)
+	if (!cache_ready(depth))
 		return 0;
-	if (unlikely(!cache)) {
-		void *m = mmap(NULL, ENTRIES * sizeof(struct entry), PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED) {
-			cache_failed = 1;
-			return 0;
-		}
-		cache = m;
-	}
-	struct entry *e = slot_for(ra, cfa);
-	if (e->id && e->ra == ra && e->cfa == cfa && still_valid(e))
-		return hs_stack_ref(e->id);
-
+	struct hs_sc_entry *e = hs_sc_slot(hs_sc.base, hs_sc.stride, ra, cfa);
 	uintptr_t ips[MAX_DEPTH], sps[MAX_DEPTH];
 	unsigned n = walk(ra, cfa, depth, ips, sps);
 	if (n == 0)
 		return 0;
+	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);
 	uint32_t id = hs_stack_intern(ips, n);
 	if (id) {
-		e->ra = ra;
+		e->ra = 0;                      /* a handler must not trust it now */
+		atomic_signal_fence(memory_order_seq_cst);
 		e->cfa = cfa;
-		e->n = n;
-		for (unsigned k = 0; k < n; k++)
-			e->sp[k] = sps[k];
 		e->id = id;
+		e->nf = n - 1;
+		e->gen = hs_stack_emitted(id) ? gen : 0;
+		for (unsigned k = 1; k < n; k++) {
+			e->f[k - 1].slot = sps[k] - sizeof(uintptr_t);
+			e->f[k - 1].ip = ips[k];
+		}
+		atomic_signal_fence(memory_order_seq_cst);
+		e->ra = ra;
 	}
 	return id;
 }
 
 void hs_stack_cache_thread_exit(void)
 {
-	if (cache) {
-		munmap(cache, ENTRIES * sizeof(struct entry));
-		cache = NULL;
-	}
-	cache_failed = 1;       /* allocations after this go the slow way */
+	char *base = hs_sc.base;
+	hs_sc.failed = 1;          /* allocations after this go the slow way */
+	hs_sc.base = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (base)
+		munmap(base, HS_SC_ENTRIES * hs_sc.stride);
 }

@@ -234,6 +234,11 @@ static bool is_emitted(uint32_t id)
 	return e && (atomic_load_explicit(&e[id >> 6], memory_order_relaxed) >> (id & 63)) & 1;
 }
 
+bool hs_stack_emitted(uint32_t id)
+{
+	return id && is_emitted(id);
+}
+
 /* S line for a record, if the trace takes lines. Stacks and trace locks
  * held. */
 static void emit_locked(uint32_t id, const struct rec *r)
@@ -261,6 +266,9 @@ void hs_stacks_new_trace_locked(void)
 	if (e && count)                  /* back to zero pages: nothing written */
 		madvise((void *)e, ((size_t)count / 8 + HS_PAGE_SIZE) & ~(HS_PAGE_SIZE - 1),
 		        MADV_DONTNEED);
+	/* After the clear: a stack cache entry that sees the new generation
+	 * asks is_emitted, which then sees the cleared bits. */
+	atomic_fetch_add_explicit(&hs_stack_trace_gen, 1, memory_order_release);
 }
 
 /* The slow half of hs_stack_ref: write the S line under the locks. */
@@ -385,7 +393,10 @@ static void set_policy(void)
 	}
 }
 
-uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
+/* hs_stack_capture_from when this thread's stack cache could not answer
+ * (stackcache.c): the first call, a miss, a call from inside heapscope,
+ * the cache off. */
+uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa)
 {
 	uintptr_t lo, hi;
 	hs_modules_self_text(&lo, &hi);

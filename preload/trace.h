@@ -166,8 +166,17 @@ void hs_modules_reset_child(void);
 
 /* ---- stacks.c ------------------------------------------------------------ */
 #define HS_STACK_MAX 256                /* hard cap on recorded frames     */
-/* A new trace starts: no stack has its S line there yet (locks held). */
+/* A new trace starts: no stack has its S line there yet (locks held).
+ * Also bumps hs_stack_trace_gen. */
 void hs_stacks_new_trace_locked(void);
+/* Counts traces begun in this process (stackcache.c keeps, per entry, the
+ * generation in which its stack's S line is known written). */
+extern __attribute__((visibility("hidden"))) _Atomic uint32_t hs_stack_trace_gen;
+/* id's S line is in the current trace. */
+bool hs_stack_emitted(uint32_t id);
+/* hs_stack_capture_from when the stack cache cannot answer: unwind
+ * (through hs_stack_capture_at, which fills the cache) or 0. */
+uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa);
 /* Make sure the current trace holds id's S line; returns id. Whoever
  * writes a line naming a stack id it did not just capture (E, L and F
  * lines: ids from block headers, or captured before a fork) calls this

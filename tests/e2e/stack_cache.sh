@@ -30,4 +30,28 @@ check sqlite3 sqlite3 :memory: 'create table t(a,b); with recursive c(x) as (sel
 check perl perl -e 'my %h; $h{$_}=$_ x 3 for 1..5000; print scalar(keys %h), "\n"'
 check python3 python3 -c 'import json; print(len(json.dumps({str(i): list(range(i%50)) for i in range(5000)})))'
 check stack_paths build/tests/progs/stack_paths
+# A fork child's trace is new: a stack its inherited cache hits must still
+# get its S line there. Every stack id an L line names needs one.
+fork_check() {  # cache(0|1)
+  local c=$1; local d="$tmp/fork.$c"; mkdir -p "$d"
+  if ! HEAPSCOPE_STACK_CACHE=$c HEAPSCOPE_OUT="$d/t.%p" LD_PRELOAD="$lib" \
+       build/tests/progs/stack_fork >/dev/null 2>&1; then
+    echo "FAIL fork (cache $c): stack_fork failed"; fail=1; return
+  fi
+  local traces=("$d"/t.*) named=0 f id
+  if [ ${#traces[@]} -ne 2 ]; then echo "FAIL fork (cache $c): ${#traces[@]} traces, want 2"; fail=1; return; fi
+  for f in "${traces[@]}"; do
+    for id in $(awk '$1 == "L" && $5 != 0 { print $5 }' "$f"); do
+      named=$((named + 1))
+      if ! grep -q "^S $id " "$f"; then
+        echo "FAIL fork (cache $c): $(basename "$f") names stack $id in an L line but has no S line for it"
+        grep -E '^(S|L) ' "$f" | head -6; fail=1
+      fi
+    done
+  done
+  if [ "$named" -lt 1 ]; then echo "FAIL fork (cache $c): the child's block has no stack"; fail=1; return; fi
+  echo "ok   fork (cache $c): every L line's stack has its S line in its own trace"
+}
+fork_check 0
+fork_check 1
 exit $fail
