@@ -65,9 +65,27 @@ static inline size_t round_up(size_t n, size_t to)
 
 /* ---- allocation -------------------------------------------------------- */
 
+/* A free slot of this bin for a block the inline path does not serve (an
+ * aligned one, or a cold cache): the thread cache first, as the fast path
+ * would. Refilling while the cache still holds slots would pull half a
+ * cache of slots out of the slabs only to flush them back on the next
+ * frees (one cold slot link per slot each way). Caller has hs_busy set. */
 static void *bin_slot(unsigned bin)
 {
 	struct hs_tcache *tc = &hs_tc;
+	if (tc->state == 1) {
+		struct hs_tcache_bin *tb = &tc->bins[bin];
+		void *slot = tb->head;
+		if (slot) {
+			if (!hs_guard || hs_free_slot_ok(slot, bin)) {
+				tb->head = hs_slot_next(slot);
+				tb->count--;
+				return slot;
+			}
+			hs_bad_cached_slot(tb, slot);   /* drops the list; reports */
+			hs_busy = 1;
+		}
+	}
 	if (tc->state == 2)                 /* thread is being torn down */
 		return hs_bins_take_slot(bin);
 	if (tc->state == 0)
