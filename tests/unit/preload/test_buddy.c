@@ -392,6 +392,82 @@ START_TEST(block_of_rejects)
 }
 END_TEST
 
+static size_t dirty_now(void)
+{
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	return st.dirty_pages;
+}
+
+/* Dirty (maybe resident) pages are counted page by page: only pages the
+ * program was handed and gave back, whatever free blocks they merge into
+ * or are split out of. (One flag per free block counted a freed page
+ * merged with its clean buddies as a whole dirty arena.) */
+START_TEST(dirty_counts_exact)
+{
+	ck_assert_uint_eq(dirty_now(), 0);          /* fresh pages */
+	char *p = hs_buddy_alloc(4, NULL);
+	ck_assert_ptr_nonnull(p);
+	hs_buddy_free(p);                           /* merges into the arena */
+	ck_assert_uint_eq(dirty_now(), 4);
+	/* 16 pages over the 4 dirty ones (the lowest: expand() keeps the
+	 * lower half): the free rest is all clean */
+	char *q = hs_buddy_alloc(16, NULL);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(dirty_now(), 0);
+	/* the front pages of a trimmed block were never the program's: they
+	 * keep what they were (pages 0-3 dirty, 4-7 clean) */
+	char *r = hs_buddy_trim_front(q, 8);
+	ck_assert_ptr_eq(r, q + 8 * HS_PAGE_SIZE);
+	ck_assert_uint_eq(dirty_now(), 4);
+	struct live l = { r, 8, false };
+	check_all(&l, 1);
+	/* shrinking frees pages 10-15: 12-15 count, 10-11 (an order-1 block,
+	 * below PURGE_MIN_ORDER) not until it merges */
+	ck_assert(hs_buddy_resize(r, 2));
+	ck_assert_uint_eq(dirty_now(), 8);
+	hs_buddy_free(r);
+	ck_assert_uint_eq(dirty_now(), 12);
+	check_all(NULL, 0);
+}
+END_TEST
+
+/* Beyond twice the budget (DIRTY_MIN = 2048 pages with this little in
+ * use) the oldest dirty blocks are given back at once, down to the
+ * budget, and what is given back no longer counts. */
+START_TEST(dirty_hard_cap)
+{
+	enum { N = 6 };
+	char *big[N], *small[N];
+	for (int k = 0; k < N; k++) {
+		big[k] = hs_buddy_alloc(HS_ARENA_PAGES - 1, NULL);
+		small[k] = hs_buddy_alloc(1, NULL);     /* the arena's last page */
+		ck_assert_ptr_nonnull(big[k]);
+		ck_assert_ptr_eq(small[k], big[k] + (HS_ARENA_PAGES - 1) * HS_PAGE_SIZE);
+	}
+	size_t counted = 0;
+	for (int k = 0; k < N; k++) {
+		hs_buddy_free(big[k]);
+		/* orders 2..9 of the 1023 freed pages count (1020) */
+		counted += HS_ARENA_PAGES - 4;
+		size_t d = dirty_now();
+		if (counted <= 2 * 2048)
+			ck_assert_uint_eq(d, counted);
+		else
+			ck_assert_msg(d <= 2048 + (HS_ARENA_PAGES - 4),
+			              "%zu dirty pages after %d frees: the hard cap did not purge", d, k + 1);
+		counted = d;
+	}
+	struct live l[N];
+	for (int k = 0; k < N; k++)
+		l[k] = (struct live){ small[k], 1, false };
+	check_all(l, N);
+	for (int k = 0; k < N; k++)
+		hs_buddy_free(small[k]);
+	check_all(NULL, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buddy");
@@ -403,6 +479,8 @@ int main(void)
 	tcase_add_test(t, resize_in_place);
 	tcase_add_test(t, limits_and_new_arenas);
 	tcase_add_test(t, block_of_rejects);
+	tcase_add_test(t, dirty_counts_exact);
+	tcase_add_test(t, dirty_hard_cap);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
