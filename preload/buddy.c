@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "buddy_impl.h"
 
 /* Free-but-resident pages we tolerate: 8 MiB, or a quarter of the pages
  * in use, whichever is more. Tied to what is in use, not to what is
@@ -109,10 +110,6 @@ static size_t dirty_max(void)
 	return share > DIRTY_MIN ? share : DIRTY_MIN;
 }
 
-static inline size_t page_index(const struct hs_arena *a, const struct hs_page *pg)
-{
-	return (size_t)(pg - a->pages);
-}
 
 /* The block allocation should take from free_area[order], or NULL. */
 static inline struct hs_page *first_free(unsigned order)
@@ -125,7 +122,7 @@ static inline struct hs_page *first_free(unsigned order)
 static void list_add(struct hs_page *pg, unsigned order)
 {
 	struct free_area *fa = &free_area[order];
-	size_t nd = map_count(pg->arena, page_index(pg->arena, pg), (size_t)1 << order);
+	size_t nd = map_count(pg->arena, hs_buddy_page_index(pg->arena, pg), (size_t)1 << order);
 	pg->npages = (uint32_t)nd;
 	pg->dirty = nd != 0;
 	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
@@ -313,7 +310,7 @@ static void purge(uint32_t now)
 				break;
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
 			list_del(pg);           /* re-file it among the clean ones */
-			size_t idx = page_index(pg->arena, pg);
+			size_t idx = hs_buddy_page_index(pg->arena, pg);
 			map_mark(pg->arena, idx, idx + ((size_t)1 << order), false);
 			list_add(pg, (unsigned)order);
 		}
@@ -333,30 +330,6 @@ static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_
 	}
 	a->free_pages -= (uint32_t)npages;
 	free_pages -= npages;
-}
-
-/* If [j, end) is covered by consecutive free blocks, the first starting
- * exactly at j, take them off the free lists and return where the last one
- * ends (>= end); else return 0 and change nothing. The pages stay counted
- * as free: the caller counts what it keeps and files the rest back.
- * Caller holds lock. (A scan for such runs before splitting large blocks
- * was tried for fragmentation and measured no better on the bench's
- * aligned/realloc/large workloads, so only in-place growth uses it.) */
-static size_t claim_run(struct hs_arena *a, size_t j, size_t end)
-{
-	size_t k = j;
-	while (k < end) {
-		if (k >= HS_ARENA_PAGES || a->pages[k].state != PG_FREE)
-			return 0;
-		k += (size_t)1 << a->pages[k].order;
-	}
-	for (size_t i = j; i < k; ) {
-		struct hs_page *f = &a->pages[i];
-		i += (size_t)1 << f->order;
-		list_del(f);
-		f->state = PG_UNUSED;
-	}
-	return k;
 }
 
 void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
@@ -380,7 +353,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 	}
 	struct hs_page *pg = first_free(o);
 	struct hs_arena *a = pg->arena;
-	size_t idx = page_index(a, pg);
+	size_t idx = hs_buddy_page_index(a, pg);
 	list_del(pg);
 	/* expand(): split the block, keeping the lower half each time. */
 	while (o > order) {
@@ -431,69 +404,12 @@ void hs_buddy_free(void *block)
 		return;
 	}
 	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg);
+	size_t idx = hs_buddy_page_index(a, pg);
 	clock_ms = now_ms();
 	free_range(a, idx, idx + pg->npages, true);
 	if (dirty_pages > dirty_max() / 2 && purge_due(clock_ms))
 		purge(clock_ms);
 	pthread_mutex_unlock(&lock);
-}
-
-bool hs_buddy_resize(void *block, size_t new_npages)
-{
-	struct hs_arena *a;
-	struct hs_page *pg = hs_buddy_block_of(block, &a);
-	if (!pg || pg->state != PG_LARGE || new_npages == 0)
-		return false;
-	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg), old = pg->npages;
-	bool ok = true;
-	if (new_npages < old) {
-		pg->npages = (uint32_t)new_npages;
-		free_range(a, idx + new_npages, idx + old, true);
-	} else if (new_npages > old) {
-		size_t end = idx + new_npages;
-		/* A free block that holds page idx + old must start there: the
-		 * page before it is ours. */
-		size_t k = claim_run(a, idx + old, end);
-		if (!k) {
-			ok = false;
-		} else {
-			a->free_pages -= (uint32_t)(end - idx - old);
-			free_pages -= end - idx - old;
-			for (size_t j = idx + old; j < end; j++) {
-				a->pages[j].state = PG_TAIL;
-				a->pages[j].head = (uint32_t)idx;
-			}
-			pg->npages = (uint32_t)new_npages;
-			if (k > end)                /* the surplus is free again */
-				file_range(a, end, k);
-		}
-	}
-	pthread_mutex_unlock(&lock);
-	return ok;
-}
-
-char *hs_buddy_trim_front(void *block, size_t lead)
-{
-	struct hs_arena *a;
-	struct hs_page *pg = hs_buddy_block_of(block, &a);
-	if (!pg || pg->state != PG_LARGE || lead == 0 || lead >= pg->npages)
-		return block;
-	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg), n = pg->npages, head = idx + lead;
-	/* The kept part gets a head of its own; its tails point at it. */
-	struct hs_page *nh = &a->pages[head];
-	nh->state = PG_LARGE;
-	nh->npages = (uint32_t)(n - lead);
-	nh->hdr_off = 0;
-	nh->slab = NULL;
-	for (size_t i = head + 1; i < idx + n; i++)
-		a->pages[i].head = (uint32_t)head;
-	pg->state = PG_UNUSED;
-	free_range(a, idx, head, false);        /* never the program's */
-	pthread_mutex_unlock(&lock);
-	return a->base + (head << HS_PAGE_SHIFT);
 }
 
 void hs_buddy_stats(struct hs_buddy_stats *out)
@@ -518,3 +434,33 @@ void hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx)
 void hs_buddy_lock(void)   { pthread_mutex_lock(&lock); }
 void hs_buddy_unlock(void) { pthread_mutex_unlock(&lock); }
 void hs_buddy_reinit_child(void) { pthread_mutex_init(&lock, NULL); }
+
+/* ---- for buddy_reshape.c (buddy_impl.h); the caller holds the lock ---- */
+
+struct hs_page *hs_buddy_free_head(unsigned order, int dirty)
+{
+	return free_area[order].list[dirty ? 1 : 0].head;
+}
+
+void hs_buddy_list_del(struct hs_page *pg) { list_del(pg); }
+
+void hs_buddy_mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_slab *slab)
+{
+	mark_block(a, idx, npages, slab);
+}
+
+void hs_buddy_file_range(struct hs_arena *a, size_t idx, size_t end)
+{
+	file_range(a, idx, end);
+}
+
+void hs_buddy_free_range(struct hs_arena *a, size_t idx, size_t end, bool touched)
+{
+	free_range(a, idx, end, touched);
+}
+
+void hs_buddy_count_taken(struct hs_arena *a, size_t npages)
+{
+	a->free_pages -= (uint32_t)npages;
+	free_pages -= npages;
+}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "buddy_aligned.h"
 #include "sealing.h"
 
 _Atomic unsigned hs_large_sealing;
@@ -132,7 +133,10 @@ static void *alloc_bin(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
-/* A buddy block of align + room bytes always has an aligned address for
+/* Page-aligned blocks (align >= a page) are a header page plus the
+ * user's pages, placed by the buddy where the user part starts aligned
+ * (hs_buddy_alloc_aligned). Otherwise, or when it finds no such place, a
+ * buddy block of align + room bytes always has an aligned address for
  * the user pointer with room for the header before it (blocks are page
  * aligned, so the rounding moves it by at most align). For alignments
  * above a page, the pages before the header's page go straight back, so
@@ -143,7 +147,12 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
 	atomic_fetch_add(&hs_large_sealing, 1);
-	char *block = hs_buddy_alloc(npages, NULL);
+	char *block = NULL;
+	if (align >= HS_PAGE_SIZE)
+		block = hs_buddy_alloc_aligned(1 + ((room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT),
+		                               align >> HS_PAGE_SHIFT);
+	if (!block)
+		block = hs_buddy_alloc(npages, NULL);
 	if (!block) {
 		atomic_fetch_sub(&hs_large_sealing, 1);
 		return NULL;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "buddy_aligned.h"
 
 #define KEPT_WHOLE_ARENAS 1     /* buddy.c's KEEP_ARENAS, as documented */
 
@@ -211,7 +212,16 @@ START_TEST(random_sequences)
 		unsigned op = rnd(10);
 		if (n < MAXLIVE && (op < 5 || n == 0)) {
 			struct live l = { NULL, pick_npages(), rnd(8) == 0 };
-			l.addr = hs_buddy_alloc(l.npages, l.slab ? &fake_slab : NULL);
+			if (op == 4 && !l.slab && l.npages >= 2) {
+				/* sometimes page aligned (NULL: nothing found, fine) */
+				size_t align = (size_t)1 << rnd(5);
+				l.addr = hs_buddy_alloc_aligned(l.npages, align);
+				if (l.addr && ((uintptr_t)l.addr + HS_PAGE_SIZE) % (align * HS_PAGE_SIZE))
+					ck_abort_msg("aligned block %p of %zu pages: second page not "
+					             "aligned to %zu pages", l.addr, l.npages, align);
+			}
+			if (!l.addr)
+				l.addr = hs_buddy_alloc(l.npages, l.slab ? &fake_slab : NULL);
 			ck_assert_msg(l.addr != NULL, "hs_buddy_alloc(%zu) NULL", l.npages);
 			check_block(&l);
 			tag(&l);
@@ -468,6 +478,44 @@ START_TEST(dirty_hard_cap)
 }
 END_TEST
 
+/* hs_buddy_alloc_aligned: the user part at an aligned free block, the
+ * header's page taken from the free block before it; never at an arena's
+ * first page (no page before it), never a new arena. */
+START_TEST(aligned_placement)
+{
+	struct hs_buddy_stats st;
+	ck_assert_ptr_null(hs_buddy_alloc_aligned(3, 4));   /* no arena yet */
+	char *first = hs_buddy_alloc(1, NULL);              /* page 0 */
+	ck_assert_ptr_nonnull(first);
+	/* free now: 1, 2-3, 4-7, 8-15, ... A 3-page block whose second page
+	 * is 4-page aligned: user pages 4-5 (the order-2 block at 4), header
+	 * page 3 (the last of the order-1 block 2-3) */
+	char *b = hs_buddy_alloc_aligned(3, 4);
+	ck_assert_ptr_eq(b, first + 3 * HS_PAGE_SIZE);
+	struct live l[3] = { { first, 1, false }, { b, 3, false } };
+	check_block(&l[1]);
+	check_all(l, 2);
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.nr_free[0], 2);    /* pages 1 and 2 */
+	ck_assert_uint_eq(st.nr_free[1], 1);    /* pages 6-7 */
+	/* 64-page alignment, 10 pages: user at 64 (the order-6 block
+	 * 64-127), header page 63 (end of the order-5 block 32-63) */
+	char *c = hs_buddy_alloc_aligned(11, 64);
+	ck_assert_ptr_eq(c, first + 63 * HS_PAGE_SIZE);
+	l[2] = (struct live){ c, 11, false };
+	check_block(&l[2]);
+	check_all(l, 3);
+	/* an alignment no free block can give without a new arena */
+	ck_assert_ptr_null(hs_buddy_alloc_aligned(2, HS_ARENA_PAGES));
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.arenas, 1);
+	hs_buddy_free(b);
+	hs_buddy_free(c);
+	hs_buddy_free(first);
+	check_all(NULL, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buddy");
@@ -481,6 +529,7 @@ int main(void)
 	tcase_add_test(t, block_of_rejects);
 	tcase_add_test(t, dirty_counts_exact);
 	tcase_add_test(t, dirty_hard_cap);
+	tcase_add_test(t, aligned_placement);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
