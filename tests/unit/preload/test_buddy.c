@@ -409,12 +409,40 @@ static size_t dirty_now(void)
 	return st.dirty_pages;
 }
 
+/* The tests below lay out pages in a fresh arena. Without fork
+ * (CK_FORK=no: the sanitizer runs) earlier tests leave whole free arenas
+ * behind, dirty: hold them allocated until the test ends, so the next
+ * allocation maps a fresh one. */
+enum { MAXHELD = 8 };
+static char *held[MAXHELD];
+static unsigned nheld;
+
+static void hold_whole_arenas(void)
+{
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	while (st.free_pages && nheld < MAXHELD) {
+		ck_assert_msg(st.nr_free[HS_MAX_ORDER] > 0,
+		              "earlier tests left %zu free pages not in whole arenas", st.free_pages);
+		held[nheld++] = hs_buddy_alloc(HS_ARENA_PAGES, NULL);
+		hs_buddy_stats(&st);
+	}
+	ck_assert_uint_eq(st.free_pages, 0);
+}
+
+static void release_held(void)
+{
+	while (nheld)
+		hs_buddy_free(held[--nheld]);
+}
+
 /* Dirty (maybe resident) pages are counted page by page: only pages the
  * program was handed and gave back, whatever free blocks they merge into
  * or are split out of. (One flag per free block counted a freed page
  * merged with its clean buddies as a whole dirty arena.) */
 START_TEST(dirty_counts_exact)
 {
+	hold_whole_arenas();
 	ck_assert_uint_eq(dirty_now(), 0);          /* fresh pages */
 	char *p = hs_buddy_alloc(4, NULL);
 	ck_assert_ptr_nonnull(p);
@@ -430,14 +458,17 @@ START_TEST(dirty_counts_exact)
 	char *r = hs_buddy_trim_front(q, 8);
 	ck_assert_ptr_eq(r, q + 8 * HS_PAGE_SIZE);
 	ck_assert_uint_eq(dirty_now(), 4);
-	struct live l = { r, 8, false };
-	check_all(&l, 1);
+	struct live l[1 + MAXHELD] = { { r, 8, false } };
+	for (unsigned k = 0; k < nheld; k++)
+		l[1 + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
+	check_all(l, 1 + nheld);
 	/* shrinking frees pages 10-15: 12-15 count, 10-11 (an order-1 block,
 	 * below PURGE_MIN_ORDER) not until it merges */
 	ck_assert(hs_buddy_resize(r, 2));
 	ck_assert_uint_eq(dirty_now(), 8);
 	hs_buddy_free(r);
 	ck_assert_uint_eq(dirty_now(), 12);
+	release_held();
 	check_all(NULL, 0);
 }
 END_TEST
@@ -449,6 +480,7 @@ START_TEST(dirty_hard_cap)
 {
 	enum { N = 6 };
 	char *big[N], *small[N];
+	hold_whole_arenas();
 	for (int k = 0; k < N; k++) {
 		big[k] = hs_buddy_alloc(HS_ARENA_PAGES - 1, NULL);
 		small[k] = hs_buddy_alloc(1, NULL);     /* the arena's last page */
@@ -468,12 +500,15 @@ START_TEST(dirty_hard_cap)
 			              "%zu dirty pages after %d frees: the hard cap did not purge", d, k + 1);
 		counted = d;
 	}
-	struct live l[N];
+	struct live l[N + MAXHELD];
 	for (int k = 0; k < N; k++)
 		l[k] = (struct live){ small[k], 1, false };
-	check_all(l, N);
+	for (unsigned k = 0; k < nheld; k++)
+		l[N + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
+	check_all(l, N + nheld);
 	for (int k = 0; k < N; k++)
 		hs_buddy_free(small[k]);
+	release_held();
 	check_all(NULL, 0);
 }
 END_TEST
@@ -484,7 +519,9 @@ END_TEST
 START_TEST(aligned_placement)
 {
 	struct hs_buddy_stats st;
-	ck_assert_ptr_null(hs_buddy_alloc_aligned(3, 4));   /* no arena yet */
+	hold_whole_arenas();
+	size_t arenas0 = nheld;
+	ck_assert_ptr_null(hs_buddy_alloc_aligned(3, 4));   /* no free page */
 	char *first = hs_buddy_alloc(1, NULL);              /* page 0 */
 	ck_assert_ptr_nonnull(first);
 	/* free now: 1, 2-3, 4-7, 8-15, ... A 3-page block whose second page
@@ -492,9 +529,10 @@ START_TEST(aligned_placement)
 	 * page 3 (the last of the order-1 block 2-3) */
 	char *b = hs_buddy_alloc_aligned(3, 4);
 	ck_assert_ptr_eq(b, first + 3 * HS_PAGE_SIZE);
-	struct live l[3] = { { first, 1, false }, { b, 3, false } };
+	struct live l[3 + MAXHELD] = { { first, 1, false }, { b, 3, false } };
+	for (unsigned k = 0; k < nheld; k++)
+		l[3 + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
 	check_block(&l[1]);
-	check_all(l, 2);
 	hs_buddy_stats(&st);
 	ck_assert_uint_eq(st.nr_free[0], 2);    /* pages 1 and 2 */
 	ck_assert_uint_eq(st.nr_free[1], 1);    /* pages 6-7 */
@@ -504,14 +542,15 @@ START_TEST(aligned_placement)
 	ck_assert_ptr_eq(c, first + 63 * HS_PAGE_SIZE);
 	l[2] = (struct live){ c, 11, false };
 	check_block(&l[2]);
-	check_all(l, 3);
+	check_all(l, 3 + nheld);
 	/* an alignment no free block can give without a new arena */
 	ck_assert_ptr_null(hs_buddy_alloc_aligned(2, HS_ARENA_PAGES));
 	hs_buddy_stats(&st);
-	ck_assert_uint_eq(st.arenas, 1);
+	ck_assert_uint_eq(st.arenas, arenas0 + 1);
 	hs_buddy_free(b);
 	hs_buddy_free(c);
 	hs_buddy_free(first);
+	release_held();
 	check_all(NULL, 0);
 }
 END_TEST
