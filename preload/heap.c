@@ -401,6 +401,13 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	size_t old = h->size;
 	size_t guard = hs_guard, room = hs_room(size, guard);
 	hs_busy = 1;
+	/* A large block resized in place has its new size's pages (a shrink
+	 * frees the old canary's page, which another thread may take at
+	 * once) before its header says so: counted like a block being sealed
+	 * (sealing.h), so the exit-time check does not judge it meanwhile. */
+	bool large = where == HS_IN_BUDDY;
+	if (large)
+		atomic_fetch_add(&hs_large_sealing, 1);
 	bool in_place = resize_in_place(user, h, where, room);
 	if (where == HS_IN_HUGE && room + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
 		/* Stays a mapping: resized in place or moved by remapping, the
@@ -416,11 +423,15 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	if (in_place) {
 		unsigned kind = HS_KIND_MALLOC | (h->kind & HS_KIND_MOVED);
 		seal_block(h, size, h->bin, kind, stack, guard);
+		if (large)
+			atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 		hs_ts.allocs++;
 		hs_ts.frees++;
 		hs_ts.live += (int64_t)size - (int64_t)old;
 		return user;
 	}
+	if (large)
+		atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 	void *nu = hs_heap_alloc(size, HS_ALIGN, HS_KIND_MALLOC, stack);
 	if (!nu)
 		return NULL;
