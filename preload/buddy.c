@@ -14,9 +14,10 @@
  * power-of-two pieces and merges each with its buddy as far as it goes.
  *
  * Memory goes back to the system two ways: an arena that becomes entirely
- * free is unmapped when another whole free arena is already kept, and when
- * free-but-resident ("dirty") pages exceed dirty_max(), the largest dirty
- * free blocks are madvise(MADV_DONTNEED)'d until half are left.
+ * free is unmapped when another whole free arena is already kept, and
+ * free-but-resident ("dirty") pages decay: purge() madvise(MADV_DONTNEED)s
+ * the free blocks holding them (see there). Which free pages may be
+ * resident is known page by page (the resident map below).
  *
  * Locking: one mutex for everything here. Lock order: a bins central lock
  * may be held when calling in, never the other way round.
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "buddy_impl.h"
 
 /* Free-but-resident pages we tolerate: 8 MiB, or a quarter of the pages
  * in use, whichever is more. Tied to what is in use, not to what is
@@ -57,16 +59,57 @@ static struct free_area free_area[HS_NR_ORDERS];
 static struct hs_arena *arenas;
 static size_t nr_arenas, next_index, free_pages, dirty_pages;
 
+/* The resident map: one bit per page of an arena, set when a block that
+ * held the page is freed (the program may have written it), cleared when
+ * the page is purged. Allocation leaves it alone, so pages a block never
+ * handed out (a page-exact tail, the front of an aligned block) keep what
+ * they were. A free block's head caches how many of its pages are set
+ * (npages, unused while free). One flag per free block instead made a
+ * block merged from one dirty page and a clean buddy count wholly dirty:
+ * on the aligned bench that inflated the dirty count by half, and the
+ * hard cap then purged (and the program re-faulted) pages that were never
+ * the problem. The map lives in the arena descriptor's mapping, just
+ * after the descriptor. */
+#define MAP_WORDS (HS_ARENA_PAGES / 64)
+#define ARENA_DESC_SIZE (sizeof(struct hs_arena) + MAP_WORDS * sizeof(uint64_t))
+
+static inline uint64_t *resident_map(struct hs_arena *a)
+{
+	return (uint64_t *)(a + 1);
+}
+
+/* Bits [idx, end) set (on) or cleared. */
+static void map_mark(struct hs_arena *a, size_t idx, size_t end, bool on)
+{
+	uint64_t *m = resident_map(a);
+	while (idx < end) {
+		size_t w = idx / 64, lo = idx % 64;
+		size_t n = end - idx < 64 - lo ? end - idx : 64 - lo;
+		uint64_t bits = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+		m[w] = on ? m[w] | bits : m[w] & ~bits;
+		idx += n;
+	}
+}
+
+/* Set bits in [idx, idx + n), n a power of two and idx a multiple of it
+ * (a buddy block), so a block below 64 pages sits inside one word. */
+static size_t map_count(struct hs_arena *a, size_t idx, size_t n)
+{
+	const uint64_t *m = resident_map(a);
+	if (n < 64)
+		return (size_t)__builtin_popcountll((m[idx / 64] >> (idx % 64)) & ((1ull << n) - 1));
+	size_t c = 0;
+	for (size_t w = idx / 64; w < (idx + n) / 64; w++)
+		c += (size_t)__builtin_popcountll(m[w]);
+	return c;
+}
+
 static size_t dirty_max(void)
 {
 	size_t share = (nr_arenas * HS_ARENA_PAGES - free_pages) / 4;
 	return share > DIRTY_MIN ? share : DIRTY_MIN;
 }
 
-static inline size_t page_index(const struct hs_arena *a, const struct hs_page *pg)
-{
-	return (size_t)(pg - a->pages);
-}
 
 /* The block allocation should take from free_area[order], or NULL. */
 static inline struct hs_page *first_free(unsigned order)
@@ -75,9 +118,13 @@ static inline struct hs_page *first_free(unsigned order)
 	return fa->list[1].head ? fa->list[1].head : fa->list[0].head;
 }
 
+/* File the free block headed by pg; its dirty count comes from the map. */
 static void list_add(struct hs_page *pg, unsigned order)
 {
 	struct free_area *fa = &free_area[order];
+	size_t nd = map_count(pg->arena, hs_buddy_page_index(pg->arena, pg), (size_t)1 << order);
+	pg->npages = (uint32_t)nd;
+	pg->dirty = nd != 0;
 	struct free_list *l = &fa->list[pg->dirty ? 1 : 0];
 	if (pg->dirty)
 		pg->freed_ms = clock_ms;
@@ -89,8 +136,8 @@ static void list_add(struct hs_page *pg, unsigned order)
 		l->tail = pg;
 	l->head = pg;
 	fa->nr_free++;
-	if (pg->dirty && order >= PURGE_MIN_ORDER)
-		dirty_pages += (size_t)1 << order;
+	if (order >= PURGE_MIN_ORDER)
+		dirty_pages += nd;
 }
 
 static void list_del(struct hs_page *pg)
@@ -106,8 +153,8 @@ static void list_del(struct hs_page *pg)
 	else
 		l->tail = pg->prev;
 	fa->nr_free--;
-	if (pg->dirty && pg->order >= PURGE_MIN_ORDER)
-		dirty_pages -= (size_t)1 << pg->order;
+	if (pg->order >= PURGE_MIN_ORDER)
+		dirty_pages -= pg->npages;
 	pg->prev = pg->next = NULL;
 }
 
@@ -125,7 +172,7 @@ static struct hs_arena *arena_new(void)
 	if (base + HS_ARENA_SIZE < m + span)
 		munmap(base + HS_ARENA_SIZE, (size_t)(m + span - (base + HS_ARENA_SIZE)));
 
-	struct hs_arena *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE,
+	struct hs_arena *a = mmap(NULL, ARENA_DESC_SIZE, PROT_READ | PROT_WRITE,
 	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED) {
 		munmap(base, HS_ARENA_SIZE);
@@ -136,7 +183,7 @@ static struct hs_arena *arena_new(void)
 	for (size_t i = 0; i < HS_ARENA_PAGES; i++)
 		a->pages[i].arena = a;
 	if (!hs_pagemap_set(base, HS_ARENA_SIZE, (uintptr_t)a)) {
-		munmap(a, sizeof *a);
+		munmap(a, ARENA_DESC_SIZE);
 		munmap(base, HS_ARENA_SIZE);
 		return NULL;
 	}
@@ -147,8 +194,7 @@ static struct hs_arena *arena_new(void)
 	struct hs_page *pg = &a->pages[0];
 	pg->state = PG_FREE;
 	pg->order = HS_MAX_ORDER;
-	pg->dirty = 0;                  /* fresh pages are not resident */
-	list_add(pg, HS_MAX_ORDER);
+	list_add(pg, HS_MAX_ORDER);     /* fresh pages: the map is all clear */
 	a->free_pages = HS_ARENA_PAGES;
 	free_pages += HS_ARENA_PAGES;
 	return a;
@@ -166,12 +212,12 @@ static void arena_release(struct hs_arena *a)
 	nr_arenas--;
 	free_pages -= HS_ARENA_PAGES;
 	munmap(a->base, HS_ARENA_SIZE);
-	munmap(a, sizeof *a);
+	munmap(a, ARENA_DESC_SIZE);
 }
 
 /* Put the free block [idx, idx + 2^order) back, merging with its buddies.
  * Caller holds lock and has already counted the pages as free. */
-static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty)
+static void free_block(struct hs_arena *a, size_t idx, unsigned order)
 {
 	while (order < HS_MAX_ORDER) {
 		size_t b = idx ^ ((size_t)1 << order);
@@ -179,7 +225,6 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 		if (bp->state != PG_FREE || bp->order != order)
 			break;
 		list_del(bp);
-		dirty |= bp->dirty;
 		bp->state = PG_UNUSED;
 		idx &= ~((size_t)1 << order);
 		order++;
@@ -187,7 +232,6 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 	struct hs_page *pg = &a->pages[idx];
 	pg->state = PG_FREE;
 	pg->order = (uint8_t)order;
-	pg->dirty = (uint8_t)dirty;
 	list_add(pg, order);
 	/* Unmap whole free arenas beyond what we keep; the count kept shrinks
 	 * with the heap, so look again every time one becomes whole. */
@@ -202,7 +246,7 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order, int dirty
 /* File the page range [idx, end) as its natural aligned pieces, merging.
  * Counting is the caller's. If the arena becomes whole and is released,
  * that happens on the last piece, so the loop never touches it after. */
-static void file_range(struct hs_arena *a, size_t idx, size_t end, int dirty)
+static void file_range(struct hs_arena *a, size_t idx, size_t end)
 {
 	for (size_t i = idx; i < end; i++)
 		a->pages[i].state = PG_UNUSED;
@@ -210,17 +254,20 @@ static void file_range(struct hs_arena *a, size_t idx, size_t end, int dirty)
 		unsigned order = idx ? (unsigned)__builtin_ctzl(idx) : HS_MAX_ORDER;
 		while (idx + ((size_t)1 << order) > end)
 			order--;
-		free_block(a, idx, order, dirty);
+		free_block(a, idx, order);
 		idx += (size_t)1 << order;
 	}
 }
 
-/* Allocated pages [idx, end) become free. */
-static void free_range(struct hs_arena *a, size_t idx, size_t end)
+/* Allocated pages [idx, end) become free; touched: they were the
+ * program's (so may be resident), not pages we never handed out. */
+static void free_range(struct hs_arena *a, size_t idx, size_t end, bool touched)
 {
 	a->free_pages += (uint32_t)(end - idx);
 	free_pages += end - idx;
-	file_range(a, idx, end, 1);
+	if (touched)
+		map_mark(a, idx, end, true);
+	file_range(a, idx, end);
 }
 
 /* Dirty pages decay: a dirty free block that nobody has reused for
@@ -263,7 +310,8 @@ static void purge(uint32_t now)
 				break;
 			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
 			list_del(pg);           /* re-file it among the clean ones */
-			pg->dirty = 0;
+			size_t idx = hs_buddy_page_index(pg->arena, pg);
+			map_mark(pg->arena, idx, idx + ((size_t)1 << order), false);
 			list_add(pg, (unsigned)order);
 		}
 	}
@@ -282,30 +330,6 @@ static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_
 	}
 	a->free_pages -= (uint32_t)npages;
 	free_pages -= npages;
-}
-
-/* If [j, end) is covered by consecutive free blocks, the first starting
- * exactly at j, take them off the free lists and return where the last one
- * ends (>= end); else return 0 and change nothing. The pages stay counted
- * as free: the caller counts what it keeps and files the rest back.
- * Caller holds lock. (A scan for such runs before splitting large blocks
- * was tried for fragmentation and measured no better on the bench's
- * aligned/realloc/large workloads, so only in-place growth uses it.) */
-static size_t claim_run(struct hs_arena *a, size_t j, size_t end)
-{
-	size_t k = j;
-	while (k < end) {
-		if (k >= HS_ARENA_PAGES || a->pages[k].state != PG_FREE)
-			return 0;
-		k += (size_t)1 << a->pages[k].order;
-	}
-	for (size_t i = j; i < k; ) {
-		struct hs_page *f = &a->pages[i];
-		i += (size_t)1 << f->order;
-		list_del(f);
-		f->state = PG_UNUSED;
-	}
-	return k;
 }
 
 void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
@@ -329,8 +353,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 	}
 	struct hs_page *pg = first_free(o);
 	struct hs_arena *a = pg->arena;
-	size_t idx = page_index(a, pg);
-	int dirty = pg->dirty;
+	size_t idx = hs_buddy_page_index(a, pg);
 	list_del(pg);
 	/* expand(): split the block, keeping the lower half each time. */
 	while (o > order) {
@@ -338,7 +361,6 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 		struct hs_page *half = &a->pages[idx + ((size_t)1 << o)];
 		half->state = PG_FREE;
 		half->order = (uint8_t)o;
-		half->dirty = (uint8_t)dirty;
 		list_add(half, o);
 	}
 	pg->state = PG_UNUSED;
@@ -347,7 +369,7 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 	size_t block_end = idx + ((size_t)1 << order);
 	mark_block(a, idx, npages, slab);
 	if (idx + npages < block_end)
-		file_range(a, idx + npages, block_end, dirty);
+		file_range(a, idx + npages, block_end);
 	pthread_mutex_unlock(&lock);
 	return a->base + (idx << HS_PAGE_SHIFT);
 }
@@ -382,69 +404,12 @@ void hs_buddy_free(void *block)
 		return;
 	}
 	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg);
+	size_t idx = hs_buddy_page_index(a, pg);
 	clock_ms = now_ms();
-	free_range(a, idx, idx + pg->npages);
+	free_range(a, idx, idx + pg->npages, true);
 	if (dirty_pages > dirty_max() / 2 && purge_due(clock_ms))
 		purge(clock_ms);
 	pthread_mutex_unlock(&lock);
-}
-
-bool hs_buddy_resize(void *block, size_t new_npages)
-{
-	struct hs_arena *a;
-	struct hs_page *pg = hs_buddy_block_of(block, &a);
-	if (!pg || pg->state != PG_LARGE || new_npages == 0)
-		return false;
-	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg), old = pg->npages;
-	bool ok = true;
-	if (new_npages < old) {
-		pg->npages = (uint32_t)new_npages;
-		free_range(a, idx + new_npages, idx + old);
-	} else if (new_npages > old) {
-		size_t end = idx + new_npages;
-		/* A free block that holds page idx + old must start there: the
-		 * page before it is ours. */
-		size_t k = claim_run(a, idx + old, end);
-		if (!k) {
-			ok = false;
-		} else {
-			a->free_pages -= (uint32_t)(end - idx - old);
-			free_pages -= end - idx - old;
-			for (size_t j = idx + old; j < end; j++) {
-				a->pages[j].state = PG_TAIL;
-				a->pages[j].head = (uint32_t)idx;
-			}
-			pg->npages = (uint32_t)new_npages;
-			if (k > end)                /* the surplus is free again */
-				file_range(a, end, k, 1);
-		}
-	}
-	pthread_mutex_unlock(&lock);
-	return ok;
-}
-
-char *hs_buddy_trim_front(void *block, size_t lead)
-{
-	struct hs_arena *a;
-	struct hs_page *pg = hs_buddy_block_of(block, &a);
-	if (!pg || pg->state != PG_LARGE || lead == 0 || lead >= pg->npages)
-		return block;
-	pthread_mutex_lock(&lock);
-	size_t idx = page_index(a, pg), n = pg->npages, head = idx + lead;
-	/* The kept part gets a head of its own; its tails point at it. */
-	struct hs_page *nh = &a->pages[head];
-	nh->state = PG_LARGE;
-	nh->npages = (uint32_t)(n - lead);
-	nh->hdr_off = 0;
-	nh->slab = NULL;
-	for (size_t i = head + 1; i < idx + n; i++)
-		a->pages[i].head = (uint32_t)head;
-	pg->state = PG_UNUSED;
-	free_range(a, idx, head);
-	pthread_mutex_unlock(&lock);
-	return a->base + (head << HS_PAGE_SHIFT);
 }
 
 void hs_buddy_stats(struct hs_buddy_stats *out)
@@ -469,3 +434,33 @@ void hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx)
 void hs_buddy_lock(void)   { pthread_mutex_lock(&lock); }
 void hs_buddy_unlock(void) { pthread_mutex_unlock(&lock); }
 void hs_buddy_reinit_child(void) { pthread_mutex_init(&lock, NULL); }
+
+/* ---- for buddy_reshape.c (buddy_impl.h); the caller holds the lock ---- */
+
+struct hs_page *hs_buddy_free_head(unsigned order, int dirty)
+{
+	return free_area[order].list[dirty ? 1 : 0].head;
+}
+
+void hs_buddy_list_del(struct hs_page *pg) { list_del(pg); }
+
+void hs_buddy_mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_slab *slab)
+{
+	mark_block(a, idx, npages, slab);
+}
+
+void hs_buddy_file_range(struct hs_arena *a, size_t idx, size_t end)
+{
+	file_range(a, idx, end);
+}
+
+void hs_buddy_free_range(struct hs_arena *a, size_t idx, size_t end, bool touched)
+{
+	free_range(a, idx, end, touched);
+}
+
+void hs_buddy_count_taken(struct hs_arena *a, size_t npages)
+{
+	a->free_pages -= (uint32_t)npages;
+	free_pages -= npages;
+}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "buddy_aligned.h"
 #include "sealing.h"
 
 _Atomic unsigned hs_large_sealing;
@@ -65,9 +66,27 @@ static inline size_t round_up(size_t n, size_t to)
 
 /* ---- allocation -------------------------------------------------------- */
 
+/* A free slot of this bin for a block the inline path does not serve (an
+ * aligned one, or a cold cache): the thread cache first, as the fast path
+ * would. Refilling while the cache still holds slots would pull half a
+ * cache of slots out of the slabs only to flush them back on the next
+ * frees (one cold slot link per slot each way). Caller has hs_busy set. */
 static void *bin_slot(unsigned bin)
 {
 	struct hs_tcache *tc = &hs_tc;
+	if (tc->state == 1) {
+		struct hs_tcache_bin *tb = &tc->bins[bin];
+		void *slot = tb->head;
+		if (slot) {
+			if (!hs_guard || hs_free_slot_ok(slot, bin)) {
+				tb->head = hs_slot_next(slot);
+				tb->count--;
+				return slot;
+			}
+			hs_bad_cached_slot(tb, slot);   /* drops the list; reports */
+			hs_busy = 1;
+		}
+	}
 	if (tc->state == 2)                 /* thread is being torn down */
 		return hs_bins_take_slot(bin);
 	if (tc->state == 0)
@@ -114,7 +133,10 @@ static void *alloc_bin(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
-/* A buddy block of align + room bytes always has an aligned address for
+/* Page-aligned blocks (align >= a page) are a header page plus the
+ * user's pages, placed by the buddy where the user part starts aligned
+ * (hs_buddy_alloc_aligned). Otherwise, or when it finds no such place, a
+ * buddy block of align + room bytes always has an aligned address for
  * the user pointer with room for the header before it (blocks are page
  * aligned, so the rounding moves it by at most align). For alignments
  * above a page, the pages before the header's page go straight back, so
@@ -125,7 +147,12 @@ static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
 	atomic_fetch_add(&hs_large_sealing, 1);
-	char *block = hs_buddy_alloc(npages, NULL);
+	char *block = NULL;
+	if (align >= HS_PAGE_SIZE)
+		block = hs_buddy_alloc_aligned(1 + ((room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT),
+		                               align >> HS_PAGE_SHIFT);
+	if (!block)
+		block = hs_buddy_alloc(npages, NULL);
 	if (!block) {
 		atomic_fetch_sub(&hs_large_sealing, 1);
 		return NULL;
@@ -374,6 +401,13 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	size_t old = h->size;
 	size_t guard = hs_guard, room = hs_room(size, guard);
 	hs_busy = 1;
+	/* A large block resized in place has its new size's pages (a shrink
+	 * frees the old canary's page, which another thread may take at
+	 * once) before its header says so: counted like a block being sealed
+	 * (sealing.h), so the exit-time check does not judge it meanwhile. */
+	bool large = where == HS_IN_BUDDY;
+	if (large)
+		atomic_fetch_add(&hs_large_sealing, 1);
 	bool in_place = resize_in_place(user, h, where, room);
 	if (where == HS_IN_HUGE && room + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
 		/* Stays a mapping: resized in place or moved by remapping, the
@@ -389,11 +423,15 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	if (in_place) {
 		unsigned kind = HS_KIND_MALLOC | (h->kind & HS_KIND_MOVED);
 		seal_block(h, size, h->bin, kind, stack, guard);
+		if (large)
+			atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 		hs_ts.allocs++;
 		hs_ts.frees++;
 		hs_ts.live += (int64_t)size - (int64_t)old;
 		return user;
 	}
+	if (large)
+		atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 	void *nu = hs_heap_alloc(size, HS_ALIGN, HS_KIND_MALLOC, stack);
 	if (!nu)
 		return NULL;

@@ -6,7 +6,9 @@
  * the lock is released. Until then the pages hold stale bytes. The
  * exit-time walk (checks.c) runs while other threads may still be
  * allocating, so it must not take such a header for a damaged one: this
- * counts the large allocations between the two steps.
+ * counts the large allocations between the two steps, and the large
+ * blocks realloc is resizing in place (the pages change before the
+ * header and canary do).
  */
 #ifndef HS_SEALING_H
 #define HS_SEALING_H

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "buddy_aligned.h"
 
 #define KEPT_WHOLE_ARENAS 1     /* buddy.c's KEEP_ARENAS, as documented */
 
@@ -211,7 +212,16 @@ START_TEST(random_sequences)
 		unsigned op = rnd(10);
 		if (n < MAXLIVE && (op < 5 || n == 0)) {
 			struct live l = { NULL, pick_npages(), rnd(8) == 0 };
-			l.addr = hs_buddy_alloc(l.npages, l.slab ? &fake_slab : NULL);
+			if (op == 4 && !l.slab && l.npages >= 2) {
+				/* sometimes page aligned (NULL: nothing found, fine) */
+				size_t align = (size_t)1 << rnd(5);
+				l.addr = hs_buddy_alloc_aligned(l.npages, align);
+				if (l.addr && ((uintptr_t)l.addr + HS_PAGE_SIZE) % (align * HS_PAGE_SIZE))
+					ck_abort_msg("aligned block %p of %zu pages: second page not "
+					             "aligned to %zu pages", l.addr, l.npages, align);
+			}
+			if (!l.addr)
+				l.addr = hs_buddy_alloc(l.npages, l.slab ? &fake_slab : NULL);
 			ck_assert_msg(l.addr != NULL, "hs_buddy_alloc(%zu) NULL", l.npages);
 			check_block(&l);
 			tag(&l);
@@ -392,6 +402,159 @@ START_TEST(block_of_rejects)
 }
 END_TEST
 
+static size_t dirty_now(void)
+{
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	return st.dirty_pages;
+}
+
+/* The tests below lay out pages in a fresh arena. Without fork
+ * (CK_FORK=no: the sanitizer runs) earlier tests leave whole free arenas
+ * behind, dirty: hold them allocated until the test ends, so the next
+ * allocation maps a fresh one. */
+enum { MAXHELD = 8 };
+static char *held[MAXHELD];
+static unsigned nheld;
+
+static void hold_whole_arenas(void)
+{
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	while (st.free_pages && nheld < MAXHELD) {
+		ck_assert_msg(st.nr_free[HS_MAX_ORDER] > 0,
+		              "earlier tests left %zu free pages not in whole arenas", st.free_pages);
+		held[nheld++] = hs_buddy_alloc(HS_ARENA_PAGES, NULL);
+		hs_buddy_stats(&st);
+	}
+	ck_assert_uint_eq(st.free_pages, 0);
+}
+
+static void release_held(void)
+{
+	while (nheld)
+		hs_buddy_free(held[--nheld]);
+}
+
+/* Dirty (maybe resident) pages are counted page by page: only pages the
+ * program was handed and gave back, whatever free blocks they merge into
+ * or are split out of. (One flag per free block counted a freed page
+ * merged with its clean buddies as a whole dirty arena.) */
+START_TEST(dirty_counts_exact)
+{
+	hold_whole_arenas();
+	ck_assert_uint_eq(dirty_now(), 0);          /* fresh pages */
+	char *p = hs_buddy_alloc(4, NULL);
+	ck_assert_ptr_nonnull(p);
+	hs_buddy_free(p);                           /* merges into the arena */
+	ck_assert_uint_eq(dirty_now(), 4);
+	/* 16 pages over the 4 dirty ones (the lowest: expand() keeps the
+	 * lower half): the free rest is all clean */
+	char *q = hs_buddy_alloc(16, NULL);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(dirty_now(), 0);
+	/* the front pages of a trimmed block were never the program's: they
+	 * keep what they were (pages 0-3 dirty, 4-7 clean) */
+	char *r = hs_buddy_trim_front(q, 8);
+	ck_assert_ptr_eq(r, q + 8 * HS_PAGE_SIZE);
+	ck_assert_uint_eq(dirty_now(), 4);
+	struct live l[1 + MAXHELD] = { { r, 8, false } };
+	for (unsigned k = 0; k < nheld; k++)
+		l[1 + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
+	check_all(l, 1 + nheld);
+	/* shrinking frees pages 10-15: 12-15 count, 10-11 (an order-1 block,
+	 * below PURGE_MIN_ORDER) not until it merges */
+	ck_assert(hs_buddy_resize(r, 2));
+	ck_assert_uint_eq(dirty_now(), 8);
+	hs_buddy_free(r);
+	ck_assert_uint_eq(dirty_now(), 12);
+	release_held();
+	check_all(NULL, 0);
+}
+END_TEST
+
+/* Beyond twice the budget (DIRTY_MIN = 2048 pages with this little in
+ * use) the oldest dirty blocks are given back at once, down to the
+ * budget, and what is given back no longer counts. */
+START_TEST(dirty_hard_cap)
+{
+	enum { N = 6 };
+	char *big[N], *small[N];
+	hold_whole_arenas();
+	for (int k = 0; k < N; k++) {
+		big[k] = hs_buddy_alloc(HS_ARENA_PAGES - 1, NULL);
+		small[k] = hs_buddy_alloc(1, NULL);     /* the arena's last page */
+		ck_assert_ptr_nonnull(big[k]);
+		ck_assert_ptr_eq(small[k], big[k] + (HS_ARENA_PAGES - 1) * HS_PAGE_SIZE);
+	}
+	size_t counted = 0;
+	for (int k = 0; k < N; k++) {
+		hs_buddy_free(big[k]);
+		/* orders 2..9 of the 1023 freed pages count (1020) */
+		counted += HS_ARENA_PAGES - 4;
+		size_t d = dirty_now();
+		if (counted <= 2 * 2048)
+			ck_assert_uint_eq(d, counted);
+		else
+			ck_assert_msg(d <= 2048 + (HS_ARENA_PAGES - 4),
+			              "%zu dirty pages after %d frees: the hard cap did not purge", d, k + 1);
+		counted = d;
+	}
+	struct live l[N + MAXHELD];
+	for (int k = 0; k < N; k++)
+		l[k] = (struct live){ small[k], 1, false };
+	for (unsigned k = 0; k < nheld; k++)
+		l[N + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
+	check_all(l, N + nheld);
+	for (int k = 0; k < N; k++)
+		hs_buddy_free(small[k]);
+	release_held();
+	check_all(NULL, 0);
+}
+END_TEST
+
+/* hs_buddy_alloc_aligned: the user part at an aligned free block, the
+ * header's page taken from the free block before it; never at an arena's
+ * first page (no page before it), never a new arena. */
+START_TEST(aligned_placement)
+{
+	struct hs_buddy_stats st;
+	hold_whole_arenas();
+	size_t arenas0 = nheld;
+	ck_assert_ptr_null(hs_buddy_alloc_aligned(3, 4));   /* no free page */
+	char *first = hs_buddy_alloc(1, NULL);              /* page 0 */
+	ck_assert_ptr_nonnull(first);
+	/* free now: 1, 2-3, 4-7, 8-15, ... A 3-page block whose second page
+	 * is 4-page aligned: user pages 4-5 (the order-2 block at 4), header
+	 * page 3 (the last of the order-1 block 2-3) */
+	char *b = hs_buddy_alloc_aligned(3, 4);
+	ck_assert_ptr_eq(b, first + 3 * HS_PAGE_SIZE);
+	struct live l[3 + MAXHELD] = { { first, 1, false }, { b, 3, false } };
+	for (unsigned k = 0; k < nheld; k++)
+		l[3 + k] = (struct live){ held[k], HS_ARENA_PAGES, false };
+	check_block(&l[1]);
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.nr_free[0], 2);    /* pages 1 and 2 */
+	ck_assert_uint_eq(st.nr_free[1], 1);    /* pages 6-7 */
+	/* 64-page alignment, 10 pages: user at 64 (the order-6 block
+	 * 64-127), header page 63 (end of the order-5 block 32-63) */
+	char *c = hs_buddy_alloc_aligned(11, 64);
+	ck_assert_ptr_eq(c, first + 63 * HS_PAGE_SIZE);
+	l[2] = (struct live){ c, 11, false };
+	check_block(&l[2]);
+	check_all(l, 3 + nheld);
+	/* an alignment no free block can give without a new arena */
+	ck_assert_ptr_null(hs_buddy_alloc_aligned(2, HS_ARENA_PAGES));
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.arenas, arenas0 + 1);
+	hs_buddy_free(b);
+	hs_buddy_free(c);
+	hs_buddy_free(first);
+	release_held();
+	check_all(NULL, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buddy");
@@ -403,6 +566,9 @@ int main(void)
 	tcase_add_test(t, resize_in_place);
 	tcase_add_test(t, limits_and_new_arenas);
 	tcase_add_test(t, block_of_rejects);
+	tcase_add_test(t, dirty_counts_exact);
+	tcase_add_test(t, dirty_hard_cap);
+	tcase_add_test(t, aligned_placement);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -161,10 +161,17 @@ START_TEST(encode_real_heap)
 	bool has = false;
 	hs_buddy_foreach_arena(check_arena, &has);
 	ck_assert(has);
+	/* (lookup first: as call arguments, `w` could be read before the
+	 * lookup in the same call sets it) */
 	enum hs_where w;
-	hs_heap_release(big, hs_heap_lookup(big, &w), w);
-	for (int i = 0; i < 100; i++)
-		hs_heap_release(small[i], hs_heap_lookup(small[i], &w), w);
+	struct hs_header *h = hs_heap_lookup(big, &w);
+	ck_assert_ptr_nonnull(h);
+	hs_heap_release(big, h, w);
+	for (int i = 0; i < 100; i++) {
+		h = hs_heap_lookup(small[i], &w);
+		ck_assert_ptr_nonnull(h);
+		hs_heap_release(small[i], h, w);
+	}
 }
 END_TEST
 
