@@ -45,6 +45,7 @@
 #include <libunwind.h>
 #include <sys/mman.h>
 
+#include "fpstack.h"             /* this thread's stack bounds */
 #include "stackcache.h"
 
 #define MAX_DEPTH 64                    /* deeper stacks are not cached    */
@@ -126,6 +127,27 @@ static bool cache_ready(int depth)
 	return true;
 }
 
+/* A hit reads every slot an entry remembers, and the frames below a slot
+ * matching does not prove that slot still mapped when a stack changes
+ * under the same frames: a handler on a sigaltstack interrupts a
+ * coroutine, the coroutine's stack is unmapped, the handler runs again
+ * with the same frames and stack pointer (tests/progs/altstack_coroutine
+ * crashed so). So only stacks wholly on this thread's own stack, which
+ * stays mapped while the thread lives, are cached; others (alternate
+ * signal stacks, coroutines) always take the unwinder. */
+static bool slots_on_own_stack(const uintptr_t *sps, unsigned n)
+{
+	struct hs_fp_bounds *tb = &hs_fpb;
+	if (tb->state == HS_FPB_UNKNOWN)
+		hs_fp_find_bounds();
+	if (tb->state != HS_FPB_KNOWN)
+		return false;
+	for (unsigned k = 0; k < n; k++)
+		if (sps[k] - sizeof(uintptr_t) < tb->lo || sps[k] > tb->hi)
+			return false;
+	return true;
+}
+
 /* The miss (hs_stack_capture_from probed already): walk, intern and
  * fill. Called with stacks.c's in_capture set. 0 if the cache is off. */
 uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
@@ -139,7 +161,7 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 		return 0;
 	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);
 	uint32_t id = hs_stack_intern(ips, n);
-	if (id) {
+	if (id && slots_on_own_stack(sps, n)) {
 		e->ra = 0;                      /* a handler must not trust it now */
 		atomic_signal_fence(memory_order_seq_cst);
 		e->cfa = cfa;

@@ -12,6 +12,9 @@
 #   fork_thread   fork from a thread while others allocate (20 children)
 #   signal_malloc a SIGALRM handler allocating inside malloc (shim only:
 #                 glibc itself corrupts its heap here, see fork_signal.sh)
+#   altstack_coroutine  a handler on a sigaltstack allocating over a
+#                 coroutine whose stack is then unmapped, then over main
+#                 (the stack cache once read the gone stack: SIGSEGV)
 # For each: exit status and stdout identical to a native run; every trace
 # written starts with "HEAPSCOPE-TRACE", has an X line, and holds no E
 # (heap error) line; stderr names no heap error.
@@ -19,7 +22,7 @@ set -u
 cd "$(dirname "$0")/../.."
 lib=${HEAPSCOPE_LIB:-$PWD/build/libheapscope.so}
 P=build/tests/progs
-for p in exit_threads dlopen_alloc env_churn many_threads spawn_exec fork_thread signal_malloc; do
+for p in exit_threads dlopen_alloc env_churn many_threads spawn_exec fork_thread signal_malloc altstack_coroutine; do
   [ -x "$P/$p" ] || { echo "torture.sh: $P/$p not built"; exit 1; }
 done
 [ -f "$lib" ] || { echo "torture.sh: $lib not built"; exit 1; }
@@ -94,4 +97,5 @@ run_case "many_threads" 30 1 "$P/many_threads" 1000
 run_case "spawn_exec (vfork+exec, posix_spawn)" 20 1 "$P/spawn_exec" 5
 run_case "fork_thread" 30 1 "$P/fork_thread" 20
 run_case "signal_malloc" 20 0 "$P/signal_malloc" 1
+run_case "altstack_coroutine" 20 1 "$P/altstack_coroutine"
 exit $fail
