@@ -31,6 +31,7 @@ static struct {
 	uint64_t written;          /* bytes in the file                        */
 	uint64_t exec_mark;        /* file size before `X exec 0`             */
 	uint64_t lost;             /* bytes dropped by failed writes          */
+	_Atomic unsigned reentered;/* lines dropped: the writer was re-entered */
 	char path[HS_TRACE_NAME_MAX];   /* the open file's name               */
 	dev_t dev;                 /* identity of the file behind fd: the     */
 	ino_t ino;                 /* program may close or dup2 over our fd   */
@@ -182,9 +183,21 @@ void hs_trace_printf_locked(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A signal handler that writes a line (a heap error, an injected fault)
+ * while its own thread is inside the writer would wait for a lock it
+ * holds; appending instead would interleave with the half-formatted line
+ * under it. Its line is dropped and counted; the close says how many. */
+static bool reentered(void)
+{
+	if (!hs_spin_mine(&T.lock))
+		return false;
+	atomic_fetch_add_explicit(&T.reentered, 1, memory_order_relaxed);
+	return true;
+}
+
 void hs_trace_printf(const char *fmt, ...)
 {
-	if (!hs_trace_active())
+	if (!hs_trace_active() || reentered())
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -196,7 +209,7 @@ void hs_trace_printf(const char *fmt, ...)
 
 void hs_trace_flush(void)
 {
-	if (!hs_trace_active())
+	if (!hs_trace_active() || hs_spin_mine(&T.lock))
 		return;
 	hs_trace_lock();
 	flush_locked();
@@ -205,7 +218,14 @@ void hs_trace_flush(void)
 
 void hs_trace_close(void)
 {
+	if (hs_spin_mine(&T.lock))      /* re-entered: the outer call closes */
+		return;
 	hs_trace_lock();
+	unsigned dropped = atomic_exchange(&T.reentered, 0);
+	if (dropped)
+		hs_trace_printf_locked("! %u line(s) dropped: written from a signal "
+		                       "handler while its thread was writing the trace\n",
+		                       dropped);
 	flush_locked();
 	atomic_store(&T.open, false);
 	hs_trace_unlock();

@@ -12,6 +12,8 @@
 #   fork_thread   fork from a thread while others allocate (20 children)
 #   signal_malloc a SIGALRM handler allocating inside malloc (shim only:
 #                 glibc itself corrupts its heap here, see fork_signal.sh)
+#   signal_error  a SIGALRM handler committing invalid frees while its
+#                 thread writes the trace (must not hang; checked apart)
 #   altstack_coroutine  a handler on a sigaltstack allocating over a
 #                 coroutine whose stack is then unmapped, then over main
 #                 (the stack cache once read the gone stack: SIGSEGV)
@@ -22,7 +24,7 @@ set -u
 cd "$(dirname "$0")/../.."
 lib=${HEAPSCOPE_LIB:-$PWD/build/libheapscope.so}
 P=build/tests/progs
-for p in exit_threads dlopen_alloc env_churn many_threads spawn_exec fork_thread signal_malloc altstack_coroutine; do
+for p in exit_threads dlopen_alloc env_churn many_threads spawn_exec fork_thread signal_malloc altstack_coroutine signal_error; do
   [ -x "$P/$p" ] || { echo "torture.sh: $P/$p not built"; exit 1; }
 done
 [ -f "$lib" ] || { echo "torture.sh: $lib not built"; exit 1; }
@@ -98,4 +100,22 @@ run_case "spawn_exec (vfork+exec, posix_spawn)" 20 1 "$P/spawn_exec" 5
 run_case "fork_thread" 30 1 "$P/fork_thread" 20
 run_case "signal_malloc" 20 0 "$P/signal_malloc" 1
 run_case "altstack_coroutine" 20 1 "$P/altstack_coroutine"
+
+# signal_error commits heap errors on purpose, so run_case's "no heap error"
+# rule does not apply: it must end (5 runs; hung in 2 of 5 before the trace
+# writer dropped re-entered lines), report its invalid frees, and close
+# its trace with an X line.
+se_bad=0
+for i in 1 2 3 4 5; do
+  rm -rf "$tmp/t"; mkdir "$tmp/t"
+  HEAPSCOPE_OUT="$tmp/t/%p.trace" LD_PRELOAD=$lib timeout -k 5 20 "$P/signal_error" \
+    >"$tmp/se.out" 2>"$tmp/se.err"
+  rc=$?
+  if [ "$rc" != 0 ]; then echo "FAIL signal_error run $i: exit $rc (124: hung)"; se_bad=1
+  elif ! grep -q "invalid free" "$tmp/se.err"; then echo "FAIL signal_error run $i: no invalid free reported"; se_bad=1
+  elif ! grep -q '^X ' "$tmp"/t/*.trace; then echo "FAIL signal_error run $i: trace has no X line"; se_bad=1
+  fi
+done
+[ "$se_bad" = 0 ] && echo "ok   signal_error x5 (a handler's heap errors while the trace writer is busy)"
+[ "$se_bad" = 0 ] || fail=1
 exit $fail
