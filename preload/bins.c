@@ -216,11 +216,29 @@ static uint32_t tcache_limit(unsigned bin)
 	return n < 4 ? 4 : n > 256 ? 256 : n;
 }
 
+/* Slow start: a thread's cache for a bin begins with room for about 8 KiB
+ * of slots and doubles with every refill up to tcache_limit(). A refill
+ * carves limit / 2 + 1 slots and writes each one's header, so a full-size
+ * first batch made every bin a program merely passes through resident for
+ * up to 32 KiB (a string grown by realloc visits every bin on its way),
+ * and a batch it never used stays cached. A bin in real use reaches its
+ * full limit after a few refills. */
+static uint32_t limit_next(uint32_t limit, unsigned bin)
+{
+	uint32_t max = tcache_limit(bin);
+	if (!limit) {
+		uint32_t n = 8 * KB / hs_bin_slot_size[bin];
+		limit = n < 2 ? 2 : n;
+	} else {
+		limit *= 2;
+	}
+	return limit > max ? max : limit;
+}
+
 void *hs_bins_refill(struct hs_tcache *tc, unsigned bin)
 {
 	struct hs_tcache_bin *tb = &tc->bins[bin];
-	if (!tb->limit)
-		tb->limit = tcache_limit(bin);
+	tb->limit = limit_next(tb->limit, bin);
 	uint32_t want = tb->limit / 2 + 1;
 	struct central *c = &central[bin];
 	void *first = NULL;
