@@ -35,8 +35,13 @@ static struct {
 	char path[HS_TRACE_NAME_MAX];   /* the open file's name               */
 	dev_t dev;                 /* identity of the file behind fd: the     */
 	ino_t ino;                 /* program may close or dup2 over our fd   */
-	char buf[HS_TRACE_BUF + 1];/* +1: room for the formatter's NUL        */
 } T = { .fd = -1 };
+
+/* Apart from T, which has an initializer and so lives in .data: in .bss
+ * only the pages lines have reached become resident (a short run writes
+ * a few KiB; inside T all 64 KiB were resident from the start). The +1
+ * is room for the formatter's NUL. */
+static char tbuf[HS_TRACE_BUF + 1];
 
 
 void hs_trace_lock(void)   { hs_spin_lock(&T.lock); }
@@ -118,7 +123,7 @@ static void flush_locked(void)
 				T.lost = 0;
 		}
 		size_t done;
-		if (!write_all(T.buf, T.len, &done)) {
+		if (!write_all(tbuf, T.len, &done)) {
 			T.lost += T.len - done;
 			/* Say it once: the program goes on, the trace has a gap
 			 * (a `!` line marks it if writing recovers) and ends
@@ -142,7 +147,7 @@ char *hs_trace_room_locked(size_t n)
 		return NULL;
 	if (HS_TRACE_BUF - T.len < n)
 		flush_locked();
-	return T.buf + T.len;
+	return tbuf + T.len;
 }
 
 void hs_trace_advance_locked(size_t n)
@@ -159,16 +164,16 @@ static void vprintf_locked(const char *fmt, va_list ap)
 	va_list again;
 	va_copy(again, ap);
 	size_t room = HS_TRACE_BUF - T.len;
-	size_t n = (size_t)hs_vfmt(T.buf + T.len, room + 1, fmt, ap);
+	size_t n = (size_t)hs_vfmt(tbuf + T.len, room + 1, fmt, ap);
 	if (n < room) {
 		T.len += n;
 	} else {
 		flush_locked();
-		n = (size_t)hs_vfmt(T.buf, HS_TRACE_BUF + 1, fmt, again);
+		n = (size_t)hs_vfmt(tbuf, HS_TRACE_BUF + 1, fmt, again);
 		if (n < HS_TRACE_BUF)
 			T.len = n;
 		else
-			T.len = (size_t)hs_fmt(T.buf, HS_TRACE_BUF,
+			T.len = (size_t)hs_fmt(tbuf, HS_TRACE_BUF,
 			                       "! a record longer than %lu bytes was dropped\n",
 			                       (unsigned long)HS_TRACE_BUF);
 	}
