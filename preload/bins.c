@@ -210,10 +210,18 @@ static void slab_put(struct central *c, struct hs_slab *s, void *slot)
 	}
 }
 
+/* A thread's cache holds at most 32 KiB of slots per bin, and at most 128
+ * (4 for the biggest classes). What sits in the caches is resident and
+ * not in use: with 64 KiB and 256 slots it was about 0.3 MB per thread
+ * on churnmt (the sampler's `granted` minus the live blocks' slots). The
+ * smaller caches took churnmt's peak RSS from 9.83 to 9.58 MB (median
+ * of 15) for 0.1% more instructions (cachegrind) and no measurable time
+ * on churnmt 8M with 4 threads: a refill or flush still moves 64 slots
+ * under one lock. */
 static uint32_t tcache_limit(unsigned bin)
 {
-	uint32_t n = 64 * KB / hs_bin_slot_size[bin];
-	return n < 4 ? 4 : n > 256 ? 256 : n;
+	uint32_t n = 32 * KB / hs_bin_slot_size[bin];
+	return n < 4 ? 4 : n > 128 ? 128 : n;
 }
 
 /* Slow start: a thread's cache for a bin begins with room for about 8 KiB
