@@ -186,14 +186,18 @@ static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
-/* growing: a realloc moving a block to a bigger size. Past a page such a
- * block goes to page-exact buddy pages, not to a bin: a string or vector
+/* growing: a realloc moving a block to a bigger size. Past 16 KiB such
+ * a block goes to page-exact buddy pages, not to a bin: a string or vector
  * that keeps growing then grows in place into the free pages after it,
  * and the pages it leaves behind merge and serve any size, where bin
- * slots serve only their own class. A program growing 16 buffers side by
- * side (bench/work/realloc.c) left each class from 4 KiB to 32 KiB its
- * own resident slots: peak RSS 10.2 MB against 9.5 MB, and 3% less time
- * (docs/ARCHITECTURE.md, "realloc"). */
+ * slots serve only their own class (16 buffers growing side by side,
+ * bench/work/realloc.c, left every class they passed their own resident
+ * slots). 16 KiB because from there up the classes are 4 KiB apart, as
+ * pages are: a block that stops growing wastes no more in pages than in a
+ * slot. Below it the classes are finer, and strings grown to 4-16 KiB and
+ * kept took up to 22% more memory in pages (docs/ARCHITECTURE.md). */
+#define GROW_TO_PAGES ((size_t)16 * 1024)
+
 static void *heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack,
                         bool growing)
 {
@@ -212,7 +216,7 @@ static void *heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	hs_busy = 1;
 	if (room + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE
-	    && !(growing && room + slack > HS_PAGE_SIZE))
+	    && !(growing && room + slack > GROW_TO_PAGES))
 		user = alloc_bin(size, room, align, kind, stack, guard);
 	else if (room + slack <= HS_ARENA_SIZE)
 		user = alloc_large(size, room, align, kind, stack, guard);
@@ -390,7 +394,7 @@ static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where
 		       && hs_size_to_bin(size) <= h->bin
 		       && (size + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[h->bin];
 	case HS_IN_BUDDY: {
-		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_PAGE_SIZE / 2)
+		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_BIN_MAX_USER / 2)
 			return false;
 		struct hs_arena *a;
 		struct hs_page *pg = hs_buddy_block_of(h, &a);

@@ -250,10 +250,10 @@ START_TEST(aligned_uses_tcache)
 }
 END_TEST
 
-/* realloc growth past a page leaves the bins for page-exact buddy blocks
- * (heap.c, heap_alloc's `growing`), which grow in place when the pages
- * after them are free (test_buddy.c) and shrink in place down to half a
- * page. A malloc of the same size still gets a slot. */
+/* realloc growth past 16 KiB leaves the bins for page-exact buddy blocks
+ * (heap.c, GROW_TO_PAGES), which grow in place when the pages after them
+ * are free (test_buddy.c) and shrink in place down to 16 KiB. Below that
+ * growth stays in bins, and a malloc of any bin size gets a slot. */
 START_TEST(realloc_growth_uses_pages)
 {
 	enum hs_where w;
@@ -263,34 +263,34 @@ START_TEST(realloc_growth_uses_pages)
 		p[i] = (unsigned char)(i * 13);
 	ck_assert(hs_heap_lookup(p, &w) && w == HS_IN_BIN);
 
-	/* within its slot's reach: still a bin block */
-	unsigned char *q = hs_heap_realloc(p, 4000, 0);
+	/* growth below 16 KiB: another bin */
+	unsigned char *q = hs_heap_realloc(p, 12000, 0);
 	ck_assert(q && hs_heap_lookup(q, &w) && w == HS_IN_BIN);
 
-	/* past a page: pages, whatever bin would have fitted */
-	q = hs_heap_realloc(q, 5000, 0);
+	/* past 16 KiB: pages, though a 20 KiB slot would hold it */
+	q = hs_heap_realloc(q, 20000, 0);
 	ck_assert_ptr_nonnull(q);
 	ck_assert_msg(hs_heap_lookup(q, &w) && w == HS_IN_BUDDY,
-	              "realloc to 5000 bytes left the block in a bin");
+	              "realloc to 20000 bytes left the block in a bin");
 	for (size_t i = 0; i < 3000; i++)
 		ck_assert_msg(q[i] == (unsigned char)(i * 13), "byte %zu lost", i);
 
-	/* growing on: pages still, moved or not */
-	unsigned char *r = hs_heap_realloc(q, 20000, 0);
+	/* growing on: pages still, moved or not; shrinking to 17000: in place */
+	unsigned char *r = hs_heap_realloc(q, 40000, 0);
 	ck_assert(r && hs_heap_lookup(r, &w) && w == HS_IN_BUDDY);
 	q = r;
-	r = hs_heap_realloc(r, 3000, 0);
+	r = hs_heap_realloc(r, 17000, 0);
 	ck_assert_msg(r == q && hs_heap_lookup(r, &w) && w == HS_IN_BUDDY,
-	              "shrink 20000 -> 3000 moved the block");
+	              "shrink 40000 -> 17000 moved the block");
 
-	/* below half a page it goes back to a bin */
+	/* below 16 KiB it goes back to a bin */
 	r = hs_heap_realloc(r, 1000, 0);
 	ck_assert(r && hs_heap_lookup(r, &w) && w == HS_IN_BIN);
 	for (size_t i = 0; i < 1000; i++)
 		ck_assert_msg(r[i] == (unsigned char)(i * 13), "byte %zu lost", i);
 
-	/* a plain malloc of 5000 bytes is still a bin block */
-	void *m = hs_heap_alloc(5000, HS_ALIGN, HS_KIND_MALLOC, 0);
+	/* a plain malloc of 20000 bytes is a bin block */
+	void *m = hs_heap_alloc(20000, HS_ALIGN, HS_KIND_MALLOC, 0);
 	ck_assert(m && hs_heap_lookup(m, &w) && w == HS_IN_BIN);
 	struct hs_header *h = hs_heap_lookup(m, &w);
 	hs_heap_release(m, h, w);
