@@ -21,8 +21,12 @@
  * turn the cache off.
  *
  * The hit is the cost of recording on every malloc, so it is kept small:
- * the entry holds (slot, return address) pairs side by side, so checking
- * reads one run of this thread's own memory and nothing shared. The
+ * an entry's (slot, return address) pairs lie side by side in this
+ * thread's frame pool, so checking reads one run of this thread's own
+ * memory and nothing shared. Entries are 32 bytes and the pool is filled
+ * in order: memory is touched for the frames stacks really have. (Entries
+ * sized for 32 frames each made `ls -R` touch about 120 KiB of a 264 KiB
+ * table for a few hundred call sites.) The
  * interned id's S line must be in the current trace (a fork child starts
  * a new one): the entry remembers the trace generation in which it was
  * known written, so a hit asks stacks.c only after a new trace began.
@@ -49,6 +53,7 @@
 #include "stackcache.h"
 
 #define MAX_DEPTH 64                    /* deeper stacks are not cached    */
+#define SC_BYTES  (HS_SC_TABLE_BYTES + HS_SC_POOL * sizeof(struct hs_sc_frame))
 
 __thread struct hs_stack_cache hs_sc;
 int hs_stack_cache_enabled = 1;
@@ -113,14 +118,12 @@ static bool cache_ready(int depth)
 		return depth == hs_sc.depth;
 	if (!hs_stack_cache_enabled || hs_sc.failed || depth > MAX_DEPTH || depth < 1)
 		return false;
-	size_t stride = sizeof(struct hs_sc_entry) + (size_t)(depth - 1) * sizeof(struct hs_sc_frame);
-	void *m = mmap(NULL, HS_SC_ENTRIES * stride, PROT_READ | PROT_WRITE,
+	void *m = mmap(NULL, SC_BYTES, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED) {
 		hs_sc.failed = 1;
 		return false;
 	}
-	hs_sc.stride = stride;
 	hs_sc.depth = depth;
 	atomic_signal_fence(memory_order_release);
 	hs_sc.base = m;
@@ -148,13 +151,38 @@ static bool slots_on_own_stack(const uintptr_t *sps, unsigned n)
 	return true;
 }
 
+/* nf frames from the pool, or UINT32_MAX when it is used up: then every
+ * entry is emptied and it starts over (entries a collision replaced left
+ * their frames behind, and a thread that keeps missing would grow it
+ * without end), and this stack is not cached. The epoch moves before any
+ * key is cleared, so a fill that a handler's reset overtook sees it and
+ * leaves its entry empty (hs_stack_capture_at). Every slot an entry names
+ * is on this thread's own stack, so even a stale frame is safe to read;
+ * keeping entries and their frames in step keeps hits right. The add is
+ * one instruction: a handler that interrupts a fill takes other frames. */
+static uint32_t take_frames(char *base, uint32_t nf)
+{
+	uint32_t off = atomic_fetch_add_explicit(&hs_sc.pool_used, nf, memory_order_relaxed);
+	if (off + nf <= HS_SC_POOL)
+		return off;
+	hs_sc.epoch++;
+	atomic_signal_fence(memory_order_seq_cst);
+	struct hs_sc_entry *t = (struct hs_sc_entry *)base;
+	for (unsigned i = 0; i < HS_SC_ENTRIES; i++)
+		t[i].ra = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&hs_sc.pool_used, 0, memory_order_relaxed);
+	return UINT32_MAX;
+}
+
 /* The miss (hs_stack_capture_from probed already): walk, intern and
  * fill. Called with stacks.c's in_capture set. 0 if the cache is off. */
 uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 {
 	if (!cache_ready(depth))
 		return 0;
-	struct hs_sc_entry *e = hs_sc_slot(hs_sc.base, hs_sc.stride, ra, cfa);
+	char *base = hs_sc.base;
+	struct hs_sc_entry *e = hs_sc_slot(base, ra, cfa);
 	uintptr_t ips[MAX_DEPTH], sps[MAX_DEPTH];
 	unsigned n = walk(ra, cfa, depth, ips, sps);
 	if (n == 0)
@@ -163,17 +191,28 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 	uint32_t id = hs_stack_intern(ips, n);
 	if (id && slots_on_own_stack(sps, n)) {
 		e->ra = 0;                      /* a handler must not trust it now */
+		uint32_t epoch = hs_sc.epoch;
 		atomic_signal_fence(memory_order_seq_cst);
+		uint32_t off = take_frames(base, n - 1);
+		if (off == UINT32_MAX)
+			return id;
 		e->cfa = cfa;
 		e->id = id;
 		e->nf = n - 1;
 		e->gen = hs_stack_emitted(id) ? gen : 0;
+		e->off = off;
+		struct hs_sc_frame *f = hs_sc_pool(base) + off;
 		for (unsigned k = 1; k < n; k++) {
-			e->f[k - 1].slot = sps[k] - sizeof(uintptr_t);
-			e->f[k - 1].ip = ips[k];
+			f[k - 1].slot = sps[k] - sizeof(uintptr_t);
+			f[k - 1].ip = ips[k];
 		}
 		atomic_signal_fence(memory_order_seq_cst);
 		e->ra = ra;
+		/* A handler's reset since the epoch was read may have handed
+		 * these frames out again: then the entry must stay empty. */
+		atomic_signal_fence(memory_order_seq_cst);
+		if (hs_sc.epoch != epoch)
+			e->ra = 0;
 	}
 	return id;
 }
@@ -185,5 +224,5 @@ void hs_stack_cache_thread_exit(void)
 	hs_sc.base = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (base)
-		munmap(base, HS_SC_ENTRIES * hs_sc.stride);
+		munmap(base, SC_BYTES);
 }

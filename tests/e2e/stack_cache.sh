@@ -30,6 +30,8 @@ check sqlite3 sqlite3 :memory: 'create table t(a,b); with recursive c(x) as (sel
 check perl perl -e 'my %h; $h{$_}=$_ x 3 for 1..5000; print scalar(keys %h), "\n"'
 check python3 python3 -c 'import json; print(len(json.dumps({str(i): list(range(i%50)) for i in range(5000)})))'
 check stack_paths build/tests/progs/stack_paths
+# more stacks than the cache has frames for: its pool starts over many times
+check stack_many build/tests/progs/stack_many
 # A fork child's trace is new: a stack its inherited cache hits must still
 # get its S line there. Every stack id an L line names needs one.
 fork_check() {  # cache(0|1)
