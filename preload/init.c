@@ -47,9 +47,19 @@ void hs_init_early(void)
 	hs_secret = s ? s : 0x5eed;
 }
 
+/* Threads that have used the allocator and not yet ended, for fork: a
+ * child of a process with others knows some headers may be torn. */
+static _Atomic int threads_live;
+static __thread bool thread_counted;
+bool hs_forked_amid_threads;
+
 static void thread_exit(void *arg)
 {
 	(void)arg;
+	if (thread_counted) {
+		thread_counted = false;
+		atomic_fetch_sub_explicit(&threads_live, 1, memory_order_relaxed);
+	}
 	hs_tcache_teardown(&hs_tc);
 	hs_counters_fold();
 	hs_stack_cache_thread_exit();
@@ -57,6 +67,10 @@ static void thread_exit(void *arg)
 
 void hs_thread_start(void)
 {
+	if (!thread_counted) {
+		thread_counted = true;
+		atomic_fetch_add_explicit(&threads_live, 1, memory_order_relaxed);
+	}
 	hs_tc.state = 1;
 	/* Keys below PTHREAD_KEY_2NDLEVEL_SIZE use storage inside the thread
 	 * descriptor: setspecific does not allocate for ours. */
@@ -66,8 +80,14 @@ void hs_thread_start(void)
 
 /* fork: take every allocator lock so the child inherits a consistent
  * heap, in the one order used everywhere (bins, then buddy, then huge). */
+static bool others_at_fork;
+
 static void fork_prepare(void)
 {
+	/* Threads in the lock-free paths (a cache pop, a header being
+	 * sealed) are not stopped by the locks below. */
+	others_at_fork = atomic_load_explicit(&threads_live, memory_order_relaxed)
+	                 > (thread_counted ? 1 : 0);
 	hs_bins_lock_all();
 	hs_buddy_lock();
 	hs_huge_lock();
@@ -82,6 +102,9 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	if (others_at_fork)
+		hs_forked_amid_threads = true;
+	atomic_store_explicit(&threads_live, thread_counted ? 1 : 0, memory_order_relaxed);
 	hs_huge_reinit_child();
 	hs_buddy_reinit_child();
 	hs_bins_reinit_child();

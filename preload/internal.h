@@ -488,5 +488,9 @@ void hs_init_early(void);
 void hs_init(void);
 /* First slow-path allocation of a thread: arm its cache teardown. */
 void hs_thread_start(void);
+/* This process was forked while other threads of its parent had used the
+ * allocator: a header or canary one of them was writing at that instant
+ * stays half written here, its writer gone (checks.c, at exit). */
+extern bool hs_forked_amid_threads;
 
 #endif

@@ -9,7 +9,8 @@
 #                 overwritten late (must be ignored), then fork
 #   many_threads  1000 short-lived threads, blocks left in their caches
 #   spawn_exec    vfork+execve and posix_spawn of an allocating child
-#   fork_thread   fork from a thread while others allocate (20 children)
+#   fork_thread   fork from a thread while others allocate (20 children,
+#                 5 runs)
 #   signal_malloc a SIGALRM handler allocating inside malloc (shim only:
 #                 glibc itself corrupts its heap here, see fork_signal.sh)
 #   signal_error  a SIGALRM handler committing invalid frees while its
@@ -97,7 +98,13 @@ run_case "dlopen_alloc" 20 1 "$P/dlopen_alloc" "$tmp/alloclib.so" 50
 run_case "env_churn" 20 1 "$P/env_churn" 20000
 run_case "many_threads" 30 1 "$P/many_threads" 1000
 run_case "spawn_exec (vfork+exec, posix_spawn)" 20 1 "$P/spawn_exec" 5
-run_case "fork_thread" 30 1 "$P/fork_thread" 20
+# A child forked while another thread was writing a header inherits it
+# half written; the exit check once reported it (4 runs in 40 failed).
+bad=0
+for i in 1 2 3 4 5; do
+  run_case "fork_thread run $i/5" 30 1 "$P/fork_thread" 20 >"$tmp/ft.log" || { cat "$tmp/ft.log"; bad=$((bad + 1)); }
+done
+[ "$bad" = 0 ] && echo "ok   fork_thread x5"
 run_case "signal_malloc" 20 0 "$P/signal_malloc" 1
 run_case "altstack_coroutine" 20 1 "$P/altstack_coroutine"
 
