@@ -1,16 +1,18 @@
 # heapscope — build, test, demo, bench.
 #
-# Layout conventions (new files are picked up without editing this file):
-#   preload/*.c            -> build/libheapscope.so
-#                             files named preload/hook_*.c hold the exported
-#                             entry points (malloc, operator new, ...); the rest
-#                             is the "core" that unit tests link directly.
-#   analyzer/*.c           -> linked into build/heapscope (and analyzer tests)
-#   cli/*.c                -> build/heapscope (cli/main.c has main)
-#   tests/unit/preload/*.c -> Check tests linked with the preload core
-#   tests/unit/shim/*.c    -> Check tests linked with the whole shim (so the
+# Layout conventions (new files are picked up without editing this file;
+# docs/ARCHITECTURE.md has the tree and what each folder may call):
+#   preload/**/*.c         -> build/libheapscope.so
+#                             files named preload/hooks/hook_*.c hold the
+#                             exported entry points (malloc, operator new, ...);
+#                             the rest is the "core" that unit tests link.
+#   analyzer/**/*.c        -> linked into build/heapscope (and analyzer tests)
+#   cli/**/*.c             -> build/heapscope (cli/main.c has main)
+#   tests/unit/{alloc,record,faults,leaks}/*.c
+#                          -> Check tests linked with the preload core
+#   tests/unit/hooks/*.c   -> Check tests linked with the whole shim (so the
 #                             test process itself runs on our malloc)
-#   tests/unit/analyzer/*.c-> Check tests linked with the analyzer
+#   tests/unit/analyzer/**/*.c -> Check tests linked with the analyzer
 #   tests/progs/*.c|*.cc   -> helper programs for end-to-end tests
 #   tests/e2e/*.sh         -> end-to-end tests, run by tests/run.sh
 #   samples/*.c|*.cc       -> build/samples/NAME
@@ -22,6 +24,10 @@ B       := build
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 BASE    := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP
+# Sources name headers of other folders from the part's root:
+# "alloc/alloc.h", "trace/trace_read.h".
+PRELOAD_INC  := -Ipreload
+ANALYZER_INC := -Ianalyzer
 # The shim runs inside other processes: position independent, nothing
 # exported by accident, initial-exec TLS (no allocation on first access),
 # and no builtin assumptions about malloc/free in our own code.
@@ -36,17 +42,19 @@ DW_LIBS    := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 UNW_LIBS   := -lunwind
 SHIM_LIBS  := $(UNW_LIBS) -lpthread -ldl
 
-PRELOAD_SRC  := $(wildcard preload/*.c)
-HOOK_SRC     := $(wildcard preload/hook_*.c)
+PRELOAD_SRC  := $(sort $(shell find preload -name '*.c'))
+HOOK_SRC     := $(wildcard preload/hooks/hook_*.c)
 CORE_SRC     := $(filter-out $(HOOK_SRC),$(PRELOAD_SRC))
 PRELOAD_OBJ  := $(PRELOAD_SRC:%.c=$(B)/%.o)
 CORE_OBJ     := $(CORE_SRC:%.c=$(B)/%.o)
-ANALYZER_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard analyzer/*.c))
-CLI_OBJ      := $(patsubst %.c,$(B)/%.o,$(wildcard cli/*.c))
+ANALYZER_OBJ := $(patsubst %.c,$(B)/%.o,$(sort $(shell find analyzer -name '*.c')))
+CLI_OBJ      := $(patsubst %.c,$(B)/%.o,$(sort $(shell find cli -name '*.c')))
 
-UT_PRELOAD := $(patsubst tests/unit/preload/%.c,$(B)/tests/unit/preload/%,$(wildcard tests/unit/preload/*.c))
-UT_SHIM    := $(patsubst tests/unit/shim/%.c,$(B)/tests/unit/shim/%,$(wildcard tests/unit/shim/*.c))
-UT_ANALYZER:= $(patsubst tests/unit/analyzer/%.c,$(B)/tests/unit/analyzer/%,$(wildcard tests/unit/analyzer/*.c))
+UT_CORE_SRC := $(wildcard tests/unit/alloc/*.c tests/unit/record/*.c tests/unit/checks/*.c \
+                          tests/unit/faults/*.c tests/unit/leaks/*.c)
+UT_PRELOAD := $(patsubst %.c,$(B)/%,$(UT_CORE_SRC))
+UT_SHIM    := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/hooks/*.c))
+UT_ANALYZER:= $(patsubst %.c,$(B)/%,$(shell find tests/unit/analyzer -name '*.c'))
 PROGS_C    := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 PROGS_CXX  := $(patsubst tests/progs/%.cc,$(B)/tests/progs/%,$(wildcard tests/progs/*.cc))
 SAMPLES    := $(patsubst samples/%.c,$(B)/samples/%,$(wildcard samples/*.c)) \
@@ -66,30 +74,32 @@ $(B)/libheapscope.so: $(PRELOAD_OBJ)
 
 $(B)/preload/%.o: preload/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
+	$(CC) $(SHIM_CFLAGS) $(PRELOAD_INC) -c -o $@ $<
 
 $(B)/analyzer/%.o: analyzer/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(DW_CFLAGS) -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) $(DW_CFLAGS) -c -o $@ $<
 
 $(B)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -DHS_VERSION='"$(shell cat VERSION 2>/dev/null || echo 0.1.0)"' -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) -Icli -DHS_VERSION='"$(shell cat VERSION 2>/dev/null || echo 0.1.0)"' -c -o $@ $<
 
 $(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ)
 	$(CC) -o $@ $^ $(DW_LIBS) -lm
 
-$(B)/tests/unit/preload/%: tests/unit/preload/%.c $(wildcard tests/unit/preload/*.h) $(CORE_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ipreload -o $@ $< $(CORE_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
+UT_INC := -Itests/unit
 
-$(B)/tests/unit/shim/%: tests/unit/shim/%.c $(PRELOAD_OBJ)
+$(UT_PRELOAD): $(B)/tests/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -fno-builtin -Ipreload -o $@ $< $(PRELOAD_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
+	$(CC) $(HOST_CFLAGS) $(UT_INC) $(PRELOAD_INC) -o $@ $< $(CORE_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
 
-$(B)/tests/unit/analyzer/%: tests/unit/analyzer/%.c $(ANALYZER_OBJ)
+$(UT_SHIM): $(B)/tests/unit/%: tests/unit/%.c $(PRELOAD_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(DW_CFLAGS) -Ianalyzer -o $@ $< $(ANALYZER_OBJ) $(DW_LIBS) $(CHECK_LIBS) -lm
+	$(CC) $(HOST_CFLAGS) -fno-builtin $(UT_INC) $(PRELOAD_INC) -o $@ $< $(PRELOAD_OBJ) $(SHIM_LIBS) $(CHECK_LIBS)
+
+$(UT_ANALYZER): $(B)/tests/unit/%: tests/unit/%.c $(ANALYZER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(DW_CFLAGS) $(UT_INC) $(ANALYZER_INC) -o $@ $< $(ANALYZER_OBJ) $(DW_LIBS) $(CHECK_LIBS) -lm
 
 # Test programs and samples keep frame pointers and full debug info so that
 # stacks and file:line are exact; -O0 keeps leak cases from being optimised

@@ -4,10 +4,10 @@
  * JSON one.
  */
 #include "cli.h"
-#include "../analyzer/html.h"
-#include "../analyzer/report.h"
-#include "../analyzer/svg.h"
-#include "../analyzer/util.h"
+#include "pictures/html.h"
+#include "report/report.h"
+#include "pictures/svg.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ static int close_out(FILE *f, const char *name)
 	return bad ? -1 : 0;
 }
 
-/* --html: the report as one page (analyzer/html.c). */
+/* --html: the report as one page (analyzer/pictures/html.c). */
 static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
                       const struct hs_report_opts *o, long pid)
 {

@@ -8,14 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../analyzer/suppress.h"
+#include "analysis/suppress.h"
 
-/* Exit codes of heapscope itself (the program's own status is passed
- * through by `run`). */
-#define HS_EXIT_TRACE   1     /* trace unreadable or damaged; internal failure */
-#define HS_EXIT_USAGE   2     /* bad option, value or suppression file        */
-#define HS_EXIT_NOEXEC  126   /* program found but could not be executed      */
-#define HS_EXIT_NOTFOUND 127  /* program not found (as a shell says)          */
+#include "exit_status.h"
 
 /* Deepest stack the shim records (HEAPSCOPE_STACK_DEPTH, preload/config.c). */
 #define HS_MAX_RECORD_DEPTH 256
@@ -60,14 +55,6 @@ struct hs_trace;
  * found. Returns 0, or -1 when an output file could not be written. */
 int  hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
                    unsigned flags, bool *problems);
-
-/* ---- traces.c: where the shim put the traces of a run ----------------- */
-/* The trace of image `gen` (0, then 1, 2 ... after each exec) of process
- * pid, named as the shim names it from the HEAPSCOPE_OUT pattern. */
-char *hs_cli_trace_name(const char *pattern, long pid, unsigned gen);
-/* Say which descendants of root_pid wrote traces (files that match the
- * pattern, written since `since`), so the user knows where to look. */
-void hs_cli_list_children(FILE *f, const char *pattern, long root_pid, long since);
 
 int  hs_cmd_run(struct hs_cli *c);
 int  hs_cmd_report(struct hs_cli *c);

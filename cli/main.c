@@ -4,7 +4,7 @@
  * the command.
  */
 #include "cli.h"
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
  * Every problem is one line on stderr and exit code 2.
  */
 #include "cli.h"
-#include "../analyzer/trace_read.h"
-#include "../analyzer/util.h"
+#include "trace/trace_read.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -13,8 +13,9 @@
  * pass SIGTERM/SIGHUP on to it.
  */
 #include "cli.h"
-#include "../analyzer/trace_read.h"
-#include "../analyzer/util.h"
+#include "trace/trace_files.h"
+#include "trace/trace_read.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -230,7 +231,7 @@ static bool report_chain(const struct hs_cli *c, const char *pattern, pid_t pid,
 	bool failed = false;
 	*problems = false;
 	for (unsigned gen = 0;; gen++) {
-		char *name = hs_cli_trace_name(pattern, pid, gen);
+		char *name = hs_trace_file_name(pattern, pid, gen);
 		struct hs_trace tr;
 		if (hs_trace_read(name, &tr) < 0) {
 			failed = true;
@@ -243,7 +244,7 @@ static bool report_chain(const struct hs_cli *c, const char *pattern, pid_t pid,
 		char *next = NULL;
 		bool more = false, found = false;
 		if (tr.end == HS_END_EXEC) {
-			next = hs_cli_trace_name(pattern, pid, gen + 1);
+			next = hs_trace_file_name(pattern, pid, gen + 1);
 			more = access(next, F_OK) == 0;
 		}
 		if (tr.lines && hs_cli_report(c, &tr, stderr, more ? HS_OUT_FOUND_ONLY
@@ -305,7 +306,7 @@ int hs_cmd_run(struct hs_cli *c)
 
 	bool problems;
 	bool failed = report_chain(c, pattern, pid, &problems);
-	hs_cli_list_children(stderr, pattern, pid, (long)started);
+	hs_trace_files_children(stderr, pattern, pid, (long)started);
 	free(pattern);
 	if (c->error_exitcode && (problems || failed))
 		return c->error_exitcode;

@@ -48,7 +48,7 @@ struct heapscope_api_v1 {
 };
 
 #ifdef HEAPSCOPE_SHIM
-/* Building libheapscope.so: the real functions (preload/api.c). */
+/* Building libheapscope.so: the real functions (preload/hooks/api.c). */
 const struct heapscope_api_v1 *heapscope_api_v1(void);
 int           hs_running(void);
 int           hs_fail_begin(const char *policy);

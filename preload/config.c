@@ -16,7 +16,10 @@ struct hs_config hs_cfg = {
 	.checks = -1,                   /* unset: follows .enabled            */
 	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
+	.stack_cache = 1,
 };
+int hs_initialized;
+int hs_recording;
 
 /* Parse a decimal number in [lo, hi]; false on anything else. */
 static bool parse_num(const char *s, long lo, long hi, long *out)
@@ -90,7 +93,7 @@ void hs_config_init(void)
 {
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
-	read_bool("HEAPSCOPE_STACK_CACHE", &hs_stack_cache_enabled);
+	read_bool("HEAPSCOPE_STACK_CACHE", &hs_cfg.stack_cache);
 	/* --no-children: an exec'd descendant (the recorder marks them with
 	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
 	 * children are always traced, as valgrind does. */
@@ -105,5 +108,4 @@ void hs_config_init(void)
 	read_bool("HEAPSCOPE_CHECKS", &hs_cfg.checks);
 	read_size("HEAPSCOPE_QUARANTINE", (size_t)1 << 40, &hs_cfg.quarantine_bytes);
 	read_bool("HEAPSCOPE_ABORT_ON_ERROR", &hs_cfg.abort_on_error);
-	hs_checks_configure();
 }

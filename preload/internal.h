@@ -1,27 +1,29 @@
 /*
- * internal.h — the table of contents of libheapscope.so.
+ * internal.h — the table of contents of libheapscope.so, and what every
+ * part of it may use.
  *
- * The shim replaces the malloc family. Memory comes from three places:
+ * The shim is built in layers; each folder owns one part and calls only
+ * the folders below it (tests/e2e/layering.sh checks the #include lines
+ * and the symbols every object file takes):
  *
- *   bins   small blocks (slot <= HS_BIN_MAX_SLOT bytes, header included),
- *          carved from slabs; a per-thread cache serves the common case
- *          without a lock.                                       (bins.c)
- *   buddy  page blocks from 4 MiB arenas, split and merged the kernel's
- *          way; allocations are page exact (the tail of a power-of-two
- *          block goes straight back, like alloc_pages_exact).     (buddy.c)
- *   huge   anything larger than an arena: its own mmap.          (huge.c)
+ *   hooks/   the exported entry points (malloc family, operator new and
+ *            delete, exit, exec, the heapscope.h API) and the process's
+ *            life: start-up, fork, exit, fatal signals.     (hooks.h)
+ *   leaks/   the reachability scan at exit.                 (leaks.h)
+ *   checks/  heap error checks: canaries, quarantine, error reports.
+ *                                                           (checks.h)
+ *   faults/  the OOM policy: which call fails.              (faults.h)
+ *   record/  the trace file, call stacks, the module map, samples and
+ *            heap snapshots.                                (record.h)
+ *   alloc/   the allocator: bins, buddy, huge mappings, the 16-byte
+ *            header, the pagemap.                           (alloc.h)
+ *   .        this file, util.c (output and environment without malloc)
+ *            and config.c (the HEAPSCOPE_* settings).
  *
- * Every block handed out starts with a 16-byte struct hs_header directly
- * before the user pointer; user pointers are 16-byte aligned. A radix map
- * of 4 MiB granules (pagemap.c) tells in two loads whether an address
- * belongs to us and to which arena, so foreign pointers are recognised
- * before we read a byte of them.
- *
- * Invariants (checked by the unit tests):
- *   user == (char *)hdr + HS_HEADER_SIZE, user % 16 == 0
- *   arena->base % HS_ARENA_SIZE == 0, arena covers HS_ARENA_PAGES pages
- *   a buddy block of order k starts at a page index i with i % (1<<k) == 0
- *   free pages + allocated pages + slab pages == HS_ARENA_PAGES, per arena
+ * leaks/, checks/ and faults/ sit side by side: none calls another.
+ * Where a lower part must let an upper one act (the allocator frees a
+ * block that the checks want to quarantine), it goes through a table of
+ * hooks the upper part fills in (struct hs_alloc_hooks, alloc.h).
  */
 #ifndef HS_INTERNAL_H
 #define HS_INTERNAL_H
@@ -33,243 +35,9 @@
 #include <stdint.h>
 #include <pthread.h>
 
-#include "header.h"
-
 #define HS_API     __attribute__((visibility("default")))
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-
-/* ---- geometry --------------------------------------------------------- */
-#define HS_PAGE_SHIFT   12
-#define HS_PAGE_SIZE    ((size_t)1 << HS_PAGE_SHIFT)
-#define HS_MAX_ORDER    10                      /* inclusive, as in Linux  */
-#define HS_NR_ORDERS    (HS_MAX_ORDER + 1)      /* length of free_area[]   */
-#define HS_ARENA_PAGES  ((size_t)1 << HS_MAX_ORDER)
-#define HS_ARENA_SHIFT  (HS_PAGE_SHIFT + HS_MAX_ORDER)
-#define HS_ARENA_SIZE   ((size_t)1 << HS_ARENA_SHIFT)    /* 4 MiB = granule */
-#define HS_ALIGN        16
-/* Largest request we even try: bigger ones fail with ENOMEM at once, so
- * that size arithmetic below can never overflow. */
-#define HS_MAX_REQUEST  ((size_t)1 << 46)
-
-/* ---- pagemap.c: which granule is whose -------------------------------- */
-/* A granule entry is 0 (not ours), a struct hs_arena * (low bit 0), or the
- * base of a huge mapping with HS_GRANULE_HUGE set. Lookups take no lock. */
-#define HS_GRANULE_HUGE ((uintptr_t)1)
-uintptr_t hs_pagemap_get(const void *addr);
-bool      hs_pagemap_set(const void *granule_base, size_t len, uintptr_t value);
-
-/* ---- buddy.c: page blocks --------------------------------------------- */
-enum hs_page_state {
-	PG_UNUSED = 0,   /* inside a free block, not its head               */
-	PG_FREE,         /* head of a free block of 'order'                   */
-	PG_LARGE,        /* head of an allocated block of 'npages' pages      */
-	PG_SLAB,         /* head of a slab (bins.c owns the slab fields)      */
-	PG_TAIL,         /* a later page of a large block or slab: see 'head' */
-};
-
-struct hs_slab;
-
-/* One per page of an arena, kept outside the arena so that free pages are
- * never touched (they may have been given back with MADV_DONTNEED). */
-struct hs_page {
-	uint8_t  state;          /* enum hs_page_state                        */
-	uint8_t  order;          /* PG_FREE: order of the free block          */
-	uint8_t  dirty;          /* PG_FREE: pages may be resident            */
-	uint8_t  unused;
-	uint32_t head;           /* PG_TAIL: page index of the block's head   */
-	uint32_t npages;         /* PG_LARGE / PG_SLAB: length in pages       */
-	union {
-		uint32_t hdr_off;    /* PG_LARGE: header offset from block start
-		                        (non-zero only for aligned blocks)     */
-		uint32_t freed_ms;   /* PG_FREE and dirty: when it was freed, on
-		                        the buddy's coarse clock (decay purge)  */
-	};
-	struct hs_page *prev, *next;  /* PG_FREE: free_area[order] list       */
-	struct hs_slab *slab;    /* PG_SLAB: the slab descriptor              */
-	struct hs_arena *arena;  /* the arena this page belongs to            */
-};
-
-struct hs_arena {
-	char *base;                        /* HS_ARENA_SIZE aligned           */
-	struct hs_arena *next;             /* all arenas, for walks           */
-	uint32_t free_pages;               /* pages in free blocks            */
-	uint32_t index;                    /* creation order, for heap maps   */
-	struct hs_page pages[HS_ARENA_PAGES];
-};
-
-struct hs_buddy_stats {
-	size_t arenas;                     /* arenas mapped now               */
-	size_t free_pages;                 /* pages in free blocks            */
-	size_t nr_free[HS_NR_ORDERS];      /* free blocks per order (buddyinfo)*/
-	size_t dirty_pages;                /* free pages possibly resident    */
-};
-
-/* Allocate exactly npages (1..HS_ARENA_PAGES) contiguous pages; the block
- * is marked PG_LARGE (or PG_SLAB when slab is non-NULL). NULL when the
- * system refuses memory. Takes the buddy lock. */
-void *hs_buddy_alloc(size_t npages, struct hs_slab *slab);
-/* Give back a block from hs_buddy_alloc; merges with free buddies. */
-void  hs_buddy_free(void *block);
-/* Resize a PG_LARGE block in place; false (and no change) if the pages
- * after it are not free. Shrinking always succeeds. */
-bool  hs_buddy_resize(void *block, size_t new_npages);
-/* Give back the first lead pages of a PG_LARGE block; returns where the
- * kept part starts (the block itself if there is nothing to trim). */
-char *hs_buddy_trim_front(void *block, size_t lead);
-/* The head page meta of the block containing addr, or NULL if addr is not
- * inside an allocated buddy block (free pages, not ours). Lock free: the
- * caller must own the block (it was handed out and not yet freed). */
-struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out);
-void  hs_buddy_stats(struct hs_buddy_stats *out);
-/* Visit every arena under the buddy lock (heap maps, leak scan). */
-void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
-static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
-{
-	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
-}
-void  hs_buddy_lock(void);      /* fork handlers */
-void  hs_buddy_unlock(void);
-void  hs_buddy_reinit_child(void);
-
-/* ---- bins.c: size classes and slabs ----------------------------------- */
-#define HS_NR_BINS       39
-#define HS_BIN_MAX_SLOT  32768          /* largest slot, header included  */
-#define HS_BIN_MAX_USER  (HS_BIN_MAX_SLOT - HS_HEADER_SIZE)
-
-struct hs_slab {
-	char    *base;                  /* first slot                         */
-	void    *free;                  /* freed slots, linked through user[0] */
-	uint32_t carved;                /* slots handed out at least once     */
-	uint32_t used;                  /* slots live or in a thread cache    */
-	uint32_t capacity;              /* slots that fit                     */
-	uint32_t slot_size;             /* bytes per slot, header included    */
-	uint8_t  bin;
-	uint8_t  in_partial;            /* on the central partial list        */
-	struct hs_slab *prev, *next;    /* central partial list of its bin    */
-};
-
-extern const uint32_t hs_bin_slot_size[HS_NR_BINS];
-/* Smallest bin whose slot holds a header plus n user bytes; n must be
- * <= HS_BIN_MAX_USER. Classes: 32..128 by 16, then four per doubling up
- * to 32768, so rounding wastes at most 25% (12.5% on average). */
-static inline unsigned hs_size_to_bin(size_t n)
-{
-	size_t slot = n + HS_HEADER_SIZE;
-	if (slot <= 128)
-		return slot <= 32 ? 0 : (unsigned)((slot + 15) >> 4) - 2;
-	size_t s = slot - 1;
-	unsigned msb = 63u - (unsigned)__builtin_clzl(s);      /* 7..14 */
-	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
-}
-
-/* Per-thread cache: one singly linked list per bin, no lock. */
-struct hs_tcache_bin {
-	void    *head;                  /* slot (header address) list         */
-	uint32_t count;
-	uint32_t limit;                 /* flush half when count exceeds it   */
-};
-struct hs_tcache {
-	struct hs_tcache_bin bins[HS_NR_BINS];
-	int state;                      /* 0 unset, 1 live, 2 torn down       */
-};
-extern __thread struct hs_tcache hs_tc;
-
-/* A free slot's link to the next one lives in its first user word. */
-static inline void *hs_slot_next(void *slot)
-{
-	return *(void **)((char *)slot + HS_HEADER_SIZE);
-}
-static inline void hs_slot_set_next(void *slot, void *next)
-{
-	*(void **)((char *)slot + HS_HEADER_SIZE) = next;
-}
-
-/* Slow paths behind the inline cache (bins.c). Slots are header addresses. */
-void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
-void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
-void  hs_bins_release_slot(void *slot);    /* no cache: straight back     */
-void *hs_bins_take_slot(unsigned bin);     /* no cache: straight out      */
-void  hs_tcache_teardown(struct hs_tcache *tc);
-/* The slot (header address) that contains addr, from slab geometry. */
-void *hs_bins_slot_of(struct hs_page *head, const void *addr);
-void  hs_bins_lock_all(void);
-void  hs_bins_unlock_all(void);
-void  hs_bins_reinit_child(void);
-
-/* ---- huge.c: direct mappings above an arena --------------------------- */
-void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
-void   hs_huge_free(void *user);
-void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
-bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
-bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
-size_t hs_huge_capacity(const void *user);
-size_t hs_huge_mapped_bytes(void);
-void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
-void   hs_huge_lock(void);
-void   hs_huge_unlock(void);
-void   hs_huge_reinit_child(void);
-
-/* ---- heap.c: one allocation API over the three sources ---------------- */
-/* Where a block lives; derived from the pagemap and page metadata. */
-enum hs_where { HS_NOT_OURS = 0, HS_IN_BIN, HS_IN_BUDDY, HS_IN_HUGE, HS_IN_BOOT };
-
-void  *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack);
-void  *hs_heap_realloc(void *user, size_t size, uint32_t stack);
-/* Validate a pointer handed to free/realloc: returns its header or NULL
- * and sets *where. Never reads memory that is not ours. */
-struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
-void   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
-/* Give the memory of a block already marked FREED and counted back to its
- * home (thread cache, buddy, mapping): the second half of release, used
- * when a block leaves the quarantine. */
-void   hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where);
-/* Where a valid header lives, from its bin field (no lookup). */
-static inline enum hs_where hs_heap_where(const struct hs_header *h)
-{
-	return h->bin < HS_NR_BINS ? HS_IN_BIN : h->bin == HS_BIN_LARGE ? HS_IN_BUDDY
-	       : h->bin == HS_BIN_HUGE ? HS_IN_HUGE : HS_IN_BOOT;
-}
-size_t hs_heap_capacity(const void *user);  /* bytes usable after user    */
-
-/* Live-block walk for the leak scan and heap maps: calls fn for every
- * block whose header says LIVE. Caller must have stopped other threads
- * from allocating (exit) or accept a racy view (sampling). */
-typedef void (*hs_block_fn)(struct hs_header *h, void *user, void *ctx);
-void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
-/* Every carved slot's, large block's, huge block's and boot block's header
- * position, valid or not, live or freed (the exit check wants the damaged
- * ones). Same locking as hs_heap_foreach_live. */
-typedef void (*hs_header_fn)(struct hs_header *h, void *ctx);
-void hs_heap_foreach_header(hs_header_fn fn, void *ctx);
-
-/* Counters: each thread counts in its own TLS and folds into the global
- * atomics on slow paths (and at thread exit), so the fast path touches no
- * shared cache line. Global figures lag by at most FOLD_BYTES per running
- * thread; peak_bytes is the peak of the folded live total. */
-struct hs_counters {
-	uint64_t allocs, frees;
-	uint64_t live_bytes;                    /* requested bytes live       */
-	uint64_t peak_bytes;
-};
-struct hs_tstat {
-	uint64_t allocs, frees;
-	int64_t  live;                          /* bytes, since the last fold */
-};
-extern __thread struct hs_tstat hs_ts;
-void hs_counters_fold(void);
-void hs_counters_read(struct hs_counters *out);
-
-/* ---- boot.c: memory for calls that cannot use the heap ---------------- */
-/* A malloc that interrupts the allocator in the same thread (a signal
- * handler) is served from here, lock free; such blocks are never reused. */
-#define HS_BIN_BOOT 0xFD
-void *hs_boot_alloc(size_t size, size_t align, unsigned kind);  /* user ptr */
-bool  hs_boot_owns(const void *p);
-void  hs_boot_foreach(void (*fn)(struct hs_header *, void *), void *ctx);
-
-/* Set while this thread is inside the allocator proper. */
-extern __thread volatile int hs_busy;
 
 /* ---- util.c: output without stdio, environment without getenv --------- */
 /* Format into buf: %s %d %u %zu %lu %x %p %c %%; returns length. */
@@ -290,207 +58,15 @@ struct hs_config {
 	                           default: on when recording)                */
 	size_t quarantine_bytes;/* per-thread quarantine budget, 0 = none     */
 	int    abort_on_error;  /* stop at the first heap error               */
+	int    stack_cache;     /* per-thread stack cache (record/stackcache.c) */
 };
 extern struct hs_config hs_cfg;
 void hs_config_init(void);
 
-/* ---- errors.c: the program misused the heap ---------------------------- */
-/* Report one heap error: a line on stderr, an `E` line in the trace with
- * the current stack (captured here), then carry on, or stop when
- * hs_cfg.abort_on_error. kind: the JSON error kind ("invalid_free",
- * "double_free", "realloc_freed", "mismatched_free", "heap_overflow",
- * "write_after_free"); call: the entry point ("free", "delete[]", ...) or
- * NULL when the error was found elsewhere (quarantine, exit); addr: the
- * address the program passed, or the first damaged byte; the detail is
- * one line, memcheck's words. Call with no allocator lock held: the
- * stack capture may allocate. */
-void hs_error(const char *kind, const char *call, const void *addr,
-              uint32_t alloc_stack, uint32_t free_stack, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-unsigned long hs_error_count(void);
-
-/* The free stack of a freed block, kept in its second user word (the first
- * is the cache link) with 32 bits of check over the stack id, the block's
- * address and the secret, so it survives the quarantine and the thread
- * cache until the slot is reused, and is believed only where it was
- * written and only if the program did not write over it after the free.
- * Every block with a canary has >= 16 bytes of room. One multiply: this
- * runs on every free. */
-static inline uint64_t hs_free_record_word(const void *user, uint32_t free_stack)
-{
-	uint64_t x = ((uint64_t)(uintptr_t)user ^ hs_secret ^ ((uint64_t)free_stack << 20))
-	             * 0x9E3779B97F4A7C15ull;
-	return (x & 0xFFFFFFFF00000000ull) | free_stack;
-}
-static inline void hs_free_record_put(void *user, uint32_t free_stack)
-{
-	uint64_t w = hs_free_record_word(user, free_stack);
-	__builtin_memcpy((char *)user + 8, &w, sizeof w);
-}
-static inline uint32_t hs_free_record_get(const void *user)   /* 0: none */
-{
-	uint64_t w;
-	__builtin_memcpy(&w, (const char *)user + 8, sizeof w);
-	uint32_t stack = (uint32_t)w;
-	return stack && w == hs_free_record_word(user, stack) ? stack : 0;
-}
-
-/* ---- checks: canaries, quarantine, fill (checks.c, quarantine.c) -------- */
-/* With checks on every block is followed by HS_CANARY bytes of
- * HS_CANARY_BYTE (header.guard says so), and a freed block waits in a
- * per-thread quarantine, filled with HS_FREED_BYTE, before its memory is
- * reused. hs_guard is HS_CANARY when checks are on and 0 when off: the
- * plain paths test that one word. */
-#define HS_CANARY       8
-#define HS_CANARY_BYTE  0xFB
-#define HS_FREED_BYTE   0xFD
-#define HS_CANARY_WORD  0xFBFBFBFBFBFBFBFBull
-#define HS_FILL_MAX     1024    /* bytes of a freed block filled/verified */
-extern size_t hs_guard;
-
-/* Bytes to reserve for a block of size user bytes (room for the canary,
- * and >= 16 so the free record fits). size <= HS_MAX_REQUEST: no wrap. */
-static inline size_t hs_room(size_t size, size_t guard)
-{
-	size_t r = size + guard;
-	return guard && r < 16 ? 16 : r;
-}
-static inline void hs_canary_put(void *user, size_t size)
-{
-	uint64_t w = HS_CANARY_WORD;
-	__builtin_memcpy((char *)user + size, &w, sizeof w);
-}
-static inline bool hs_canary_ok(const struct hs_header *h)
-{
-	uint64_t w;
-	if (!h->guard)
-		return true;
-	__builtin_memcpy(&w, (const char *)h + HS_HEADER_SIZE + h->size, sizeof w);
-	return w == HS_CANARY_WORD;
-}
-
-/* Which API families a release call accepts, as a mask of 1 << kind (the
- * MOVED flag makes kind >= 8, outside every mask: such blocks always take
- * the slow path). */
-#define HS_ACCEPT_FREE         ((1u << HS_KIND_MALLOC) | (1u << HS_KIND_ALIGNED))
-#define HS_ACCEPT_DELETE       (1u << HS_KIND_NEW)
-#define HS_ACCEPT_DELETE_ARRAY (1u << HS_KIND_NEW_ARRAY)
-
-/* free/delete with checks on (quarantine.c): ra and fp are the caller's return
- * address and frame pointer (__builtin_return_address(0) and
- * __builtin_frame_address(1) in the hook) for the free stack. Also handles
- * every error of a release call. */
-void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
-                     const char *call);
-/* Vet a pointer handed to a release call (free, delete, realloc) that is
- * not plainly fine: report an invalid, double or mismatched release.
- * true: go on releasing *hp (LIVE; *where may be HS_IN_BOOT); false: the
- * call must be ignored (reported, or a boot block). */
-bool hs_release_vet(void *p, unsigned accept, const char *call,
-                    struct hs_header **hp, enum hs_where *where);
-/* hs_release_vet for the checked free: keeps errno, releases boot blocks
- * itself (returns false for them). */
-bool hs_checked_vet(void *p, unsigned accept, const char *call,
-                    struct hs_header **hp, enum hs_where *where);
-/* A damaged header is reported once: true if h was told before (and
- * remembers it otherwise). */
-bool hs_damage_told(const void *h);
-/* The canary of a live block, checked on free and realloc: false (and
- * reported) if it was overwritten. */
-bool hs_check_canary(struct hs_header *h, const char *call);
-/* A free slot in a thread cache keeps a FREED header of its bin; an
- * overrun from the block before it that reached its link (the next word)
- * went through the header's bin and state bytes first. Those two bytes
- * are compared (garbage passes with odds 1/4096), not the whole check:
- * this runs on every checked malloc. */
-static inline bool hs_free_slot_ok(const void *slot, unsigned bin)
-{
-	const struct hs_header *h = slot;
-	return h->state == HS_FREED && h->bin == bin;
-}
-/* Report a cached slot whose header was overwritten and abandon the rest
- * of that cache list (its links cannot be trusted); never reused. */
-void hs_bad_cached_slot(struct hs_tcache_bin *tb, void *slot);
-/* At exit: canaries and headers of every block, this thread's quarantine. */
-void hs_checks_at_exit(void);
-/* Set hs_guard from hs_cfg (config.c calls it). */
-void hs_checks_configure(void);
-
-/* quarantine.c: h is a valid LIVE header the program just released; count
- * it freed, record the free stack, fill, and hold it until it ages out. */
-void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
-                        uint32_t free_stack);
-/* Verify and release everything this thread holds (thread exit, exit). */
-void hs_quarantine_drain(void);
-
-/* blockof.c: the block whose header or bytes contain addr (interior
- * pointers, damaged headers), without reading memory that is not ours.
- * Returns its header (valid, LIVE or FREED) or NULL. *slot_start is set
- * to the header position the geometry expects at addr's block (for
- * headers that fail their check), or NULL. */
-struct hs_header *hs_block_containing(const void *addr, struct hs_header **expected);
-/* The valid header of the block just before the one whose header is at
- * hdr (the likely source of an overrun into it), or NULL. */
-struct hs_header *hs_block_before(const struct hs_header *hdr);
-
-/* fpstack.h: hs_stack_capture_fp(ra, fp), a call stack from frame
- * pointers, starting at return address ra with the caller's frame pointer
- * fp; bounded by this thread's stack. Cheap enough for every free
- * (libunwind is not): frames without frame pointers are skipped or end
- * the walk, like ASan's fast unwinder. */
-
-/* ---- stacks.c: call stacks, interned ---------------------------------- */
-/* Unwind the caller's stack (frames inside heapscope skipped), intern it
- * and return its id (>= 1); 0 if recording is off or failed. Writes an
- * `S` line the first time a stack is seen. Re-entrancy safe. */
-uint32_t hs_stack_capture(void);
-/* The same for an allocation entry point that knows the program's call:
- * ra = its return address, cfa = the program's stack pointer after the
- * call (__builtin_dwarf_cfa()). Served from a per-thread cache of
- * verified stacks when it can be (stackcache.c). */
-uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa);
-uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth);
-void     hs_stack_cache_thread_exit(void);
-extern int hs_stack_cache_enabled;
-/* The return addresses of an interned stack; returns n (0 if unknown). */
-unsigned hs_stack_get(uint32_t id, const uintptr_t **ips);
-/* An id about to be named in an E, L or F line: makes sure this trace
- * (a fork child's has its own) has the S line first. Returns id. */
-uint32_t hs_stack_ref(uint32_t id);
-
-/* ---- trace.c: the trace file (docs/TRACE-FORMAT.md) ------------------- */
-/* Open the trace (safe create) and write the preamble; false if tracing is
- * off or the file could not be created (said once on stderr). */
-bool hs_trace_open(void);
-bool hs_trace_active(void);
-/* Append one complete record line (must end in '\n'); thread safe,
- * no allocation. */
-void hs_trace_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void hs_trace_flush(void);
-
-/* ---- leaks.c: reachability scan at exit ------------------------------- */
-/* Classify every live block (memcheck's four kinds) and write `C` and `L`
- * lines. Called once, from the exit path, other threads still running. */
-void hs_leaks_scan(void);
-
-/* ---- lifecycle.c: exit, signals, fork, exec --------------------------- */
-/* The one place the process's end is handled: final sample, leak scan,
- * `X` line, flush. Idempotent. how: "exit" or "signal". */
-void hs_finish(const char *how, int value);
-
-/* ---- init.c ------------------------------------------------------------ */
-/* hs_init_early: on the first allocation, whatever the time; sets what a
- * header needs (the secret). hs_init: our constructor, once libc is up;
- * reads the settings, opens the trace, installs fork handlers. */
+/* Start-up, as far as every part needs to know it (hooks/init.c sets
+ * both): our constructor has run, and the trace is open so stacks are
+ * captured. */
 extern int hs_initialized;
-extern int hs_recording;        /* stacks are captured: the trace is open */
-void hs_init_early(void);
-void hs_init(void);
-/* First slow-path allocation of a thread: arm its cache teardown. */
-void hs_thread_start(void);
-/* This process was forked while other threads of its parent had used the
- * allocator: a header or canary one of them was writing at that instant
- * stays half written here, its writer gone (checks.c, at exit). */
-extern bool hs_forked_amid_threads;
+extern int hs_recording;
 
 #endif

@@ -21,7 +21,7 @@ run_one() {  # name, command...
   fi
 }
 
-for t in build/tests/unit/*/*; do
+for t in $(find build/tests/unit -type f -perm -u+x | sort); do
   [ -x "$t" ] && [ -f "$t" ] || continue
   case "$t" in *.d|*.o) continue ;; esac
   [ -n "$pattern" ] && [[ "$t" != *"$pattern"* ]] && continue

@@ -50,7 +50,7 @@ done
 # Under the shim.
 if [ -f "$lib" ] && nm -D --defined-only "$lib" | grep -qw malloc; then
   nm -D --defined-only "$lib" | grep -qw heapscope_api_v1 \
-    || bad "$lib has malloc hooks but does not export heapscope_api_v1 (preload/api.c)"
+    || bad "$lib has malloc hooks but does not export heapscope_api_v1 (preload/hooks/api.c)"
   for v in "${variants[@]}"; do
     o=$(env -u HEAPSCOPE_FAIL HEAPSCOPE_OUT="$out/trace.$v.%p" LD_PRELOAD="$lib" \
         "$out/api_user.$v" 2>&1); rc=$?

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # caller=GLOB under the real shim: the functions named are static
 # functions of an executable linked without -rdynamic (dladdr cannot see
-# them; preload/symtab.c reads them from .symtab). samples/oom_unchecked:
+# them; preload/record/symtab.c reads them from .symtab). samples/oom_unchecked:
 #   caller=histogram  its calloc fails: SIGSEGV, and the F line's stack
 #                     is symbolized to the UNCHECKED line in histogram
 #   caller=label      the first malloc under label fails: SIGSEGV

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The shim's own code under AddressSanitizer + UndefinedBehaviorSanitizer:
-# the preload core (preload/*.c without the hook_*.c entry points, so the
+# the preload core (preload/**/*.c without the hooks/hook_*.c entry points, so the
 # sanitizer runtime keeps its own malloc) is compiled with
 # -fsanitize=address,undefined into build/asan/, every Check unit test in
-# tests/unit/preload/ is linked against it and run. Any sanitizer report
+# tests/unit/{alloc,record,faults,leaks}/ is linked against it and run. Any sanitizer report
 # fails (halt_on_error, UBSan made fatal), as does a failing unit test.
 # Prints a SKIP line and passes when gcc's sanitizer runtimes are missing.
 set -u
@@ -28,11 +28,11 @@ cflags="-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -
   -fvisibility=hidden -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free
   -fno-builtin-calloc -fno-builtin-realloc $san"
 objs=()
-for src in preload/*.c; do
-  case $src in preload/hook_*) continue ;; esac
+for src in $(find preload -name '*.c' | sort); do
+  case $src in preload/hooks/hook_*) continue ;; esac
   o="$out/preload/$(basename "${src%.c}").o"
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find preload -name '*.h' -newer "$o")" ]; then
-    $cc $cflags -c -o "$o" "$src" || { echo "FAIL sanitized_core: compiling $src"; exit 1; }
+    $cc $cflags -Ipreload -c -o "$o" "$src" || { echo "FAIL sanitized_core: compiling $src"; exit 1; }
   fi
   objs+=("$o")
 done
@@ -46,24 +46,25 @@ export CK_FORK=no   # one process per test binary: a report is attributed to it
 # read 8 bytes of /proc/self/pagemap per 4 KiB page of it (~30 GB), which
 # takes minutes. It is linked with the same core built for UBSan only.
 ubsan_objs=()
-for src in preload/*.c; do
-  case $src in preload/hook_*) continue ;; esac
+for src in $(find preload -name '*.c' | sort); do
+  case $src in preload/hooks/hook_*) continue ;; esac
   o="$out/preload/$(basename "${src%.c}").ubsan.o"
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find preload -name '*.h' -newer "$o")" ]; then
-    $cc ${cflags//-fsanitize=address,undefined/-fsanitize=undefined} -c -o "$o" "$src" ||
+    $cc ${cflags//-fsanitize=address,undefined/-fsanitize=undefined} -Ipreload -c -o "$o" "$src" ||
       { echo "FAIL sanitized_core: compiling $src (UBSan)"; exit 1; }
   fi
   ubsan_objs+=("$o")
 done
 
-for t in tests/unit/preload/*.c; do
+for t in tests/unit/{alloc,record,checks,faults,leaks}/*.c; do
+  [ -f "$t" ] || continue
   name=$(basename "${t%.c}")
   bin="$out/tests/$name"
   f=$cflags o=("${objs[@]}") what="ASan+UBSan"
   if [ "$name" = test_leakroots ]; then
     f=${cflags//-fsanitize=address,undefined/-fsanitize=undefined} o=("${ubsan_objs[@]}") what="UBSan only"
   fi
-  $cc $f -Ipreload -o "$bin" "$t" "${o[@]}" -lunwind -lpthread -ldl $check_libs ||
+  $cc $f -Ipreload -Itests/unit -o "$bin" "$t" "${o[@]}" -lunwind -lpthread -ldl $check_libs ||
     { echo "FAIL sanitized_core: linking $name"; fail=1; continue; }
   start=$(date +%s.%N)
   timeout -k 5 60 "$bin" >"$tmp/$name.out" 2>&1; rc=$?

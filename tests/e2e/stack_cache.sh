@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The per-thread stack cache (preload/stackcache.c) must never change a
+# The per-thread stack cache (preload/record/stackcache.c) must never change a
 # recorded stack: run deterministic programs with the cache on and off
 # (address randomisation off, so addresses compare) and require the same
 # set of S lines.

@@ -17,15 +17,6 @@
 extern char **environ;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* config.c's two neighbours in the shim, outside what is fuzzed here:
- * the stack cache switch it writes and the checks set-up it calls last. */
-int hs_stack_cache_enabled = 1;
-void hs_checks_configure(void)
-{
-	if (hs_cfg.checks != 0 && hs_cfg.checks != 1)
-		abort();
-}
-
 #define MAX_VARS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		saved = 1;
 	}
 	hs_cfg = defaults;
-	hs_stack_cache_enabled = 1;
 
 	/* Each entry in its own exact-size allocation so that ASan sees a
 	 * read past the end of one value. */
@@ -64,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (hs_cfg.quarantine_bytes > ((size_t)1 << 40))
 		abort();
-	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_stack_cache_enabled) & ~1)
+	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_cfg.stack_cache | hs_cfg.checks) & ~1)
 		abort();
 	for (size_t i = 0; i < nv; i++)
 		free(vars[i]);

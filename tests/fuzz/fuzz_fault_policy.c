@@ -1,6 +1,6 @@
 /*
  * fuzz_fault_policy.c — libFuzzer harness for the fault-policy parser
- * (preload/fault_policy.c: hs_fault_parse), which reads HEAPSCOPE_FAIL and
+ * (preload/faults/fault_policy.c: hs_fault_parse), which reads HEAPSCOPE_FAIL and
  * hs_fail_begin() strings inside malloc: it must never read past the
  * string, overrun its fixed caller[] or err[] buffers, or overflow.
  * The error buffer is sized exactly so ASan catches a one-byte overrun;
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "faults.h"
+#include "faults/faults.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

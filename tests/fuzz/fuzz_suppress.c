@@ -1,6 +1,6 @@
 /*
  * fuzz_suppress.c — libFuzzer harness for the suppression-file parser
- * (analyzer/suppress.c) and the matcher behind it (suppress_match.c):
+ * (analyzer/analysis/suppress.c) and the matcher behind it (suppress_match.c):
  * users pass files they found elsewhere, so both the parse and the glob
  * / LSan pattern matching of whatever was parsed must be safe and must
  * finish (patterns like "*a*a*a*a*b" must not take exponential time).
@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "suppress.h"
-#include "trace_read.h"
+#include "analysis/suppress.h"
+#include "trace/trace_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

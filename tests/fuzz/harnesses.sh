@@ -2,13 +2,13 @@
 # for each harness, the include flags and the project sources it links.
 # One place, so the fuzzer build and the `make check` replay build can
 # never drift apart.
-HS_READER="analyzer/trace_read.c analyzer/trace_lines.c analyzer/heapsnap.c analyzer/util.c"
+HS_READER="analyzer/trace/trace_read.c analyzer/trace/trace_lines.c analyzer/trace/heapsnap.c analyzer/util.c"
 HARNESSES="trace fault_policy suppress config"
 harness_flags() {
 	case $1 in
 	trace)        echo "-Ianalyzer tests/fuzz/fuzz_trace.c $HS_READER" ;;
-	suppress)     echo "-Ianalyzer tests/fuzz/fuzz_suppress.c analyzer/suppress.c analyzer/suppress_match.c $HS_READER" ;;
-	fault_policy) echo "-Ipreload tests/fuzz/fuzz_fault_policy.c preload/fault_policy.c" ;;
+	suppress)     echo "-Ianalyzer tests/fuzz/fuzz_suppress.c analyzer/analysis/suppress.c analyzer/analysis/suppress_match.c $HS_READER" ;;
+	fault_policy) echo "-Ipreload tests/fuzz/fuzz_fault_policy.c preload/faults/fault_policy.c" ;;
 	config)       echo "-Ipreload tests/fuzz/fuzz_config.c preload/config.c preload/util.c" ;;
 	*)            return 1 ;;
 	esac

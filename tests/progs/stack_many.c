@@ -1,6 +1,6 @@
 /*
  * stack_many.c — more distinct stacks than a thread's stack cache holds
- * frames for (preload/stackcache.c: a pool of 16384), so the pool is used
+ * frames for (preload/record/stackcache.c: a pool of 16384), so the pool is used
  * up and starts over many times while the same stacks keep coming back:
  * recursion to every depth from 1 to 40, each level allocating from one
  * of three call sites, under 32 different stack offsets (alloca), twice

@@ -1,0 +1,111 @@
+/*
+ * growth.h — does memory grow steadily (a leak), grow then stop (a cache,
+ * a warm-up), or stay flat? Judged from the samples (`T` lines).
+ *
+ * The method, for one series y(t) (VmSize, VmRSS or live heap bytes):
+ *  1. Resample onto min(n, HS_GROWTH_BUCKETS) equal time buckets, each
+ *     holding the maximum of its samples (at that sample's time), so
+ *     short peaks survive and a series of any length costs the same. Samples come from allocator slow paths, so a
+ *     stretch without any means the allocator neither took nor returned
+ *     memory: an empty bucket holds the value of the last sample before
+ *     it (and a bucket's maximum includes the value held into it).
+ *  2. rise = max(y) - y(first sample).
+ *     flat     if rise < max(HS_FLAT_BYTES, HS_FLAT_SHARE * y(first)).
+ *  3. Theil–Sen slopes (the median of the slopes between every pair of
+ *     points: a few jumps or outliers cannot drag it, unlike least
+ *     squares) over the whole run (s_all) and over its second half in
+ *     time (s_late).
+ *     likely_leak  if s_late > 0, s_late >= HS_LEAK_LATE_SHARE * s_all
+ *                  (the second half grows at least half as fast as the
+ *                  whole run) and the second half alone rose by more
+ *                  than the flat threshold (s_late * T/2): growth that
+ *                  goes on at a steady pace to the end;
+ *     plateau      otherwise: it grew, then stopped (or fell back).
+ *  4. Not judged (HS_VERDICT_NONE) with fewer than HS_GROWTH_MIN_SAMPLES
+ *     samples or a run shorter than HS_GROWTH_MIN_MS: a program that ran
+ *     a few milliseconds says nothing about the trend.
+ * The reported growth rate is s_late: how fast it grows now.
+ */
+#ifndef HS_GROWTH_H
+#define HS_GROWTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace/trace_read.h"
+
+#define HS_GROWTH_BUCKETS      64
+#define HS_GROWTH_MIN_SAMPLES  5
+#define HS_GROWTH_MIN_MS       200
+#define HS_FLAT_BYTES          (1024.0 * 1024.0)
+#define HS_FLAT_SHARE          0.05
+#define HS_LEAK_LATE_SHARE     0.5
+
+enum hs_verdict {
+	HS_VERDICT_NONE = 0,       /* not judged: too few samples or too short */
+	HS_VERDICT_FLAT,
+	HS_VERDICT_PLATEAU,
+	HS_VERDICT_LIKELY_LEAK,
+};
+extern const char *const hs_verdict_name[4];   /* JSON: NULL, "flat", ... */
+
+struct hs_growth {
+	enum hs_verdict verdict;
+	size_t samples;
+	double duration_s;
+	double first, last, peak, rise;  /* bytes                              */
+	double rate;                     /* s_late, bytes per second           */
+	double overall_rate;             /* s_all                              */
+	double late_rise;                /* s_late * T/2                       */
+	double late_from, late_to;       /* seconds: the span s_late fits      */
+	double late_icept;               /* y = late_icept + rate * t there    */
+};
+
+/* Judge y (bytes) against t (seconds, ascending). */
+void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growth *g);
+
+/* Bucket-maximum downsampling: at most nb points into ot/oy (each the
+ * maximum of its time bucket, at that maximum's time); returns the count.
+ * n <= nb copies the input. */
+size_t hs_downsample_max(const double *t, const double *y, size_t n, size_t nb,
+                         double *ot, double *oy);
+
+/* The held resampling of step 1: nb points (bucket middles). */
+size_t hs_resample_held(const double *t, const double *y, size_t n, size_t nb,
+                        double *ot, double *oy);
+
+/* Theil–Sen slope of y over t (pairs with equal t are skipped); 0 when
+ * fewer than two distinct times. */
+double hs_theil_sen(const double *t, const double *y, size_t n);
+
+/* A one-line chart: width UTF-8 block characters (▁..█) over equal time
+ * buckets (held resampling), scaled from the minimum to the maximum. Returns bytes written;
+ * out needs 3 * width + 1 bytes. */
+size_t hs_sparkline(const double *t, const double *y, size_t n, size_t width,
+                    char *out, size_t cap);
+
+/* The three series of a trace. */
+struct hs_vmgrowth {
+	struct hs_growth vmsize, rss, live;
+};
+void hs_vmgrowth(const struct hs_trace *tr, struct hs_vmgrowth *g);
+
+/* Which series of a trace: 0 VmSize, 1 VmRSS, 2 live heap bytes (all in
+ * bytes); t in seconds. Fills arrays of tr->nsamples entries. */
+enum hs_series_id { HS_SERIES_VMSIZE, HS_SERIES_RSS, HS_SERIES_LIVE, HS_SERIES_HELD };
+void hs_series(const struct hs_trace *tr, enum hs_series_id id, double *t, double *y);
+
+/* "grows steadily at 1.2 MiB/s — likely leak" etc.; buf of 160 bytes. */
+const char *hs_growth_sentence(const struct hs_growth *g, char *buf, size_t cap);
+
+/* The same for a whole-process series (VmSize, VmRSS), judged beside the
+ * live heap's growth: steady process growth while the live heap is flat or
+ * plateaus is said not to be a heap leak. live may be NULL. */
+const char *hs_process_sentence(const struct hs_growth *g, const struct hs_growth *live,
+                                char *buf, size_t cap);
+
+/* Bytes in human units: "1.5 MiB", "312 KiB", "87 B". */
+const char *hs_human_bytes(double v, char *buf, size_t cap);
+
+#endif

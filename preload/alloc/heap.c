@@ -1,0 +1,557 @@
+/*
+ * heap.c — one allocation API over bins, buddy and huge mappings.
+ *
+ * The hooks (hook_malloc.c) try the inline thread-cache path first
+ * (fastpath.h) and come here for everything else: a cold cache, large or
+ * aligned blocks, realloc, validation of pointers handed to free.
+ *
+ * Where a block lives follows from its size and alignment:
+ *   bins   header + size (+ alignment slack) <= HS_BIN_MAX_SLOT
+ *   buddy  the same in pages <= one arena
+ *   huge   the rest
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buddy_aligned.h"
+#include "sealing.h"
+
+_Atomic unsigned hs_large_sealing;
+__thread volatile int hs_busy;
+size_t hs_guard;                 /* HS_CANARY with checks on (checks.c sets it) */
+struct hs_alloc_hooks hs_alloc_hooks;
+
+#define FOLD_BYTES (256 * 1024)
+
+__thread struct hs_tstat hs_ts;
+static _Atomic uint64_t g_allocs, g_frees, g_peak;
+static _Atomic int64_t g_live;
+
+void hs_counters_fold(void)
+{
+	struct hs_tstat t = hs_ts;
+	hs_ts.allocs = hs_ts.frees = 0;
+	hs_ts.live = 0;
+	atomic_fetch_add_explicit(&g_allocs, t.allocs, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g_frees, t.frees, memory_order_relaxed);
+	int64_t live = atomic_fetch_add_explicit(&g_live, t.live, memory_order_relaxed) + t.live;
+	uint64_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+	while (live > 0 && (uint64_t)live > peak &&
+	       !atomic_compare_exchange_weak(&g_peak, &peak, (uint64_t)live))
+		;
+	if (hs_alloc_hooks.tick)
+		hs_alloc_hooks.tick(live);   /* samples and peak maps (record/) */
+}
+
+void hs_counters_read(struct hs_counters *out)
+{
+	hs_counters_fold();
+	out->allocs = g_allocs;
+	out->frees = g_frees;
+	int64_t live = g_live;
+	out->live_bytes = live > 0 ? (uint64_t)live : 0;
+	out->peak_bytes = g_peak;
+}
+
+static inline void count_alloc(size_t size)
+{
+	hs_ts.allocs++;
+	hs_ts.live += (int64_t)size;
+	if (hs_ts.live > FOLD_BYTES)
+		hs_counters_fold();
+}
+
+static inline size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+/* A cached slot whose header was overrun: the checks report it and drop
+ * the list; with nobody to report, the list is still dropped (its links
+ * cannot be trusted). */
+static void bad_cached_slot(struct hs_tcache_bin *tb, void *slot)
+{
+	if (hs_alloc_hooks.bad_cached_slot) {
+		hs_alloc_hooks.bad_cached_slot(tb, slot);
+	} else {
+		tb->head = NULL;
+		tb->count = 0;
+	}
+}
+
+/* A free slot of this bin for a block the inline path does not serve (an
+ * aligned one, or a cold cache): the thread cache first, as the fast path
+ * would. Refilling while the cache still holds slots would pull half a
+ * cache of slots out of the slabs only to flush them back on the next
+ * frees (one cold slot link per slot each way). Caller has hs_busy set. */
+static void *bin_slot(unsigned bin)
+{
+	struct hs_tcache *tc = &hs_tc;
+	if (tc->state == 1) {
+		struct hs_tcache_bin *tb = &tc->bins[bin];
+		void *slot = tb->head;
+		if (slot) {
+			if (!hs_guard || hs_free_slot_ok(slot, bin)) {
+				tb->head = hs_slot_next(slot);
+				tb->count--;
+				return slot;
+			}
+			bad_cached_slot(tb, slot);   /* drops the list; reports */
+			hs_busy = 1;
+		}
+	}
+	if (tc->state == 2)                 /* thread is being torn down */
+		return hs_bins_take_slot(bin);
+	if (tc->state == 0) {
+		if (hs_alloc_hooks.thread_start)
+			hs_alloc_hooks.thread_start();
+		else
+			tc->state = 1;      /* before start-up, or the allocator alone */
+	}
+	void *slot = hs_bins_refill(tc, bin);
+	hs_counters_fold();
+	return slot;
+}
+
+/* The block's header, with the canary written first when checks are on
+ * (room for it was reserved): a walk that sees LIVE sees the canary. */
+static void seal_block(struct hs_header *h, size_t size, unsigned bin, unsigned kind,
+                       uint32_t stack, size_t guard)
+{
+	if (guard) {
+		hs_canary_put(hs_user_of(h), size);
+		atomic_signal_fence(memory_order_release);
+	}
+	hs_header_set_g(h, size, bin, kind, stack, guard != 0);
+}
+
+/* A block from the bins: slot start, or moved up inside the slot so that
+ * the user pointer is aligned; the slot start then gets a HS_PADDING
+ * header whose size is the distance to the real header. room: size plus
+ * the canary's bytes (hs_room). */
+static void *alloc_bin(size_t size, size_t room, size_t align, unsigned kind,
+                       uint32_t stack, size_t guard)
+{
+	size_t need = align > HS_ALIGN ? room + align - HS_HEADER_SIZE : room;
+	unsigned bin = hs_size_to_bin(need);
+	char *slot = bin_slot(bin);
+	if (!slot)
+		return NULL;
+	char *user = (char *)round_up((uintptr_t)slot + HS_HEADER_SIZE, align);
+	struct hs_header *h = hs_header_of(user);
+	if ((char *)h != slot) {
+		struct hs_header *pad = (struct hs_header *)slot;
+		hs_header_set(pad, (size_t)((char *)h - slot), bin, kind, 0);
+		pad->state = HS_PADDING;
+		hs_header_seal(pad);
+		kind |= HS_KIND_MOVED;
+	}
+	seal_block(h, size, bin, kind, stack, guard);
+	return user;
+}
+
+/* Page-aligned blocks (align >= a page) are a header page plus the
+ * user's pages, placed by the buddy where the user part starts aligned
+ * (hs_buddy_alloc_aligned). Otherwise, or when it finds no such place, a
+ * buddy block of align + room bytes always has an aligned address for
+ * the user pointer with room for the header before it (blocks are page
+ * aligned, so the rounding moves it by at most align). For alignments
+ * above a page, the pages before the header's page go straight back, so
+ * an aligned block costs at most one page of slack, not `align` bytes. */
+static void *alloc_large(size_t size, size_t room, size_t align, unsigned kind,
+                         uint32_t stack, size_t guard)
+{
+	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
+	size_t npages = (slack + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT;
+	atomic_fetch_add(&hs_large_sealing, 1);
+	char *block = NULL;
+	if (align >= HS_PAGE_SIZE)
+		block = hs_buddy_alloc_aligned(1 + ((room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT),
+		                               align >> HS_PAGE_SHIFT);
+	if (!block)
+		block = hs_buddy_alloc(npages, NULL);
+	if (!block) {
+		atomic_fetch_sub(&hs_large_sealing, 1);
+		return NULL;
+	}
+	size_t off = round_up((uintptr_t)block + HS_HEADER_SIZE, align) - (uintptr_t)block;
+	size_t lead = (off - HS_HEADER_SIZE) >> HS_PAGE_SHIFT;
+	if (lead) {
+		block = hs_buddy_trim_front(block, lead);
+		off -= lead << HS_PAGE_SHIFT;
+	}
+	struct hs_header *h = (struct hs_header *)(block + off - HS_HEADER_SIZE);
+	if (off != HS_HEADER_SIZE) {
+		struct hs_page *pg = hs_buddy_block_of(block, NULL);
+		pg->hdr_off = (uint32_t)(off - HS_HEADER_SIZE);
+		kind |= HS_KIND_MOVED;
+	}
+	seal_block(h, size, HS_BIN_LARGE, kind, stack, guard);
+	atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
+	hs_counters_fold();
+	return hs_user_of(h);
+}
+
+static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
+                        uint32_t stack, size_t guard)
+{
+	void *user = hs_huge_alloc(room, align);
+	if (!user)
+		return NULL;
+	seal_block(hs_header_of(user), size, HS_BIN_HUGE, kind, stack, guard);
+	hs_counters_fold();
+	return user;
+}
+
+/* growing: a realloc moving a block to a bigger size. Past 16 KiB such
+ * a block goes to page-exact buddy pages, not to a bin: a string or vector
+ * that keeps growing then grows in place into the free pages after it,
+ * and the pages it leaves behind merge and serve any size, where bin
+ * slots serve only their own class (16 buffers growing side by side,
+ * bench/work/realloc.c, left every class they passed their own resident
+ * slots). 16 KiB because from there up the classes are 4 KiB apart, as
+ * pages are: a block that stops growing wastes no more in pages than in a
+ * slot. Below it the classes are finer, and strings grown to 4-16 KiB and
+ * kept took up to 22% more memory in pages (docs/ARCHITECTURE.md). */
+#define GROW_TO_PAGES ((size_t)16 * 1024)
+
+static void *heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack,
+                        bool growing)
+{
+	/* The first allocation of the process always lands here (the caches
+	 * start empty): fix the header secret before any header is sealed. */
+	if (unlikely(!hs_secret))
+		hs_secret_init();
+	if (align < HS_ALIGN)
+		align = HS_ALIGN;
+	if (size > HS_MAX_REQUEST || align > HS_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *user;
+	size_t guard = hs_guard, room = hs_room(size, guard);
+	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
+	hs_busy = 1;
+	if (room + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE
+	    && !(growing && room + slack > GROW_TO_PAGES))
+		user = alloc_bin(size, room, align, kind, stack, guard);
+	else if (room + slack <= HS_ARENA_SIZE)
+		user = alloc_large(size, room, align, kind, stack, guard);
+	else
+		user = alloc_huge(size, room, align, kind, stack, guard);
+	hs_busy = 0;
+	if (!user) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	count_alloc(size);
+	return user;
+}
+
+void *hs_heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack)
+{
+	return heap_alloc(size, align, kind, stack, false);
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
+{
+	*where = HS_NOT_OURS;
+	if ((uintptr_t)user & (HS_ALIGN - 1)) {          /* never one of ours */
+		if (hs_boot_owns(user))
+			*where = HS_IN_BOOT;
+		return NULL;
+	}
+	/* Look up the header's granule, not the user pointer's: with an
+	 * alignment of a granule or more the user pointer starts one. */
+	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
+	if (!v) {
+		if (!hs_boot_owns(user))
+			return NULL;
+		struct hs_header *h = hs_header_of(user);
+		if (!hs_header_valid(h) || h->bin != HS_BIN_BOOT)
+			return NULL;
+		*where = HS_IN_BOOT;
+		return h;
+	}
+	struct hs_header *h = hs_header_of(user);
+	if (v & HS_GRANULE_HUGE) {
+		/* Only the descriptor at the mapping's base is known to be
+		 * mapped (a granule's tail may not be): check it first. */
+		if (!hs_huge_owns(user) || !hs_header_valid(h) || h->bin != HS_BIN_HUGE)
+			return NULL;
+		*where = HS_IN_HUGE;
+		return h;
+	}
+	/* Inside an arena every byte is mapped, so reading the candidate
+	 * header is safe; then the page metadata must agree with it. */
+	if (!hs_header_valid(h))
+		return NULL;
+	struct hs_arena *a;
+	struct hs_page *pg = hs_buddy_block_of(h, &a);
+	if (!pg)
+		return NULL;
+	if (h->bin < HS_NR_BINS) {
+		if (pg->state != PG_SLAB || pg->slab->bin != h->bin)
+			return NULL;
+		char *slot = hs_bins_slot_of(pg, h);
+		if (!slot)
+			return NULL;
+		if (!(h->kind & HS_KIND_MOVED) && slot != (char *)h)
+			return NULL;
+		*where = HS_IN_BIN;
+		return h;
+	}
+	if (h->bin == HS_BIN_LARGE && pg->state == PG_LARGE &&
+	    hs_page_addr(a, pg) + pg->hdr_off == (char *)h) {
+		*where = HS_IN_BUDDY;
+		return h;
+	}
+	return NULL;
+}
+
+/* ---- release ----------------------------------------------------------- */
+
+static void mark_freed(struct hs_header *h)
+{
+	hs_header_mark_freed(h, hs_header_word0(h));
+}
+
+/* h is a valid LIVE header for user, found by hs_heap_lookup. */
+void hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
+{
+	hs_ts.frees++;
+	hs_ts.live -= (int64_t)h->size;
+	mark_freed(h);
+	hs_heap_recycle(user, h, where);
+}
+
+/* h: FREED and counted (hs_heap_release, or a block leaving quarantine,
+ * whose caller may hold hs_busy already: it is restored, not cleared). */
+void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
+{
+	int was_busy = hs_busy;
+	hs_busy = 1;
+	switch (where) {
+	case HS_IN_BIN: {
+		char *slot = (char *)h;
+		if (h->kind & HS_KIND_MOVED) {
+			struct hs_page *pg = hs_buddy_block_of(h, NULL);
+			slot = hs_bins_slot_of(pg, h);
+			mark_freed((struct hs_header *)slot);
+		}
+		struct hs_tcache *tc = &hs_tc;
+		if (tc->state == 1) {
+			struct hs_tcache_bin *tb = &tc->bins[h->bin];
+			hs_slot_set_next(slot, tb->head);
+			tb->head = slot;
+			if (++tb->count > tb->limit) {
+				hs_bins_flush(tc, h->bin, tb->limit / 2);
+				hs_counters_fold();
+			}
+		} else {
+			hs_bins_release_slot(slot);
+		}
+		break;
+	}
+	case HS_IN_BUDDY: {
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		hs_buddy_free(hs_page_addr(a, pg));
+		hs_counters_fold();
+		break;
+	}
+	case HS_IN_HUGE:
+		hs_huge_free(user);
+		hs_counters_fold();
+		break;
+	default:        /* boot blocks are never reused */
+		break;
+	}
+	hs_busy = was_busy;
+}
+
+/* ---- realloc ------------------------------------------------------------ */
+
+size_t hs_heap_capacity(const void *user)
+{
+	enum hs_where where;
+	struct hs_header *h = hs_heap_lookup(user, &where);
+	if (!h)
+		return 0;
+	switch (where) {
+	case HS_IN_BIN: {
+		struct hs_page *pg = hs_buddy_block_of(h, NULL);
+		char *slot = hs_bins_slot_of(pg, h);
+		return (size_t)(slot + hs_bin_slot_size[h->bin] - (char *)user);
+	}
+	case HS_IN_BUDDY: {
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		return (size_t)(hs_page_addr(a, pg) + ((size_t)pg->npages << HS_PAGE_SHIFT)
+		                - (char *)user);
+	}
+	case HS_IN_HUGE:
+		return hs_huge_capacity(user);
+	default:
+		return h->size;
+	}
+}
+
+/* Resize without moving, if the block's home allows it. size: the new
+ * room (user bytes plus canary). */
+static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where,
+                            size_t size)
+{
+	switch (where) {
+	case HS_IN_BIN:
+		/* Same slot if it fits and is not more than twice too big. */
+		return !(h->kind & HS_KIND_MOVED) && size <= HS_BIN_MAX_USER
+		       && hs_size_to_bin(size) <= h->bin
+		       && (size + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[h->bin];
+	case HS_IN_BUDDY: {
+		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_BIN_MAX_USER / 2)
+			return false;
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		size_t npages = (pg->hdr_off + HS_HEADER_SIZE + size + HS_PAGE_SIZE - 1)
+		                >> HS_PAGE_SHIFT;
+		return hs_buddy_resize(hs_page_addr(a, pg), npages);
+	}
+	default:        /* huge blocks: see hs_heap_realloc */
+		return false;
+	}
+}
+
+/* h valid and LIVE (the hook checked). Returns the new user pointer, or
+ * NULL with errno ENOMEM and the old block untouched. */
+void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
+{
+	enum hs_where where;
+	struct hs_header *h = hs_heap_lookup(user, &where);
+	if (size > HS_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t old = h->size;
+	size_t guard = hs_guard, room = hs_room(size, guard);
+	hs_busy = 1;
+	/* A large block resized in place has its new size's pages (a shrink
+	 * frees the old canary's page, which another thread may take at
+	 * once) before its header says so: counted like a block being sealed
+	 * (sealing.h), so the exit-time check does not judge it meanwhile. */
+	bool large = where == HS_IN_BUDDY;
+	if (large)
+		atomic_fetch_add(&hs_large_sealing, 1);
+	bool in_place = resize_in_place(user, h, where, room);
+	if (where == HS_IN_HUGE && room + HS_PAGE_SIZE >= HS_ARENA_SIZE) {
+		/* Stays a mapping: resized in place or moved by remapping, the
+		 * pages are kept either way, never copied. */
+		void *moved = hs_huge_realloc(user, room);
+		if (moved) {
+			user = moved;
+			h = hs_header_of(user);
+			in_place = true;
+		}
+	}
+	hs_busy = 0;
+	if (in_place) {
+		unsigned kind = HS_KIND_MALLOC | (h->kind & HS_KIND_MOVED);
+		seal_block(h, size, h->bin, kind, stack, guard);
+		if (large)
+			atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
+		hs_ts.allocs++;
+		hs_ts.frees++;
+		hs_ts.live += (int64_t)size - (int64_t)old;
+		return user;
+	}
+	if (large)
+		atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
+	void *nu = heap_alloc(size, HS_ALIGN, HS_KIND_MALLOC, stack, size > old);
+	if (!nu)
+		return NULL;
+	memcpy(nu, user, old < size ? old : size);
+	if (guard && hs_alloc_hooks.retire)  /* freed here, by realloc */
+		hs_alloc_hooks.retire(user, h, where, stack);
+	else
+		hs_heap_release(user, h, where);
+	return nu;
+}
+
+/* ---- walks --------------------------------------------------------------- */
+
+struct walk {
+	hs_header_fn fn;
+	void *ctx;
+};
+
+/* Where a slot's block header is: the slot start, or — behind a padding
+ * header — `size` bytes on, if that distance makes sense; a damaged
+ * padding header is handed over itself (it will not validate). */
+static struct hs_header *slot_header(const struct hs_slab *s, char *slot)
+{
+	struct hs_header *h = (struct hs_header *)slot;
+	if (h->state != HS_PADDING || h->check != hs_header_hash(h))
+		return h;
+	size_t d = h->size;
+	return d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= s->slot_size
+	       ? (struct hs_header *)(slot + d) : h;
+}
+
+static void walk_arena(struct hs_arena *a, void *ctx)
+{
+	struct walk *w = ctx;
+	for (size_t i = 0; i < HS_ARENA_PAGES; ) {
+		struct hs_page *pg = &a->pages[i];
+		char *addr = a->base + (i << HS_PAGE_SHIFT);
+		if (pg->state == PG_FREE) {
+			i += (size_t)1 << pg->order;
+		} else if (pg->state == PG_LARGE) {
+			w->fn((struct hs_header *)(addr + pg->hdr_off), w->ctx);
+			i += pg->npages ? pg->npages : 1;
+		} else if (pg->state == PG_SLAB) {
+			struct hs_slab *s = pg->slab;
+			for (uint32_t k = 0; k < s->carved && k < s->capacity; k++)
+				w->fn(slot_header(s, s->base + (size_t)k * s->slot_size), w->ctx);
+			i += pg->npages ? pg->npages : 1;
+		} else {
+			i++;
+		}
+	}
+}
+
+static void walk_huge(void *user, void *ctx)
+{
+	struct walk *w = ctx;
+	w->fn(hs_header_of(user), w->ctx);
+}
+
+void hs_heap_foreach_header(hs_header_fn fn, void *ctx)
+{
+	struct walk w = { fn, ctx };
+	hs_buddy_foreach_arena(walk_arena, &w);
+	hs_huge_foreach(walk_huge, &w);
+	hs_boot_foreach(fn, ctx);
+}
+
+struct live_walk {
+	hs_block_fn fn;
+	void *ctx;
+};
+
+static void visit_live(struct hs_header *h, void *ctx)
+{
+	struct live_walk *w = ctx;
+	if (h->state == HS_LIVE && hs_header_valid(h))
+		w->fn(h, hs_user_of(h), w->ctx);
+}
+
+void hs_heap_foreach_live(hs_block_fn fn, void *ctx)
+{
+	struct live_walk w = { fn, ctx };
+	hs_heap_foreach_header(visit_live, &w);
+}

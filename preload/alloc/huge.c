@@ -1,0 +1,290 @@
+/*
+ * huge.c — blocks too big for an arena get a mapping of their own.
+ *
+ * The mapping is aligned to a granule (HS_ARENA_SIZE) so that the pagemap
+ * can name it: every granule it covers maps to base | HS_GRANULE_HUGE. Its
+ * first bytes hold a small descriptor, then (after any alignment gap) the
+ * 16-byte header and the user bytes.
+ *
+ * Growth never copies: the pages move to a larger reservation with
+ * mremap(MREMAP_FIXED), which only rewrites page tables.
+ *
+ * A few freed mappings are kept (CACHE_SLOTS, CACHE_BYTES) and reused by a
+ * later request that fits them within a factor of two: a program that
+ * allocates and frees big buffers in a loop would otherwise pay mmap,
+ * munmap and a page fault per page every time (glibc avoids the same cost
+ * by raising its mmap threshold after such a free). A cached mapping keeps
+ * its descriptor and FREED header, so a second free of it is still seen
+ * as a double free.
+ */
+#include <sys/mman.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define HUGE_MAGIC 0x68735f6875676521ull   /* "hs_huge!" */
+
+struct huge_desc {
+	uint64_t magic;
+	size_t   map_len;                  /* bytes mapped from base          */
+	size_t   user_off;                 /* user pointer - base             */
+	struct huge_desc *prev, *next;     /* all live mappings, for walks    */
+	int      fresh;                    /* never handed out: still zero    */
+};
+
+#define CACHE_SLOTS 4
+#define CACHE_BYTES ((size_t)64 << 20)
+
+static _Atomic size_t mapped_bytes;
+/* Guards the list only; lookups go through the pagemap without it. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct huge_desc *all;
+static struct huge_desc *cache[CACHE_SLOTS];    /* freed, kept mapped     */
+static size_t cache_bytes;
+static struct huge_desc *cache_take(size_t len, size_t align);
+
+static void link_desc(struct huge_desc *d)
+{
+	pthread_mutex_lock(&lock);
+	d->prev = NULL;
+	d->next = all;
+	if (all)
+		all->prev = d;
+	all = d;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Caller holds lock. */
+static void unlink_desc(struct huge_desc *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		all = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+}
+
+static size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+/* A mapping of len bytes aligned to align (a power of two, at least a
+ * granule), or NULL. */
+static char *map_aligned(size_t len, size_t align)
+{
+	size_t span = len + align;
+	if (span < len)
+		return NULL;
+	char *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	char *base = (char *)round_up((uintptr_t)m, align);
+	if (base > m)
+		munmap(m, (size_t)(base - m));
+	char *end = base + round_up(len, HS_PAGE_SIZE);
+	if (end < m + span)
+		munmap(end, (size_t)(m + span - end));
+	return base;
+}
+
+static struct huge_desc *desc_of(const void *user)
+{
+	uintptr_t v = hs_pagemap_get((const char *)user - HS_HEADER_SIZE);
+	if (!(v & HS_GRANULE_HUGE))
+		return NULL;
+	struct huge_desc *d = (struct huge_desc *)(v & ~HS_GRANULE_HUGE);
+	if (d->magic != HUGE_MAGIC || (char *)d + d->user_off != user)
+		return NULL;
+	return d;
+}
+
+void *hs_huge_alloc(size_t size, size_t align)
+{
+	if (align < HS_ALIGN)
+		align = HS_ALIGN;
+	size_t off = round_up(sizeof(struct huge_desc) + HS_HEADER_SIZE, align);
+	if (size > HS_MAX_REQUEST || off > HS_MAX_REQUEST)
+		return NULL;
+	size_t len = round_up(off + size, HS_PAGE_SIZE);
+	struct huge_desc *reuse = cache_take(len, align);
+	if (reuse) {
+		reuse->user_off = off;
+		reuse->fresh = 0;
+		link_desc(reuse);
+		return (char *)reuse + off;
+	}
+	char *base = map_aligned(len, align > HS_ARENA_SIZE ? align : HS_ARENA_SIZE);
+	if (!base)
+		return NULL;
+	if (!hs_pagemap_set(base, len, (uintptr_t)base | HS_GRANULE_HUGE)) {
+		hs_pagemap_set(base, len, 0);
+		munmap(base, len);
+		return NULL;
+	}
+	struct huge_desc *d = (struct huge_desc *)base;
+	d->magic = HUGE_MAGIC;
+	d->map_len = len;
+	d->user_off = off;
+	d->fresh = 1;
+	mapped_bytes += len;
+	link_desc(d);
+	return base + off;
+}
+
+bool hs_huge_owns(const void *user)
+{
+	return desc_of(user) != NULL;
+}
+
+/* A cached mapping of at least len bytes, at most twice that, aligned
+ * for align; off the cache, still registered. */
+static struct huge_desc *cache_take(size_t len, size_t align)
+{
+	struct huge_desc *best = NULL;
+	int at = -1;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct huge_desc *c = cache[i];
+		if (c && c->map_len >= len && c->map_len / 2 <= len
+		    && !((uintptr_t)c & (align - 1)) && (!best || c->map_len < best->map_len)) {
+			best = c;
+			at = i;
+		}
+	}
+	if (best) {
+		cache[at] = NULL;
+		cache_bytes -= best->map_len;
+	}
+	pthread_mutex_unlock(&lock);
+	return best;
+}
+
+/* Keep d for reuse if there is room; caller holds lock. */
+static bool cache_put(struct huge_desc *d)
+{
+	if (cache_bytes + d->map_len > CACHE_BYTES)
+		return false;
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (!cache[i]) {
+			cache[i] = d;
+			cache_bytes += d->map_len;
+			return true;
+		}
+	return false;
+}
+
+bool hs_huge_fresh(const void *user)
+{
+	struct huge_desc *d = desc_of(user);
+	return d && d->fresh;
+}
+
+void hs_huge_free(void *user)
+{
+	struct huge_desc *d = desc_of(user);
+	if (!d)
+		return;
+	size_t len = d->map_len;
+	pthread_mutex_lock(&lock);
+	unlink_desc(d);
+	if (cache_put(d)) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	pthread_mutex_unlock(&lock);
+	d->magic = 0;
+	hs_pagemap_set(d, len, 0);
+	mapped_bytes -= len;
+	munmap(d, len);
+}
+
+size_t hs_huge_capacity(const void *user)
+{
+	struct huge_desc *d = desc_of(user);
+	return d ? d->map_len - d->user_off : 0;
+}
+
+void *hs_huge_realloc(void *user, size_t new_size)
+{
+	struct huge_desc *d = desc_of(user);
+	if (!d || new_size > HS_MAX_REQUEST)
+		return NULL;
+	size_t old_len = d->map_len, off = d->user_off;
+	size_t new_len = round_up(off + new_size, HS_PAGE_SIZE);
+	char *base = (char *)d;
+
+	if (new_len <= old_len) {
+		/* Shrink in place; keep whole granules registered while any of
+		 * their bytes stay mapped. */
+		if (new_len < old_len) {
+			munmap(base + new_len, old_len - new_len);
+			size_t keep = round_up(new_len, HS_ARENA_SIZE);
+			if (keep < round_up(old_len, HS_ARENA_SIZE))
+				hs_pagemap_set(base + keep, old_len - keep, 0);
+			d->map_len = new_len;
+			mapped_bytes -= old_len - new_len;
+		}
+		return user;
+	}
+	/* Grow in place if the address space after us is free. */
+	if (mremap(base, old_len, new_len, 0) != MAP_FAILED) {
+		if (!hs_pagemap_set(base, new_len, (uintptr_t)base | HS_GRANULE_HUGE)) {
+			mremap(base, new_len, old_len, 0);
+			return NULL;
+		}
+		d->map_len = new_len;
+		mapped_bytes += new_len - old_len;
+		return user;
+	}
+	/* Otherwise reserve a new aligned region and move our pages into its
+	 * start: no copy, and the rest of it is fresh zero pages. */
+	char *nb = map_aligned(new_len, HS_ARENA_SIZE);
+	if (!nb)
+		return NULL;
+	if (!hs_pagemap_set(nb, new_len, (uintptr_t)nb | HS_GRANULE_HUGE)) {
+		hs_pagemap_set(nb, new_len, 0);
+		munmap(nb, new_len);
+		return NULL;
+	}
+	/* The descriptor moves with the pages: hold the list still meanwhile. */
+	pthread_mutex_lock(&lock);
+	if (mremap(base, old_len, old_len, MREMAP_MAYMOVE | MREMAP_FIXED, nb) == MAP_FAILED) {
+		pthread_mutex_unlock(&lock);
+		hs_pagemap_set(nb, new_len, 0);
+		munmap(nb, new_len);
+		return NULL;
+	}
+	d = (struct huge_desc *)nb;
+	if (d->prev)
+		d->prev->next = d;
+	else
+		all = d;
+	if (d->next)
+		d->next->prev = d;
+	pthread_mutex_unlock(&lock);
+	/* The old range is unmapped by the move; forget it. */
+	hs_pagemap_set(base, old_len, 0);
+	d->map_len = new_len;
+	mapped_bytes += new_len - old_len;
+	return nb + off;
+}
+
+size_t hs_huge_mapped_bytes(void)
+{
+	return mapped_bytes;
+}
+
+void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&lock);
+	for (struct huge_desc *d = all; d; d = d->next)
+		fn((char *)d + d->user_off, ctx);
+	pthread_mutex_unlock(&lock);
+}
+
+void hs_huge_lock(void)   { pthread_mutex_lock(&lock); }
+void hs_huge_unlock(void) { pthread_mutex_unlock(&lock); }
+void hs_huge_reinit_child(void) { pthread_mutex_init(&lock, NULL); }

@@ -1,0 +1,129 @@
+/*
+ * hookentry.h — what every allocation and release entry point does, for
+ * hook_malloc.c (the malloc family) and hook_cxx.c (operator new/delete),
+ * written once.
+ *
+ *   alloc_entry   re-entrancy (a signal handler inside the allocator gets
+ *                 boot memory), fault injection, the allocation stack, the
+ *                 inline thread-cache path (with or without a canary);
+ *   HS_FREE_ENTRY the inline release path, or the checked one (canary,
+ *                 quarantine, free stack), or the slow one that vets and
+ *                 reports. A macro, not a function: the free stack starts
+ *                 at the exported function's own frame
+ *                 (__builtin_frame_address(0) there is cheap: GCC sets the
+ *                 frame up only on the branch that asks for it).
+ */
+#ifndef HS_HOOKENTRY_H
+#define HS_HOOKENTRY_H
+
+#include <errno.h>
+
+#include "fastpath.h"
+#include "faults/faults.h"
+#include "record/stackcache.h"
+
+/* Optional parts, linked in when present (as in errors.c). */
+__attribute__((weak)) bool hs_trace_active(void);
+__attribute__((weak)) void hs_trace_printf(const char *fmt, ...);
+__attribute__((weak)) void hs_trace_flush(void);
+__attribute__((weak)) uint32_t hs_stack_capture(void);
+
+/* Fault injection (faults.h), off the fast path: with no policy armed the
+ * whole cost is the hs_faults_active() branch in the callers. An injected
+ * failure touches no allocator state: NULL with errno ENOMEM. */
+static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
+                                                     size_t size, size_t freed)
+{
+	struct hs_fault_call c = { .fn = fn, .size = size, .freed = freed,
+	                           .stack = 0, .main_thread = -1 };
+	struct hs_fault_record r;
+	if (!hs_fault_should_fail(&c, &r))
+		return false;
+	if (r.stack == 0 && hs_stack_capture)
+		r.stack = hs_stack_capture();
+	/* Flushed at once: a failure is what may end the process next, by
+	 * SIGKILL too (a timeout, the OOM killer), which no handler sees.
+	 * There are few of these lines (faults.h: the caps). */
+	if (!r.quiet && hs_trace_active && hs_trace_active()) {
+		hs_trace_printf("F %lu %s %zu %u\n", (unsigned long)r.nth,
+		                hs_fault_fn_name(r.fn), r.size, r.stack);
+		if (hs_trace_flush)
+			hs_trace_flush();
+	}
+	errno = ENOMEM;
+	return true;
+}
+
+/* The caller's stack id, once the shim is initialised and recording:
+ * this thread's stack cache answers most calls inline (a cache exists
+ * only once recording has started), the rest go to stacks.c. A macro, so
+ * that the builtins name the exported function's own frame: its return
+ * address is the program's call. */
+#define record_stack() \
+	record_stack_at((uintptr_t)__builtin_return_address(0), \
+	                (uintptr_t)__builtin_dwarf_cfa())
+
+static inline __attribute__((always_inline))
+uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa)
+{
+	uint32_t id = hs_sc_hit(ra, cfa);
+	if (likely(id))
+		return id;
+	return hs_recording ? hs_stack_capture_from(ra, cfa) : 0;
+}
+
+/* A malloc that arrives while this thread is inside the allocator comes
+ * from a signal handler: serve it without touching the heap. */
+static inline __attribute__((always_inline))
+void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
+{
+	if (unlikely(hs_busy))
+		return hs_boot_alloc(n, align, kind);
+	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
+		return NULL;
+	uint32_t stack = record_stack();
+	if (align <= HS_ALIGN) {
+		if (likely(!hs_guard))
+			return hs_fast_alloc(n, kind, stack, 0);
+		return hs_fast_alloc(n, kind, stack, HS_CANARY);
+	}
+	return hs_heap_alloc(n, align, kind, stack);
+}
+
+/* Everything but the inline and checked paths: vet, report, release. A
+ * release from a signal handler inside the allocator only marks the block
+ * freed (never reused) rather than race. */
+static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
+                                                const char *call)
+{
+	int saved = errno;
+	enum hs_where where;
+	struct hs_header *h;
+	if (hs_release_vet(p, accept, call, &h, &where)) {
+		if (unlikely(hs_busy)) {
+			hs_header_set_state(h, HS_FREED);
+		} else {
+			hs_heap_release(p, h, where);
+		}
+	}
+	errno = saved;
+}
+
+#define HS_FREE_ENTRY(p, accept, call) do {                                  \
+	void *p_ = (p);                                                      \
+	if (unlikely(!p_))                                                   \
+		break;                                                       \
+	if (likely(!hs_busy)) {                                              \
+		if (likely(!hs_guard)) {                                     \
+			if (likely(hs_fast_free(p_, (accept))))              \
+				break;                                       \
+		} else {                                                     \
+			const uintptr_t *f_ = __builtin_frame_address(0);    \
+			hs_checked_free(p_, f_[1], f_[0], (accept), (call)); \
+			break;                                               \
+		}                                                            \
+	}                                                                    \
+	free_slow(p_, (accept), (call));                                     \
+} while (0)
+
+#endif

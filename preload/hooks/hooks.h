@@ -1,0 +1,37 @@
+/*
+ * hooks.h — the entry layer (preload/hooks/): what it owns and offers.
+ *
+ *   hook_malloc.c, hook_cxx.c  the malloc family, operator new/delete
+ *   hookentry.h, fastpath.h    what every entry point does, written once;
+ *                              the inline thread-cache path
+ *   hook_exit.c, hook_exec.c   _exit and friends, the exec family
+ *   lifecycle.c                exit status, fatal signals, fork (recorder)
+ *   init.c                     start-up, thread start and exit, fork
+ *                              (allocator locks); fills hs_alloc_hooks
+ *   api.c                      the heapscope.h API's shim side
+ *
+ * May call every folder below it.
+ */
+#ifndef HS_HOOKS_H
+#define HS_HOOKS_H
+
+#include "internal.h"
+
+/* ---- lifecycle.c: exit, signals, fork, exec --------------------------- */
+/* The one place the process's end is handled: final sample, leak scan,
+ * `X` line, flush. Idempotent. how: "exit" or "signal". */
+void hs_finish(const char *how, int value);
+
+/* Called once the trace is open: exit status capture, fatal-signal
+ * handlers, fork handlers, the lineage variable for descendants. */
+void hs_lifecycle_arm(void);
+
+/* ---- init.c ------------------------------------------------------------ */
+/* hs_init: our constructor, once libc is up; reads the settings, fills
+ * hs_alloc_hooks, opens the trace, installs fork handlers. The header
+ * secret is set earlier, by the first allocation (alloc/secret.c). */
+void hs_init(void);
+/* First slow-path allocation of a thread: arm its cache teardown. */
+void hs_thread_start(void);
+
+#endif

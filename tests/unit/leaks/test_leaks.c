@@ -1,0 +1,308 @@
+/*
+ * test_leaks.c — the leak classification core (preload/leaks/leakgraph.c) on
+ * hand-built block sets: blocks are carved from a static "heap" buffer,
+ * roots are a static array of words, pointers are planted by hand, and the
+ * expected kinds follow memcheck's rules.
+ */
+#include <stdlib.h>
+
+#include "leakgraph_fixture.h"
+
+START_TEST(find_ranges)
+{
+	reset();
+	size_t a = add(32), z = add(0), c = add(1);
+	hs_lk_init(&g, blocks, nblocks, stack);
+	ck_assert_int_eq(hs_lk_find(&g, addr(a)), (long)a);
+	ck_assert_int_eq(hs_lk_find(&g, addr(a) + 31), (long)a);
+	ck_assert_int_eq(hs_lk_find(&g, addr(a) + 32), -1);     /* one past  */
+	ck_assert_int_eq(hs_lk_find(&g, addr(a) - 1), -1);
+	ck_assert_int_eq(hs_lk_find(&g, addr(z)), (long)z);      /* size 0    */
+	ck_assert_int_eq(hs_lk_find(&g, addr(z) + 1), -1);
+	ck_assert_int_eq(hs_lk_find(&g, addr(c)), (long)c);
+	ck_assert_int_eq(hs_lk_find(&g, addr(c) + 1), -1);
+	ck_assert_int_eq(hs_lk_find(&g, 0), -1);
+	ck_assert_int_eq(hs_lk_find(&g, UINTPTR_MAX), -1);
+}
+END_TEST
+
+START_TEST(sort_orders_by_start)
+{
+	struct hs_lk_block b[200];
+	uint32_t seed = 12345;
+	for (size_t i = 0; i < 200; i++) {
+		seed = seed * 1103515245u + 12345u;
+		b[i] = (struct hs_lk_block){ .start = (uintptr_t)(seed >> 4) * 16,
+		                             .size = i };
+	}
+	struct hs_lk_block c[200], tmp[200];
+	memcpy(c, b, sizeof b);
+	hs_lk_sort(b, 200, NULL);               /* heapsort                   */
+	hs_lk_sort(c, 200, tmp);                /* merge sort                 */
+	for (size_t i = 1; i < 200; i++) {
+		ck_assert_uint_le(b[i - 1].start, b[i].start);
+		ck_assert_uint_le(c[i - 1].start, c[i].start);
+	}
+	for (size_t i = 0; i < 200; i++)     /* same elements, same order  */
+		ck_assert_uint_eq(b[i].start, c[i].start);
+	/* runs, as the allocator's walk produces them: 3 ascending runs */
+	for (size_t i = 0; i < 200; i++)
+		c[i].start = (uintptr_t)((i % 70) * 1000 + i / 70) * 16;
+	hs_lk_sort(c, 200, tmp);
+	for (size_t i = 1; i < 200; i++)
+		ck_assert_uint_le(c[i - 1].start, c[i].start);
+	hs_lk_sort(b, 0, tmp);
+	hs_lk_sort(b, 1, NULL);
+}
+END_TEST
+
+START_TEST(start_pointer_chain_is_reachable)
+{
+	reset();
+	size_t a = add(48), b = add(24), c = add(8);
+	*word(a, 2) = addr(b);          /* root -> a -> b -> c, start pointers */
+	*word(b, 0) = addr(c);
+	roots[5] = addr(a);
+	classify_roots(8);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(c)), HS_LK_REACHABLE);
+}
+END_TEST
+
+START_TEST(nothing_points_is_definite)
+{
+	reset();
+	size_t a = add(100), b = add(0);
+	classify_roots(8);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_UNREACHED);
+	struct hs_lk_totals t;
+	hs_lk_totals(&g, &t);
+	ck_assert_uint_eq(t.blocks[HS_LK_UNREACHED], 2);
+	ck_assert_uint_eq(t.bytes[HS_LK_UNREACHED], 100);
+}
+END_TEST
+
+START_TEST(interior_pointer_is_possible_and_passes_it_on)
+{
+	reset();
+	size_t a = add(64), b = add(32), c = add(16);
+	roots[0] = addr(a) + 40;        /* interior only                       */
+	*word(a, 0) = addr(b);          /* start pointer from a possible block */
+	*word(b, 1) = addr(c) + 8;      /* interior from a possible block      */
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_POSSIBLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_POSSIBLE);
+	ck_assert_int_eq(kind_of(addr(c)), HS_LK_POSSIBLE);
+}
+END_TEST
+
+START_TEST(possible_upgraded_to_reachable_rescans)
+{
+	reset();
+	size_t a = add(64), b = add(32);
+	*word(a, 3) = addr(b);
+	roots[0] = addr(a) + 8;         /* first an interior pointer ...       */
+	roots[7] = addr(a);             /* ... later a start pointer           */
+	classify_roots(8);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_REACHABLE);
+}
+END_TEST
+
+/* The leaked linked list of the e2e suite: head -> n1 -> n2 -> ... with
+ * the head at the highest address, so the earlier (lower) nodes lead
+ * their own cliques first and must be merged into the head's. */
+START_TEST(lost_list_is_one_definite_many_indirect)
+{
+	reset();
+	enum { N = 10 };
+	size_t node[N + 1];
+	for (int i = N; i >= 0; i--)
+		node[i] = add(32);       /* node[0] (head) gets the top address */
+	for (int i = 0; i < N; i++)
+		*word(node[i], 1) = addr(node[i + 1]);
+	uintptr_t head = addr(node[0]);
+	ck_assert_uint_eq(node[0], nblocks - 1);
+	classify_roots(8);
+	ck_assert_int_eq(kind_of(head), HS_LK_UNREACHED);
+	struct hs_lk_totals t;
+	hs_lk_totals(&g, &t);
+	ck_assert_uint_eq(t.blocks[HS_LK_UNREACHED], 1);
+	ck_assert_uint_eq(t.blocks[HS_LK_INDIRECT], N);
+	ck_assert_uint_eq(t.bytes[HS_LK_INDIRECT], N * 32);
+	ck_assert_uint_eq(t.blocks[HS_LK_REACHABLE] + t.blocks[HS_LK_POSSIBLE], 0);
+	/* a node that led its own clique first keeps pointing at that old
+	 * leader, which itself joined later: the chain ends at the head */
+	for (size_t i = 0; i < nblocks; i++) {
+		size_t l = i;
+		while (g.b[l].state == HS_LK_INDIRECT)
+			l = g.b[l].leader;
+		ck_assert_uint_eq(l, nblocks - 1);
+	}
+}
+END_TEST
+
+START_TEST(lost_cycle_lowest_address_leads)
+{
+	reset();
+	size_t a = add(16), b = add(16), c = add(16);
+	*word(a, 0) = addr(b);
+	*word(b, 0) = addr(c) + 4;      /* interior counts in phase 2          */
+	*word(c, 1) = addr(a);
+	classify_roots(8);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_INDIRECT);
+	ck_assert_int_eq(kind_of(addr(c)), HS_LK_INDIRECT);
+}
+END_TEST
+
+START_TEST(lost_block_does_not_demote_reachable)
+{
+	reset();
+	size_t lost = add(16), kept = add(16);
+	*word(lost, 0) = addr(kept);
+	roots[2] = addr(kept);
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(lost)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(kept)), HS_LK_REACHABLE);
+}
+END_TEST
+
+START_TEST(two_lost_trees_stay_separate)
+{
+	reset();
+	size_t a = add(16), a1 = add(16), b = add(16), b1 = add(16), b2 = add(16);
+	*word(a, 0) = addr(a1);
+	*word(b, 0) = addr(b1);
+	*word(b1, 1) = addr(b2);
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_UNREACHED);
+	ck_assert_int_eq(g.b[a1].state, HS_LK_INDIRECT);
+	ck_assert_uint_eq(g.b[a1].leader, a);
+	ck_assert_uint_eq(g.b[b1].leader, b);
+	ck_assert_uint_eq(g.b[b2].leader, b);
+}
+END_TEST
+
+START_TEST(root_range_bounds_and_alignment)
+{
+	reset();
+	size_t a = add(16), b = add(16), c = add(16);
+	roots[0] = addr(a);
+	roots[1] = addr(b);
+	roots[2] = addr(c);
+	hs_lk_init(&g, blocks, nblocks, stack);
+	/* [roots+1 byte, roots+2 words+7): only roots[1] is a whole aligned
+	 * word inside the range. */
+	hs_lk_scan_root(&g, (uintptr_t)roots + 1, (uintptr_t)(roots + 2) + 7);
+	hs_lk_classify(&g);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(c)), HS_LK_UNREACHED);
+}
+END_TEST
+
+START_TEST(register_word_is_a_root)
+{
+	reset();
+	size_t a = add(16), b = add(40);
+	hs_lk_init(&g, blocks, nblocks, stack);
+	hs_lk_root_word(&g, addr(a));
+	hs_lk_root_word(&g, addr(b) + 39);
+	hs_lk_classify(&g);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_POSSIBLE);
+}
+END_TEST
+
+START_TEST(block_tail_beyond_size_not_scanned)
+{
+	reset();
+	size_t a = add(12), b = add(16);
+	/* word 1 of a starts at byte 8 and ends past a's 12 bytes: not a
+	 * whole word of a, so not scanned */
+	*word(a, 1) = addr(b);
+	roots[0] = addr(a);
+	classify_roots(1);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_REACHABLE);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_UNREACHED);
+}
+END_TEST
+
+/* A long chain must not recurse: one million nodes in a plain array. */
+START_TEST(long_chain_iterative)
+{
+	enum { N = 1000000 };
+	uintptr_t *mem = calloc(N, 2 * sizeof(uintptr_t));
+	struct hs_lk_block *b = calloc(N, sizeof *b);
+	uint32_t *st = calloc(N, sizeof *st);
+	ck_assert_ptr_nonnull(mem);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(st);
+	for (size_t i = 0; i < N; i++) {
+		b[i] = (struct hs_lk_block){ .start = (uintptr_t)&mem[2 * i], .size = 16 };
+		mem[2 * i] = i + 1 < N ? (uintptr_t)&mem[2 * (i + 1)] : 0;
+	}
+	struct hs_lk_graph lg;
+	hs_lk_init(&lg, b, N, st);
+	uintptr_t root = (uintptr_t)&mem[0];
+	hs_lk_scan_root(&lg, (uintptr_t)&root, (uintptr_t)(&root + 1));
+	hs_lk_classify(&lg);
+	struct hs_lk_totals t;
+	hs_lk_totals(&lg, &t);
+	ck_assert_uint_eq(t.blocks[HS_LK_REACHABLE], N);
+
+	/* same chain without the root: 1 definite, the rest indirect */
+	hs_lk_init(&lg, b, N, st);
+	hs_lk_classify(&lg);
+	hs_lk_totals(&lg, &t);
+	ck_assert_uint_eq(t.blocks[HS_LK_UNREACHED], 1);
+	ck_assert_uint_eq(t.blocks[HS_LK_INDIRECT], N - 1);
+	ck_assert_int_eq(b[0].state, HS_LK_UNREACHED);
+	free(mem);
+	free(b);
+	free(st);
+}
+END_TEST
+
+START_TEST(empty_block_set)
+{
+	struct hs_lk_graph lg;
+	uintptr_t r = 1234;
+	hs_lk_init(&lg, NULL, 0, NULL);
+	hs_lk_scan_root(&lg, (uintptr_t)&r, (uintptr_t)(&r + 1));
+	hs_lk_classify(&lg);
+	ck_assert_int_eq(hs_lk_find(&lg, 1234), -1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("leaks");
+	TCase *tc = tcase_create("graph");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, find_ranges);
+	tcase_add_test(tc, sort_orders_by_start);
+	tcase_add_test(tc, start_pointer_chain_is_reachable);
+	tcase_add_test(tc, nothing_points_is_definite);
+	tcase_add_test(tc, interior_pointer_is_possible_and_passes_it_on);
+	tcase_add_test(tc, possible_upgraded_to_reachable_rescans);
+	tcase_add_test(tc, lost_list_is_one_definite_many_indirect);
+	tcase_add_test(tc, lost_cycle_lowest_address_leads);
+	tcase_add_test(tc, lost_block_does_not_demote_reachable);
+	tcase_add_test(tc, two_lost_trees_stay_separate);
+	tcase_add_test(tc, root_range_bounds_and_alignment);
+	tcase_add_test(tc, register_word_is_a_root);
+	tcase_add_test(tc, block_tail_beyond_size_not_scanned);
+	tcase_add_test(tc, long_chain_iterative);
+	tcase_add_test(tc, empty_block_set);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
