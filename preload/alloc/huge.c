@@ -218,13 +218,18 @@ void *hs_huge_realloc(void *user, size_t new_size)
 
 	if (new_len <= old_len) {
 		/* Shrink in place; keep whole granules registered while any of
-		 * their bytes stay mapped. */
+		 * their bytes stay mapped. Under the lock: a walk (the exit
+		 * check, which holds it) must see the mapping and map_len
+		 * change together, since the header still gives the old size
+		 * until the caller seals the block again. */
 		if (new_len < old_len) {
+			pthread_mutex_lock(&lock);
 			munmap(base + new_len, old_len - new_len);
+			d->map_len = new_len;
+			pthread_mutex_unlock(&lock);
 			size_t keep = round_up(new_len, HS_ARENA_SIZE);
 			if (keep < round_up(old_len, HS_ARENA_SIZE))
 				hs_pagemap_set(base + keep, old_len - keep, 0);
-			d->map_len = new_len;
 			mapped_bytes -= old_len - new_len;
 		}
 		return user;

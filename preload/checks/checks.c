@@ -192,9 +192,17 @@ static void note(struct hs_header *h, bool header)
 static void check_block(struct hs_header *h, void *ctx)
 {
 	(void)ctx;
-	if (!hs_header_valid(h))
+	if (!hs_header_valid(h)) {
 		note(h, true);
-	else if (h->state == HS_LIVE && !hs_canary_ok(h))
+		return;
+	}
+	/* A huge block another thread is shrinking in place: its mapping
+	 * (which the walk's lock holds still) already ends before the
+	 * canary its header, not yet sealed again, points at. */
+	if (h->guard && h->bin == HS_BIN_HUGE &&
+	    h->size + HS_CANARY > hs_huge_capacity(hs_user_of(h)))
+		return;
+	if (h->state == HS_LIVE && !hs_canary_ok(h))
 		note(h, false);
 }
 
