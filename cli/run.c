@@ -139,6 +139,8 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHECKS", "0");
 	if (c->quarantine)
 		rc |= set_env("HEAPSCOPE_QUARANTINE", c->quarantine);
+	if (c->shim_silent)
+		rc |= set_env("HEAPSCOPE_LOG", "0");
 	return rc;
 }
 
