@@ -352,6 +352,10 @@ int hs_vg_check(struct hs_cli *c)
 	}
 	if (!c->xml && (c->xml_file || c->xml_fd >= 0))
 		c->xml = true;           /* asking for the file is asking for XML */
+	/* as memcheck: a summary has no place in the XML, which lists the
+	 * loss records (and so they count for --error-exitcode) */
+	if (c->xml && c->leak_check == HS_LEAK_CHECK_SUMMARY)
+		c->leak_check = HS_LEAK_CHECK_FULL;
 	if (!c->valgrind || c->out)
 		return 0;
 	/* valgrind leaves no files behind: the traces go to a private
