@@ -23,6 +23,7 @@
  */
 #include "sweep.h"
 #include "exit_status.h"
+#include "shim_path.h"
 #include "trace/trace_files.h"
 #include "trace/symbolize.h"
 #include "util.h"
@@ -403,7 +404,7 @@ int hs_cmd_sweep(int argc, char **argv)
 		return HS_EXIT_USAGE;
 	if (help)
 		return 0;
-	char *shim = sw_find_shim();
+	char *shim = hs_find_shim("heapscope sweep");
 	if (!shim)
 		return EXIT_CANNOT;
 	char *dir = make_dir();

@@ -75,8 +75,6 @@ struct sw_proc {
 };
 
 double sw_now(void);
-/* Find libheapscope.so beside our own executable; NULL (said) if missing. */
-char  *sw_find_shim(void);
 /* Start p (idx and policy set) in its own process group, its output in
  * DIR/rIDX.out, its traces named DIR/rIDX.%p. false (said) on failure. */
 bool   sw_start(const struct sw_env *e, struct sw_proc *p, double timeout);
