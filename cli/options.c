@@ -19,6 +19,7 @@ void hs_cli_usage(FILE *f)
 {
 	fputs(
 "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
+"       heapscope [valgrind options] [--] PROGRAM [ARGS...]\n"
 "       heapscope report [options] TRACE\n"
 "       heapscope sweep [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope --help | --version\n"
@@ -28,6 +29,13 @@ void hs_cli_usage(FILE *f)
 "report  prints the report of a trace written by an earlier run (to stdout).\n"
 "sweep   fails PROGRAM's allocations one point at a time and reports which\n"
 "        calls it does not survive (heapscope sweep --help).\n"
+"\n"
+"Without a command, heapscope takes valgrind's memcheck options and\n"
+"defaults (--leak-check=, --show-leak-kinds=, --errors-for-leak-kinds=,\n"
+"--num-callers=, --log-file=, --log-fd=, --xml=yes --xml-file=,\n"
+"--gen-suppressions=, --trace-children=, ...), so it can stand in for\n"
+"valgrind in CTest, meson test --wrap and CI scripts; `run` takes them too.\n"
+"The table: docs/VALGRIND.md, or man heapscope.\n"
 "\n"
 "options:\n"
 "  -o FILE               run: the trace file (default heapscope.PROG.%p.trace\n"
