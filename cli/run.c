@@ -278,7 +278,8 @@ int hs_cmd_run(struct hs_cli *c)
 
 	bool problems;
 	bool failed = report_chain(c, pattern, pid, &problems);
-	hs_trace_files_children(stderr, pattern, pid, (long)started);
+	if (!c->trace_dir)          /* valgrind's form removes its traces */
+		hs_trace_files_children(stderr, pattern, pid, (long)started);
 	free(pattern);
 	if (c->error_exitcode && (problems || failed))
 		return c->error_exitcode;
