@@ -80,6 +80,10 @@ bool hs_vg_is_program(const char *arg);
 int  hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first);
 void hs_cli_free(struct hs_cli *c);
 int  hs_cli_load_supps(struct hs_cli *c);
+/* A number in [lo, hi] from option opt (its first optlen characters are
+ * named); else one line "WHO: OPT: 'V' is not a number from LO to HI". */
+int  hs_cli_number(const char *who, const char *opt, int optlen, const char *v,
+                   long lo, long hi, long *out);
 void hs_cli_usage(FILE *f);
 
 struct hs_trace;

@@ -91,19 +91,27 @@ static int usage_error(const struct hs_cli *c, const char *fmt, const char *arg)
 	return -1;
 }
 
-static int number(const struct hs_cli *c, const char *opt, const char *v,
+int hs_cli_number(const char *who, const char *opt, int optlen, const char *v,
                   long lo, long hi, long *out)
 {
 	char *end;
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (!*v || *end || errno || n < lo || n > hi) {
-		fprintf(stderr, "heapscope %s: %s: '%s' is not a number from %ld to %ld\n",
-		        c->cmd, opt, v, lo, hi);
+		fprintf(stderr, "%s: %.*s: '%s' is not a number from %ld to %ld\n",
+		        who, optlen, opt, v, lo, hi);
 		return -1;
 	}
 	*out = n;
 	return 0;
+}
+
+static int number(const struct hs_cli *c, const char *opt, const char *v,
+                  long lo, long hi, long *out)
+{
+	char who[32];
+	snprintf(who, sizeof who, "heapscope %s", c->cmd);
+	return hs_cli_number(who, opt, (int)strlen(opt), v, lo, hi, out);
 }
 
 static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)

@@ -117,16 +117,7 @@ static int yes_no(const char *name, const char *v)
 
 static int number(const char *name, const char *v, long lo, long hi, long *out)
 {
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (!*v || *end || errno || n < lo || n > hi) {
-		fprintf(stderr, "heapscope: %.*s: '%s' is not a number from %ld to %ld\n",
-		        (int)strcspn(name, "="), name, v, lo, hi);
-		return -1;
-	}
-	*out = n;
-	return 0;
+	return hs_cli_number("heapscope", name, (int)strcspn(name, "="), v, lo, hi, out);
 }
 
 static int kinds(const char *name, const char *v, unsigned *mask)
