@@ -41,9 +41,10 @@ struct hs_gensupp {
 	char **frames;
 	size_t nframes;
 };
-void hs_gensupp_leak(struct hs_gensupp *g, const struct hs_analysis *a,
+/* false (nothing to free) when the record has no stack to match. */
+bool hs_gensupp_leak(struct hs_gensupp *g, const struct hs_analysis *a,
                      const struct hs_leak_rec *r);
-void hs_gensupp_error(struct hs_gensupp *g, const struct hs_analysis *a,
+bool hs_gensupp_error(struct hs_gensupp *g, const struct hs_analysis *a,
                       const struct hs_err_rec *r);
 /* As valgrind prints it: "{", the placeholder name, ..., "}". */
 void hs_gensupp_print(FILE *f, const struct hs_gensupp *g);

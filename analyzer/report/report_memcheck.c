@@ -74,13 +74,17 @@ static void add_frame(struct hs_gensupp *g, size_t *cap, const char *type, const
 	*HS_PUSH(g->frames, g->nframes, *cap) = s;
 }
 
-static void fill(struct hs_gensupp *g, const struct hs_analysis *a, uint32_t stack)
+/* false for a stack that was not recorded: `fun:*` alone would match
+ * every record of the kind */
+static bool fill(struct hs_gensupp *g, const struct hs_analysis *a, uint32_t stack)
 {
 	size_t cap = 0;
 	const struct hs_frame *f;
 	size_t n = hs_display(a, stack, &f);
 	g->frames = NULL;
 	g->nframes = 0;
+	if (!n)
+		return false;
 	add_frame(g, &cap, "fun:", "*");
 	for (size_t i = 0; i < n; i++) {
 		const char *fn = f[i].mangled ? f[i].mangled : f[i].function;
@@ -89,17 +93,18 @@ static void fill(struct hs_gensupp *g, const struct hs_analysis *a, uint32_t sta
 		else
 			add_frame(g, &cap, "obj:", f[i].module ? f[i].module : "*");
 	}
+	return true;
 }
 
-void hs_gensupp_leak(struct hs_gensupp *g, const struct hs_analysis *a,
+bool hs_gensupp_leak(struct hs_gensupp *g, const struct hs_analysis *a,
                      const struct hs_leak_rec *r)
 {
 	snprintf(g->kind, sizeof g->kind, "Memcheck:Leak");
 	snprintf(g->aux, sizeof g->aux, "match-leak-kinds: %s", hs_leak_kind_word[r->kind]);
-	fill(g, a, r->stack);
+	return fill(g, a, r->stack);
 }
 
-void hs_gensupp_error(struct hs_gensupp *g, const struct hs_analysis *a,
+bool hs_gensupp_error(struct hs_gensupp *g, const struct hs_analysis *a,
                       const struct hs_err_rec *r)
 {
 	unsigned kind = r->first->kind;
@@ -114,7 +119,7 @@ void hs_gensupp_error(struct hs_gensupp *g, const struct hs_analysis *a,
 	} else {
 		snprintf(g->kind, sizeof g->kind, "Memcheck:Free");
 	}
-	fill(g, a, r->first->stack);
+	return fill(g, a, r->first->stack);
 }
 
 void hs_gensupp_print(FILE *f, const struct hs_gensupp *g)

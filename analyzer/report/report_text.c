@@ -140,8 +140,8 @@ static void errors(struct out *o, const struct hs_analysis *a, bool gen)
 			     "first one's)", r->count);
 		if (gen) {
 			struct hs_gensupp g;
-			hs_gensupp_error(&g, a, r);
-			gen_supp(o, &g);
+			if (hs_gensupp_error(&g, a, r))
+				gen_supp(o, &g);
 		}
 		line(o, "%s", "");
 	}
@@ -195,8 +195,8 @@ static void leaks(struct out *o, const struct hs_analysis *a, unsigned show, boo
 		frames(o, a, r->stack);
 		if (gen) {
 			struct hs_gensupp g;
-			hs_gensupp_leak(&g, a, r);
-			gen_supp(o, &g);
+			if (hs_gensupp_leak(&g, a, r))
+				gen_supp(o, &g);
 		}
 		line(o, "%s", "");
 	}

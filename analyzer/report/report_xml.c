@@ -143,8 +143,8 @@ static void heap_error(FILE *f, const struct hs_analysis *a, const struct hs_err
 	}
 	if (gen) {
 		struct hs_gensupp g;
-		hs_gensupp_error(&g, a, r);
-		suppression(f, &g);
+		if (hs_gensupp_error(&g, a, r))
+			suppression(f, &g);
 	}
 	fputs("</error>\n\n", f);
 }
@@ -171,8 +171,8 @@ static void leak_error(FILE *f, const struct hs_analysis *a, size_t k, unsigned 
 	stack(f, a, r->stack);
 	if (gen) {
 		struct hs_gensupp g;
-		hs_gensupp_leak(&g, a, r);
-		suppression(f, &g);
+		if (hs_gensupp_leak(&g, a, r))
+			suppression(f, &g);
 	}
 	fputs("</error>\n\n", f);
 }
