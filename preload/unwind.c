@@ -49,6 +49,7 @@
 #define PROBES    16
 #define KEY_BUSY  ((uint64_t)1 << 47)   /* above every user address       */
 #define MAX_SKIP  16                    /* our frames above the program's */
+#define NEAR      256                   /* per-thread rules: 4 KiB        */
 
 int hs_unwind_enabled = 1;
 int hs_unwind_stats;
@@ -65,6 +66,12 @@ struct rtab {
 };
 
 static _Atomic(struct rtab *) RT;
+
+/* A small direct-mapped copy of the rules this thread used last: the
+ * shared table is large and cold (a probe is mostly a cache miss), while
+ * consecutive stacks share most of their frames. Written only by its own
+ * thread, and never by a signal handler over an unwind (in_capture). */
+static __thread struct { uint64_t key, rule; } near[NEAR];
 
 /* HEAPSCOPE_UNWIND_STATS: captures done by rule, and why others were not */
 static _Atomic unsigned long st_ok, st_parsed, st_fail[HS_UNW_REASONS];
@@ -151,11 +158,8 @@ static void remember(struct rtab *t, uint64_t key, uint64_t rule)
 
 /* The rule for lookup address a, from the cache or the module's tables.
  * An address in no module is not cached: a dlopen may map one there. */
-static uint64_t rule_for(uintptr_t a, uint64_t epoch_bits)
+static __attribute__((noinline)) uint64_t rule_far(uint64_t key, uintptr_t a)
 {
-	if (a >= KEY_BUSY)
-		return hs_r_cannot(HS_UNW_NOMOD);
-	uint64_t key = a | epoch_bits;
 	struct rtab *t = table();
 	uint64_t r = t ? cached(t, key) : 0;
 	if (likely(r))
@@ -169,6 +173,26 @@ static uint64_t rule_for(uintptr_t a, uint64_t epoch_bits)
 		atomic_fetch_add_explicit(&st_parsed, 1, memory_order_relaxed);
 	if (t)
 		remember(t, key, r);
+	return r;
+}
+
+/* The rule for lookup address a: this thread's near copy, else the shared
+ * table, else the module's tables. An address in no module (or while the
+ * module table is rebuilt) is not kept: a dlopen may map one there. */
+static inline uint64_t rule_for(uintptr_t a, uint64_t epoch_bits)
+{
+	if (unlikely(a >= KEY_BUSY))
+		return hs_r_cannot(HS_UNW_NOMOD);
+	uint64_t key = a | epoch_bits;
+	unsigned i = (unsigned)((a ^ (a >> 8)) & (NEAR - 1));
+	if (likely(near[i].key == key))
+		return near[i].rule;
+	uint64_t r = rule_far(key, a);
+	unsigned why = (r >> 8) & 0xff;
+	if (!(r & HS_R_CANNOT) || (why != HS_UNW_NOMOD && why != HS_UNW_BUSY)) {
+		near[i].key = key;
+		near[i].rule = r;
+	}
 	return r;
 }
 
