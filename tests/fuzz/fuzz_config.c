@@ -17,9 +17,12 @@
 extern char **environ;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* config.c's two neighbours in the shim, outside what is fuzzed here:
- * the stack cache switch it writes and the checks set-up it calls last. */
+/* config.c's neighbours in the shim, outside what is fuzzed here: the
+ * stack cache and unwinder switches it writes and the checks set-up it
+ * calls last. */
 int hs_stack_cache_enabled = 1;
+int hs_unwind_enabled = 1;
+int hs_unwind_stats;
 void hs_checks_configure(void)
 {
 	if (hs_cfg.checks != 0 && hs_cfg.checks != 1)
@@ -38,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	hs_cfg = defaults;
 	hs_stack_cache_enabled = 1;
+	hs_unwind_enabled = 1;
+	hs_unwind_stats = 0;
 
 	/* Each entry in its own exact-size allocation so that ASan sees a
 	 * read past the end of one value. */
@@ -64,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (hs_cfg.quarantine_bytes > ((size_t)1 << 40))
 		abort();
-	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_stack_cache_enabled) & ~1)
+	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_stack_cache_enabled |
+	     hs_unwind_enabled | hs_unwind_stats) & ~1)
 		abort();
 	for (size_t i = 0; i < nv; i++)
 		free(vars[i]);
