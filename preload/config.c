@@ -108,6 +108,11 @@ void hs_config_init(void)
 	else if (unw && strcmp(unw, "dwarf"))
 		hs_log("HEAPSCOPE_UNWIND=%s: expected dwarf or libunwind; using dwarf", unw);
 	read_bool("HEAPSCOPE_UNWIND_STATS", &hs_cfg.unwind_stats);
+	/* Tests: every stack the cache or the walk before gives is checked
+	 * against libunwind's (slow: every allocation unwinds twice). */
+	read_bool("HEAPSCOPE_UNWIND_VERIFY", &hs_cfg.unwind_verify);
+	if (hs_cfg.unwind_verify)
+		hs_cfg.unwind_stats = 1;
 	/* --no-children: an exec'd descendant (the recorder marks them with
 	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
 	 * children are always traced, as valgrind does. */

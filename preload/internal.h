@@ -62,6 +62,8 @@ struct hs_config {
 	int    unwind;          /* 1: our DWARF unwinder first (record/unwind.c),
 	                           0: libunwind alone (HEAPSCOPE_UNWIND)      */
 	int    unwind_stats;    /* say at exit which unwinder took how many   */
+	int    unwind_verify;   /* check every cached or reused stack against
+	                           libunwind; count differences (tests)      */
 	int    log;             /* 0: hs_log writes nothing (HEAPSCOPE_LOG=0) */
 };
 extern struct hs_config hs_cfg;
