@@ -211,6 +211,10 @@ static void arena_release(struct hs_arena *a)
 		}
 	nr_arenas--;
 	free_pages -= HS_ARENA_PAGES;
+	/* a racing free's slow-path reader may still look at a header or
+	 * the page metadata here (hs_heap_pin) */
+	if (!hs_heap_wait_unpinned())
+		return;
 	munmap(a->base, HS_ARENA_SIZE);
 	munmap(a, ARENA_DESC_SIZE);
 }

@@ -176,6 +176,20 @@ static bool cache_put(struct huge_desc *d)
 	return false;
 }
 
+/* Forget the mapping, then unmap it once no slow-path reader (a racing
+ * free of the same block, hs_heap_pin) can still be looking at it; a
+ * reader that comes later finds the pagemap cleared. If readers stay
+ * pinned (never seen: the pinned sections do not wait), the mapping is
+ * kept rather than pulled from under them. */
+static void unmap_desc(struct huge_desc *d, size_t len)
+{
+	d->magic = 0;
+	hs_pagemap_set(d, len, 0);
+	mapped_bytes -= len;
+	if (hs_heap_wait_unpinned())
+		munmap(d, len);
+}
+
 bool hs_huge_fresh(const void *user)
 {
 	struct huge_desc *d = desc_of(user);
@@ -195,10 +209,7 @@ void hs_huge_free(void *user)
 		return;
 	}
 	pthread_mutex_unlock(&lock);
-	d->magic = 0;
-	hs_pagemap_set(d, len, 0);
-	mapped_bytes -= len;
-	munmap(d, len);
+	unmap_desc(d, len);
 }
 
 size_t hs_huge_capacity(const void *user)

@@ -3,7 +3,8 @@
  *
  * malloc: pop a slot from this thread's cache for the request's bin.
  * free:   a block in a bin, at its slot start, header intact, of the
- *         family the call releases: push it.
+ *         family the call releases: claim it (LIVE -> FREED, one
+ *         compare-and-swap, header.h) and push it.
  * Anything else (empty cache, large, aligned, foreign, freed, mismatched)
  * takes the out-of-line path in heap.c. hs_busy brackets the list
  * operations so a signal handler that allocates meanwhile is sent
@@ -79,10 +80,12 @@ bool hs_fast_free(void *p, unsigned accept)
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))
 		return false;
+	/* LIVE -> FREED in one atomic step: a racing free of the same block
+	 * loses here and is reported by the slow path (double free). */
+	if (unlikely(!hs_header_claim(h, &w0)))
+		return false;
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
-	hs_header_store(h, (w0 & ~HS_W0_STATE_MASK) | (uint64_t)HS_FREED << HS_W0_STATE_SHIFT,
-	                stack);
 	hs_busy = 1;
 	hs_slot_set_next(h, tb->head);
 	tb->head = h;
