@@ -202,6 +202,7 @@ void  hs_bins_reinit_child(void);
 
 /* ---- huge.c: direct mappings above an arena --------------------------- */
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
+size_t hs_huge_user_offset(size_t align);  /* user pointer - mapping base */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
 bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */

@@ -111,11 +111,16 @@ static struct huge_desc *desc_of(const void *user)
 	return d;
 }
 
+size_t hs_huge_user_offset(size_t align)
+{
+	return round_up(sizeof(struct huge_desc) + HS_HEADER_SIZE, align < HS_ALIGN ? HS_ALIGN : align);
+}
+
 void *hs_huge_alloc(size_t size, size_t align)
 {
 	if (align < HS_ALIGN)
 		align = HS_ALIGN;
-	size_t off = round_up(sizeof(struct huge_desc) + HS_HEADER_SIZE, align);
+	size_t off = hs_huge_user_offset(align);
 	if (size > HS_MAX_REQUEST || off > HS_MAX_REQUEST)
 		return NULL;
 	size_t len = round_up(off + size, HS_PAGE_SIZE);
