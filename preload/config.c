@@ -14,7 +14,7 @@ struct hs_config hs_cfg = {
 	.stack_depth = 32,
 	.tcache_bytes = 64 * 1024,
 	.checks = -1,                   /* unset: follows .enabled            */
-	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
+	.quarantine_bytes = 256 << 10,     /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
 	.stack_cache = 1,
 };
