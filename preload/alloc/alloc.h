@@ -158,6 +158,15 @@ static inline unsigned hs_size_to_bin(size_t n)
 	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
 }
 
+/* A block of room bytes (user bytes and canary) fits the slot of bin in
+ * place: it is no bigger than the slot and not less than half of it
+ * (realloc keeps a block where it is only then). */
+static inline bool hs_bin_fits(unsigned bin, size_t room)
+{
+	return room <= HS_BIN_MAX_USER && hs_size_to_bin(room) <= bin
+	       && (room + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[bin];
+}
+
 /* Per-thread cache: one singly linked list per bin, no lock. */
 struct hs_tcache_bin {
 	void    *head;                  /* slot (header address) list         */

@@ -473,9 +473,7 @@ static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where
 	switch (where) {
 	case HS_IN_BIN:
 		/* Same slot if it fits and is not more than twice too big. */
-		return !(h->kind & HS_KIND_MOVED) && size <= HS_BIN_MAX_USER
-		       && hs_size_to_bin(size) <= h->bin
-		       && (size + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[h->bin];
+		return !(h->kind & HS_KIND_MOVED) && hs_bin_fits(h->bin, size);
 	case HS_IN_BUDDY: {
 		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_BIN_MAX_USER / 2)
 			return false;

@@ -94,4 +94,46 @@ bool hs_fast_free(void *p, unsigned accept)
 	return true;
 }
 
+/* realloc that stays in its slot: a plain bin block (no MOVED flag) of
+ * the malloc or memalign family, header intact, LIVE, whose slot holds
+ * the new size (hs_bin_fits, the rule hs_heap_realloc keeps). It is
+ * claimed here (a racing free loses and reports) and the caller seals it
+ * with hs_fast_realloc_seal once it has the stack. NULL: the slow path.
+ * With checks on the old canary is checked first, as the slow path does. */
+static inline __attribute__((always_inline))
+struct hs_header *hs_fast_realloc_claim(void *p, size_t n, size_t guard)
+{
+	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)) || n > HS_BIN_MAX_USER)
+		return NULL;
+	struct hs_header *h = hs_header_of(p);
+	uintptr_t g = hs_pagemap_get(h);
+	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
+		return NULL;
+	uint64_t w0 = hs_header_word0(h);
+	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
+	unsigned kind = (unsigned)(w0 >> HS_W0_KIND_SHIFT) & 0xF;
+	if ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
+	    || !((1u << kind) & HS_ACCEPT_FREE) || !hs_bin_fits(bin, hs_room(n, guard))
+	    || h->check != hs_hash_words(w0, h->stack, h))
+		return NULL;
+	if (guard && unlikely(!hs_canary_ok(h)))
+		return NULL;            /* the slow path reports it */
+	return hs_header_claim(h, &w0) ? h : NULL;
+}
+
+static inline __attribute__((always_inline))
+void *hs_fast_realloc_seal(struct hs_header *h, size_t n, uint32_t stack, size_t guard)
+{
+	size_t old = h->size;
+	if (guard) {
+		hs_canary_put(hs_user_of(h), n);
+		atomic_signal_fence(memory_order_release);
+	}
+	hs_header_set_g(h, n, h->bin, HS_KIND_MALLOC, stack, guard != 0);
+	hs_ts.allocs++;
+	hs_ts.frees++;
+	hs_ts.live += (int64_t)n - (int64_t)old;
+	return hs_user_of(h);
+}
+
 #endif
