@@ -55,28 +55,42 @@ void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 	return hs_heap_alloc(n, HS_ALIGN, kind, stack);
 }
 
-/* True if the block was a plain bin block of a family in `accept` (a mask
- * of 1 << kind) and is now in the cache. */
+/* The header of the block at p if it is a plain bin block (at its slot
+ * start, no MOVED flag), LIVE, of a family in `accept` (a mask of
+ * 1 << kind), its check intact; *w0 is its word 0. NULL otherwise. The
+ * header's granule decides first: inside an arena every byte is mapped,
+ * so reading the header is safe. One load of each header word, decoded
+ * in registers. */
 static inline __attribute__((always_inline))
-bool hs_fast_free(void *p, unsigned accept)
+struct hs_header *plain_bin_header(void *p, unsigned accept, uint64_t *w0)
 {
 	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)))
-		return false;
-	/* The header's granule decides: inside an arena every byte is
-	 * mapped, so reading the header is safe. */
+		return NULL;
 	struct hs_header *h = hs_header_of(p);
 	uintptr_t g = hs_pagemap_get(h);
 	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
-		return false;
-	/* One load of each header word; decode in registers. */
-	uint64_t w0 = hs_header_word0(h);
+		return NULL;
+	uint64_t w = hs_header_word0(h);
 	uint32_t stack = h->stack, check = h->check;
-	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
-	unsigned kind = (unsigned)(w0 >> HS_W0_KIND_SHIFT) & 0xF;
-	if (unlikely((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
-	             || !((1u << kind) & accept) || hs_tc.state != 1
-	             || check != hs_hash_words(w0, stack, h)))
+	unsigned bin = (unsigned)(w >> HS_W0_BIN_SHIFT) & 0xFF;
+	unsigned kind = (unsigned)(w >> HS_W0_KIND_SHIFT) & 0xF;
+	if (unlikely((w >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
+	             || !((1u << kind) & accept) || check != hs_hash_words(w, stack, h)))
+		return NULL;
+	*w0 = w;
+	return h;
+}
+
+/* True if the block was a plain bin block of a family in `accept` and is
+ * now in the cache. */
+static inline __attribute__((always_inline))
+bool hs_fast_free(void *p, unsigned accept)
+{
+	uint64_t w0;
+	struct hs_header *h = plain_bin_header(p, accept, &w0);
+	if (!h || unlikely(hs_tc.state != 1))
 		return false;
+	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))
 		return false;
@@ -103,18 +117,9 @@ bool hs_fast_free(void *p, unsigned accept)
 static inline __attribute__((always_inline))
 struct hs_header *hs_fast_realloc_claim(void *p, size_t n, size_t guard)
 {
-	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)) || n > HS_BIN_MAX_USER)
-		return NULL;
-	struct hs_header *h = hs_header_of(p);
-	uintptr_t g = hs_pagemap_get(h);
-	if (unlikely(!g || (g & HS_GRANULE_HUGE)))
-		return NULL;
-	uint64_t w0 = hs_header_word0(h);
-	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
-	unsigned kind = (unsigned)(w0 >> HS_W0_KIND_SHIFT) & 0xF;
-	if ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
-	    || !((1u << kind) & HS_ACCEPT_FREE) || !hs_bin_fits(bin, hs_room(n, guard))
-	    || h->check != hs_hash_words(w0, h->stack, h))
+	uint64_t w0;
+	struct hs_header *h = n <= HS_BIN_MAX_USER ? plain_bin_header(p, HS_ACCEPT_FREE, &w0) : NULL;
+	if (!h || !hs_bin_fits((unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF, hs_room(n, guard)))
 		return NULL;
 	if (guard && unlikely(!hs_canary_ok(h)))
 		return NULL;            /* the slow path reports it */

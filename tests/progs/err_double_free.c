@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "freeothers.h"
+
 static size_t block_size = 64;
 
 static char *make_block(void)
@@ -25,15 +27,6 @@ static char *make_block(void)
 	return malloc(block_size);                /* @alloc */
 }
 
-/* 64 KiB of other blocks (64 of 1 KiB) freed after p's free. */
-static void free_others(void)
-{
-	static char *o[64];
-	for (int i = 0; i < 64; i++)
-		o[i] = malloc(1024);
-	for (int i = 0; i < 64; i++)
-		free(o[i]);
-}
 
 static void release(char *p)
 {

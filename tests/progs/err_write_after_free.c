@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "freeothers.h"
+
 static char *make_block(void)
 {
 	return malloc(64);                        /* @alloc */
@@ -30,15 +32,6 @@ static void dangling_write(char *p)
 	memcpy(p + 20, "oops", 4);                /* @write */
 }
 
-/* 64 KiB of other blocks (64 of 1 KiB) freed after p's free. */
-static void free_others(void)
-{
-	static char *o[64];
-	for (int i = 0; i < 64; i++)
-		o[i] = malloc(1024);
-	for (int i = 0; i < 64; i++)
-		free(o[i]);
-}
 
 static void churn(void)
 {
