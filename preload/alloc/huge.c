@@ -297,12 +297,22 @@ static struct huge_desc *grow_mapping(struct huge_desc *d, size_t new_len, bool 
 		munmap(nb, new_len);
 		return NULL;
 	}
+	/* The move unmaps the old range: forget it first, then wait for any
+	 * slow-path reader of its header (a racing free, hs_heap_pin). */
+	hs_pagemap_set(base, old_len, 0);
+	if (!hs_heap_wait_unpinned()) {
+		hs_pagemap_set(base, old_len, (uintptr_t)base | HS_GRANULE_HUGE);
+		hs_pagemap_set(nb, new_len, 0);
+		munmap(nb, new_len);
+		return NULL;
+	}
 	/* The descriptor moves with the pages: hold the list still meanwhile. */
 	if (linked)
 		pthread_mutex_lock(&lock);
 	if (mremap(base, old_len, old_len, MREMAP_MAYMOVE | MREMAP_FIXED, nb) == MAP_FAILED) {
 		if (linked)
 			pthread_mutex_unlock(&lock);
+		hs_pagemap_set(base, old_len, (uintptr_t)base | HS_GRANULE_HUGE);
 		hs_pagemap_set(nb, new_len, 0);
 		munmap(nb, new_len);
 		return NULL;
@@ -317,8 +327,6 @@ static struct huge_desc *grow_mapping(struct huge_desc *d, size_t new_len, bool 
 			d->next->prev = d;
 		pthread_mutex_unlock(&lock);
 	}
-	/* The old range is unmapped by the move; forget it. */
-	hs_pagemap_set(base, old_len, 0);
 	d->map_len = new_len;
 	mapped_bytes += new_len - old_len;
 	return d;
