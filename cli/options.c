@@ -69,7 +69,7 @@ void hs_cli_usage(FILE *f)
 "                        double and mismatched frees are still caught)\n"
 "  --quarantine BYTES    run: freed bytes held per thread before reuse, to catch\n"
 "                        writes after free and double frees (k/m suffix;\n"
-"                        default 1m; 0 = none)\n"
+"                        default 256k; 0 = none)\n"
 "  --help, --version\n"
 "\n"
 "exit status:\n"

@@ -158,6 +158,15 @@ static inline unsigned hs_size_to_bin(size_t n)
 	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
 }
 
+/* A block of room bytes (user bytes and canary) fits the slot of bin in
+ * place: it is no bigger than the slot and not less than half of it
+ * (realloc keeps a block where it is only then). */
+static inline bool hs_bin_fits(unsigned bin, size_t room)
+{
+	return room <= HS_BIN_MAX_USER && hs_size_to_bin(room) <= bin
+	       && (room + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[bin];
+}
+
 /* Per-thread cache: one singly linked list per bin, no lock. */
 struct hs_tcache_bin {
 	void    *head;                  /* slot (header address) list         */
@@ -202,6 +211,7 @@ void  hs_bins_reinit_child(void);
 
 /* ---- huge.c: direct mappings above an arena --------------------------- */
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
+size_t hs_huge_user_offset(size_t align);  /* user pointer - mapping base */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
 bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
@@ -222,7 +232,18 @@ void  *hs_heap_realloc(void *user, size_t size, uint32_t stack);
 /* Validate a pointer handed to free/realloc: returns its header or NULL
  * and sets *where. Never reads memory that is not ours. */
 struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
-void   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
+/* Take a LIVE block (one atomic step: of racing releases exactly one
+ * gets true) and give its memory back; false: not LIVE, nothing done. */
+bool   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
+/* Count and give back a block this thread claimed (hs_header_claim). */
+void   hs_heap_free_claimed(void *user, struct hs_header *h, enum hs_where where);
+/* Slow-path readers of headers another thread may free: pin around the
+ * lookup and the claim (sets hs_busy; returns its old value for unpin).
+ * Unmapping a huge mapping or an arena clears its pagemap entries, then
+ * waits until nobody is pinned (false: gave up, keep the memory). */
+int    hs_heap_pin(void);
+void   hs_heap_unpin(int was_busy);
+bool   hs_heap_wait_unpinned(void);
 /* Give the memory of a block already marked FREED and counted back to its
  * home (thread cache, buddy, mapping): the second half of release, used
  * when a block leaves the quarantine. */
@@ -262,6 +283,22 @@ struct hs_tstat {
 extern __thread struct hs_tstat hs_ts;
 void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
+
+/* ---- freed.c: large blocks remembered after their memory went back -- */
+/* Page blocks and huge mappings are noted as they leave the heap (by
+ * hs_heap_recycle), so a later free or realloc of their address is told
+ * as a double free with the block's size and stacks. */
+#define HS_FREED_RING 1024
+struct hs_freed {
+	const void *user;
+	size_t size;
+	uint64_t record;                /* the second user word at the free
+	                                   (the free record, checks.h)      */
+	uint32_t alloc_stack;
+};
+void hs_freed_note(const struct hs_header *h);
+/* The newest note of a block at user, if the ring still holds one. */
+bool hs_freed_find(const void *user, struct hs_freed *out);
 
 /* ---- boot.c: memory for calls that cannot use the heap ---------------- */
 /* A malloc that interrupts the allocator in the same thread (a signal

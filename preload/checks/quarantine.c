@@ -282,7 +282,6 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 	size_t size = h->size;
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)size;
-	hs_header_set_state(h, HS_FREED);
 	/* The ring and the cache are this thread's: a signal handler that
 	 * frees or allocates meanwhile must not touch them (hookentry.h sends
 	 * it elsewhere while hs_busy is set). Errors reported in here capture
@@ -338,9 +337,15 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
 	enum hs_where where = HS_IN_BIN;
 	struct hs_header *h = hs_header_of(p);
 	uintptr_t g = (uintptr_t)p & (HS_ALIGN - 1) ? 0 : hs_pagemap_get(h);
-	if (unlikely(!g || (g & HS_GRANULE_HUGE) || h->state != HS_LIVE
-	             || h->bin >= HS_NR_BINS || !((1u << h->kind) & accept)
-	             || h->check != hs_header_hash(h))
+	uint64_t w0;
+	/* the inline test, then the claim (LIVE -> FREED, one atomic step);
+	 * a racing free that won sends this one to the vet: double free */
+	if (unlikely(!g || (g & HS_GRANULE_HUGE)
+	             || ((w0 = hs_header_word0(h)) >> HS_W0_STATE_SHIFT) != HS_LIVE
+	             || ((w0 >> HS_W0_BIN_SHIFT) & 0xFF) >= HS_NR_BINS
+	             || !((1u << ((w0 >> HS_W0_KIND_SHIFT) & 0xF)) & accept)
+	             || h->check != hs_hash_words(w0, h->stack, h)
+	             || !hs_header_claim(h, &w0))
 	    && !hs_checked_vet(p, accept, call, &h, &where))
 		return;
 	if (unlikely(!hs_canary_ok(h)))

@@ -52,11 +52,22 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		HS_FREE_ENTRY(p, HS_ACCEPT_FREE, "realloc");
 		return NULL;
 	}
+	/* a block that stays in its slot (strings grown a little at a time) */
+	if (likely(!hs_busy) && !hs_faults_active()) {
+		size_t guard = hs_guard;
+		struct hs_header *fh = hs_fast_realloc_claim(p, n, guard);
+		if (fh)
+			return hs_fast_realloc_seal(fh, n, record_stack(), guard);
+	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
 	struct hs_header *h = NULL;
+	/* The old block is claimed (LIVE -> FREED) while realloc works on
+	 * it, so a racing free cannot take it too; set LIVE again if it
+	 * stays. */
 	if (hs_busy) {
 		h = hs_heap_lookup(p, &where);
-		if (h && h->state != HS_LIVE)
+		uint64_t w0 = h ? hs_header_word0(h) : 0;
+		if (h && ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || !hs_header_claim(h, &w0)))
 			h = NULL;
 	} else if (!hs_release_vet(p, HS_ACCEPT_FREE, "realloc", &h, &where)) {
 		errno = ENOMEM;              /* reported: an invalid or freed block */
@@ -67,17 +78,18 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && q && !hs_busy) {
-			hs_heap_release(p, h, where);
-		} else if (h && q) {
-			hs_header_set_state(h, HS_FREED);
-		}
-		return q;
+		if (h && q && !hs_busy)
+			hs_heap_free_claimed(p, h, where);
+		else if (h && !q)
+			hs_header_set_state(h, HS_LIVE);
+		return q;        /* from a handler the old block stays FREED */
 	}
 	if (hs_guard)
 		hs_check_canary(h, "realloc");
-	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
+	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size)) {
+		hs_header_set_state(h, HS_LIVE);
 		return NULL;                   /* the old block stays as it was */
+	}
 	return hs_heap_realloc(p, n, record_stack());
 }
 

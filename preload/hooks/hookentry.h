@@ -103,13 +103,9 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	int saved = errno;
 	enum hs_where where;
 	struct hs_header *h;
-	if (hs_release_vet(p, accept, call, &h, &where)) {
-		if (unlikely(hs_busy)) {
-			hs_header_set_state(h, HS_FREED);
-		} else {
-			hs_heap_release(p, h, where);
-		}
-	}
+	/* vetted and claimed: FREED, ours; from a handler, left so */
+	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy))
+		hs_heap_free_claimed(p, h, where);
 	errno = saved;
 }
 

@@ -477,12 +477,12 @@ START_TEST(dirty_counts_exact)
 }
 END_TEST
 
-/* Beyond twice the budget (DIRTY_MIN = 2048 pages with this little in
+/* Beyond twice the budget (DIRTY_MIN = 4096 pages with this little in
  * use) the oldest dirty blocks are given back at once, down to the
  * budget, and what is given back no longer counts. */
 START_TEST(dirty_hard_cap)
 {
-	enum { N = 6 };
+	enum { N = 10 };
 	char *big[N], *small[N];
 	hold_whole_arenas();
 	for (int k = 0; k < N; k++) {
@@ -497,10 +497,10 @@ START_TEST(dirty_hard_cap)
 		/* orders 2..9 of the 1023 freed pages count (1020) */
 		counted += HS_ARENA_PAGES - 4;
 		size_t d = dirty_now();
-		if (counted <= 2 * 2048)
+		if (counted <= 2 * 4096)
 			ck_assert_uint_eq(d, counted);
 		else
-			ck_assert_msg(d <= 2048 + (HS_ARENA_PAGES - 4),
+			ck_assert_msg(d <= 4096 + (HS_ARENA_PAGES - 4),
 			              "%zu dirty pages after %d frees: the hard cap did not purge", d, k + 1);
 		counted = d;
 	}
