@@ -279,6 +279,17 @@ extern __thread struct hs_tstat hs_ts;
 void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
 
+/* ---- nodes.c: blocks libc allocates on our behalf ---------------------- */
+/* Up to 48 zeroed bytes behind a valid boot header, outside the heap (not
+ * walked, not counted); NULL if none is left. hs_heap_lookup knows them
+ * (HS_IN_BOOT) and hs_heap_release gives them back here. */
+void *hs_node_alloc(size_t size);
+bool  hs_node_owns(const void *p);
+void  hs_node_free(void *user);
+void  hs_nodes_lock(void);      /* fork handlers */
+void  hs_nodes_unlock(void);
+void  hs_nodes_reinit_child(void);
+
 /* ---- usage.c: what the heap holds; giving free memory back ------------ */
 /* For the sampler and the mallinfo family; each part read under its own
  * lock in turn (usage.c). This thread's counters are folded first. */
@@ -384,7 +395,10 @@ struct hs_header *hs_block_before(const struct hs_header *hdr);
  * inline thread-cache path, so the indirection costs the fast path
  * nothing. */
 struct hs_alloc_hooks {
-	/* A thread's first slow-path allocation: arm its cache teardown. */
+	/* A thread's first slow-path allocation: its cache is live now
+	 * (state 1). Its teardown is armed when the thread starts
+	 * (hooks/hook_thread.c), not here: nothing that may take the
+	 * loader's lock runs inside the allocator. */
 	void (*thread_start)(void);
 	/* With checks on, a cached free slot whose header was overwritten:
 	 * report it and drop the rest of that list (its links are not

@@ -162,6 +162,7 @@ static void sample(void)
 {
 	struct hs_vm vm;
 	struct hs_heap_usage u;
+	int cancel = hs_cancel_off();  /* /proc and the trace: we hold S.busy */
 	hs_vm_read(&vm);
 	hs_heap_usage(&u);             /* sets hs_busy while it holds locks */
 
@@ -176,6 +177,7 @@ static void sample(void)
 		n += hs_fmt(line + n, sizeof line - (size_t)n, " %lu", (unsigned long)u.nr_free[o]);
 	hs_trace_printf("%s\n", line);
 	hs_trace_flush();            /* a killed process keeps its samples */
+	hs_cancel_restore(cancel);
 }
 
 static uint64_t live_now(void)
