@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A report file: the name with %p as the process's id; a process other
  * than the one started writes NAME.<id> when the name has no %p. */
@@ -39,6 +40,82 @@ static int close_out(FILE *f, const char *name)
 	if (bad)
 		fprintf(stderr, "heapscope: error writing %s\n", name);
 	return bad ? -1 : 0;
+}
+
+/* A descriptor given with --log-fd / --xml-fd: stdout and stderr as they
+ * are, any other one through a copy, so that closing the stream leaves
+ * the caller's descriptor open. */
+static FILE *open_fd(int fd, char **name)
+{
+	*name = hs_xmalloc(24);
+	snprintf(*name, 24, "descriptor %d", fd);
+	if (fd == 1 || fd == 2) {
+		fflush(fd == 1 ? stdout : stderr);
+		return fd == 1 ? stdout : stderr;
+	}
+	int copy = dup(fd);
+	FILE *f = copy < 0 ? NULL : fdopen(copy, "w");
+	if (!f) {
+		fprintf(stderr, "heapscope: cannot write to %s: %s\n", *name, strerror(errno));
+		if (copy >= 0)
+			close(copy);
+	}
+	return f;
+}
+
+static int close_any(FILE *f, const char *name)
+{
+	if (f == stderr)
+		return fflush(f) == 0 ? 0 : -1;
+	return close_out(f, name);
+}
+
+FILE *hs_cli_text_open(const struct hs_cli *c, FILE *dflt, char **name)
+{
+	*name = NULL;
+	if (c->log_file && strstr(c->log_file, "%p"))
+		return NULL;                    /* a file per process */
+	if (c->log_file) {
+		*name = hs_xstrdup(c->log_file);
+		if (strcmp(*name, "-") == 0)
+			return stdout;
+		FILE *f = fopen(*name, "w");
+		if (!f)
+			fprintf(stderr, "heapscope: cannot write %s: %s\n", *name, strerror(errno));
+		return f;
+	}
+	if (c->log_fd >= 0)
+		return open_fd(c->log_fd, name);
+	return dflt;
+}
+
+int hs_cli_text_close(FILE *f, char *name, FILE *dflt)
+{
+	int rc = 0;
+	if (f && f != dflt)
+		rc = close_any(f, name);
+	free(name);
+	return rc;
+}
+
+/* --xml=yes: memcheck's XML (report_xml.c), to --xml-file or --xml-fd. */
+static int write_xml(const struct hs_cli *c, const struct hs_analysis *a,
+                     const struct hs_report_opts *o, const struct hs_cli_dest *d)
+{
+	char *name;
+	FILE *f = c->xml_file ? open_out(c->xml_file, d, &name) : open_fd(c->xml_fd, &name);
+	int rc = -1;
+	if (f) {
+		bool run = strcmp(c->cmd, "run") == 0;
+		struct hs_xml_info x = {
+			.tool_argv = c->argv, .tool_argc = c->argc_own,
+			.prog_argv = run ? c->args : NULL, .prog_argc = run ? c->nargs : 0,
+		};
+		hs_report_xml(f, a, o, &x);
+		rc = close_any(f, name);
+	}
+	free(name);
+	return rc;
 }
 
 /* --html: the report as one page (analyzer/pictures/html.c). */
@@ -86,10 +163,12 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr,
 	struct hs_analysis a;
 	hs_analyze(&a, tr, sym, c->supps,
 	           strcmp(c->cmd, "report") == 0 ? (unsigned)c->stack_depth : 0);
-	*problems = hs_analysis_found_problems(&a);
 	struct hs_report_opts o = {
 		.show_kinds = c->show_kinds, .quiet = c->quiet, .tool_version = HS_VERSION,
+		.leak_check = c->leak_check, .error_kinds = c->error_kinds,
+		.gen_supps = c->gen_supps != 0,
 	};
+	*problems = hs_analysis_found(&a, hs_report_counted(&o));
 	char *name = NULL;
 	bool found = *problems || a.nerrors || a.nfaults;
 	FILE *f = d->text ? d->text : open_out(c->log_file, d, &name);
@@ -115,7 +194,9 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr,
 		}
 		free(name);
 	}
-	/* --html and --svg: the process started only */
+	/* --xml, --html and --svg: the process started only */
+	if (c->xml && d->main && write_xml(c, &a, &o, d) < 0)
+		rc = -1;
 	if (c->html && d->main && write_html(c, &a, &o, d) < 0)
 		rc = -1;
 	if (c->svg_dir && d->main && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)

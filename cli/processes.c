@@ -17,7 +17,6 @@
 #include "trace/trace_files.h"
 #include "trace/trace_read.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,32 +72,24 @@ void hs_cli_report_set(const struct hs_cli *c, struct hs_trace_files *s, long ma
                        bool *problems, bool *failed)
 {
 	struct tally t = { 0 };
-	/* --log-file: with %p a file per process (hs_cli_report opens it);
-	 * without, one file for all of them, as memcheck's */
-	bool per_process = c->log_file && strstr(c->log_file, "%p");
-	FILE *log = NULL, *out = text;
-	if (c->log_file && !per_process) {
-		log = strcmp(c->log_file, "-") == 0 ? stdout : fopen(c->log_file, "w");
-		if (!log) {
-			fprintf(stderr, "heapscope: cannot write %s: %s\n", c->log_file,
-			        strerror(errno));
-			*problems = false;
-			*failed = true;
-			return;
-		}
+	/* --log-file: one file for every process, as memcheck's, or with %p
+	 * one per process (out NULL: hs_cli_report opens it); --log-fd */
+	char *name;
+	FILE *out = hs_cli_text_open(c, text, &name);
+	if (!out && name) {
+		free(name);
+		*problems = false;
+		*failed = true;
+		return;
 	}
-	if (c->log_file)
-		out = log;                  /* NULL with %p */
 	for (size_t i = 0; i < s->n; i++)
 		if ((long)i != main)
 			one(c, s, i, false, out, w, &t);
 	if (main >= 0)
 		one(c, s, (size_t)main, true, out, w, &t);
-	if (log && log != stdout && fclose(log) != 0) {
-		fprintf(stderr, "heapscope: error writing %s\n", c->log_file);
+	if (hs_cli_text_close(out, name, text) < 0)
 		t.failed = true;
-	}
-	if (s->n > 1 && !c->quiet)
+	if (s->n > 1 && !c->quiet && where)
 		fprintf(stderr, "heapscope: %zu processes traced, %zu with leaks or errors%s; "
 		        "their traces: %s\n", t.processes, t.found,
 		        t.unusable ? " (some traces unusable, said above)" : "", where);

@@ -2,8 +2,9 @@
  * run.c — `heapscope run`: the program under the shim, then the report.
  *
  * The environment carries everything to the shim: LD_PRELOAD (our
- * libheapscope.so, found next to this binary, in front of any existing
- * preload), HEAPSCOPE_OUT (where the traces go, absolute so a program
+ * libheapscope.so, found relative to this binary by shim_path.c, in
+ * front of any existing preload), HEAPSCOPE_OUT (where the traces go,
+ * absolute so a program
  * that changes directory still writes where we will look), and the
  * HEAPSCOPE_* settings from our options.
  *
@@ -23,6 +24,7 @@
  * (processes.c).
  */
 #include "cli.h"
+#include "shim_path.h"
 #include "trace/trace_files.h"
 #include "trace/trace_read.h"
 #include "report/report.h"
@@ -46,37 +48,6 @@ static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, sig);
-}
-
-/* libheapscope.so in the directory of /proc/self/exe. */
-static char *find_shim(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0) {
-		fprintf(stderr, "heapscope: cannot resolve /proc/self/exe: %s\n",
-		        strerror(errno));
-		return NULL;
-	}
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	*slash = 0;
-	size_t len = strlen(self) + sizeof "/libheapscope.so";
-	char *lib = hs_xmalloc(len);
-	snprintf(lib, len, "%s/libheapscope.so", self);
-	if (access(lib, R_OK) != 0) {
-		fprintf(stderr, "heapscope: cannot find the preload library %s: %s\n",
-		        lib, strerror(errno));
-		free(lib);
-		return NULL;
-	}
-	if (strpbrk(lib, " :")) {   /* LD_PRELOAD separates entries with these */
-		fprintf(stderr, "heapscope: the path %s contains a space or ':', which "
-		        "LD_PRELOAD cannot carry; install heapscope elsewhere\n", lib);
-		free(lib);
-		return NULL;
-	}
-	return lib;
 }
 
 /* The program's name as the shim writes it in file names: the base name
@@ -149,6 +120,8 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHECKS", "0");
 	if (c->quarantine)
 		rc |= set_env("HEAPSCOPE_QUARANTINE", c->quarantine);
+	if (c->shim_silent)
+		rc |= set_env("HEAPSCOPE_LOG", "0");
 	return rc;
 }
 
@@ -313,7 +286,7 @@ int hs_cmd_run(struct hs_cli *c)
 {
 	if (hs_cli_load_supps(c) < 0)
 		return HS_EXIT_USAGE;
-	char *lib = find_shim();
+	char *lib = hs_find_shim("heapscope");
 	if (!lib)
 		return HS_EXIT_TRACE;
 	char *pattern = c->out ? absolute(c->out) : NULL, *dir = NULL;
@@ -357,6 +330,8 @@ int hs_cmd_run(struct hs_cli *c)
 		hs_trace_files_dir(dir, &s, err, sizeof err);
 	else
 		hs_trace_files_pattern(&s, pattern, pid, (long)started);
+	if (c->child_silent)               /* the started pid's images only */
+		hs_trace_files_keep_pid(&s, pid);
 	long main = hs_trace_files_order(&s, pid);
 	bool problems = false, failed = false;
 	if (main < 0) {
@@ -365,9 +340,10 @@ int hs_cmd_run(struct hs_cli *c)
 		failed = true;
 	}
 	struct hs_cli_wait w = { .status = status };
+	/* valgrind's form removes its private directory: no closing line */
 	if (s.n)
-		hs_cli_report_set(c, &s, main, stderr, &w, dir ? dir : pattern, &problems,
-		                  &failed);
+		hs_cli_report_set(c, &s, main, stderr, &w, c->trace_dir ? NULL : dir ? dir : pattern,
+		                  &problems, &failed);
 	hs_trace_files_free(&s);
 	if (dir)
 		rmdir(dir);             /* only if nothing was written: one entry or none */

@@ -221,6 +221,18 @@ long hs_trace_files_order(struct hs_trace_files *s, long root_pid)
 	return main;
 }
 
+void hs_trace_files_keep_pid(struct hs_trace_files *s, long pid)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->f[i].pid == pid)
+			s->f[k++] = s->f[i];
+		else
+			free(s->f[i].path);
+	}
+	s->n = k;
+}
+
 bool hs_trace_files_has_next(const struct hs_trace_files *s, size_t i)
 {
 	for (size_t j = i + 1; j < s->n; j++)

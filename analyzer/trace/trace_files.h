@@ -54,6 +54,8 @@ void hs_trace_files_pattern(struct hs_trace_files *s, const char *pattern, long 
  * root (a pid whose parent has no trace here; the first such). -1 if
  * there is none. */
 long hs_trace_files_order(struct hs_trace_files *s, long root_pid);
+/* Drop every file but those of pid (its exec'd images). */
+void hs_trace_files_keep_pid(struct hs_trace_files *s, long pid);
 /* A later image of the same pid than file i exists in the set. */
 bool hs_trace_files_has_next(const struct hs_trace_files *s, size_t i);
 void hs_trace_files_free(struct hs_trace_files *s);
