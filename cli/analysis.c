@@ -17,17 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The file called name, "-" being stdout; NULL (said) if it cannot be
+ * written. */
+static FILE *open_named(const char *name)
+{
+	if (strcmp(name, "-") == 0)
+		return stdout;
+	FILE *f = fopen(name, "w");
+	if (!f)
+		fprintf(stderr, "heapscope: cannot write %s: %s\n", name, strerror(errno));
+	return f;
+}
+
 /* A report file: the name with %p as the process's id; a process other
  * than the one started writes NAME.<id> when the name has no %p. */
 static FILE *open_out(const char *pattern, const struct hs_cli_dest *d, char **name)
 {
 	*name = hs_expand_name(pattern, d->id, !d->main);
-	if (strcmp(*name, "-") == 0)
-		return stdout;
-	FILE *f = fopen(*name, "w");
-	if (!f)
-		fprintf(stderr, "heapscope: cannot write %s: %s\n", *name, strerror(errno));
-	return f;
+	return open_named(*name);
 }
 
 static int close_out(FILE *f, const char *name)
@@ -77,12 +84,7 @@ FILE *hs_cli_text_open(const struct hs_cli *c, FILE *dflt, char **name)
 		return NULL;                    /* a file per process */
 	if (c->log_file) {
 		*name = hs_xstrdup(c->log_file);
-		if (strcmp(*name, "-") == 0)
-			return stdout;
-		FILE *f = fopen(*name, "w");
-		if (!f)
-			fprintf(stderr, "heapscope: cannot write %s: %s\n", *name, strerror(errno));
-		return f;
+		return open_named(*name);
 	}
 	if (c->log_fd >= 0)
 		return open_fd(c->log_fd, name);

@@ -100,6 +100,15 @@ n=$(ls "$tmp" | grep -c '^p\.[0-9.]*\.json$')
 [ "$n" = 3 ] && ok "--json with %p: one file per process" || bad "--json with %p: $n files"
 [ "$(json_lost "$tmp"/p.*.json)" = 555 ] || bad "--json with %p: the leak is missing"
 
+mode=--log-file   # one file for all processes, or one per process with %p
+(cd "$tmp" && "$hs" run --log-file "$tmp/all.log" -o "$tmp/l1.%p" "$prog" popen 2>/dev/null)
+n=$(sed -n 's/^==\([0-9]*\)== .*/\1/p' "$tmp/all.log" | sort -u | wc -l)
+[ "$n" = 3 ] && ok "one file holds the reports of the 3 processes" || bad "$n processes in all.log"
+(cd "$tmp" && "$hs" run --log-file "$tmp/one.%p.log" -o "$tmp/l2.%p" "$prog" popen 2>/dev/null)
+n=$(ls "$tmp" | grep -c '^one\.[0-9.]*\.log$')
+[ "$n" = 3 ] && grep -q "definitely lost in loss record" "$tmp"/one.*.log &&
+  ok "with %p a file per process" || bad "$n per-process log files"
+
 mode=wrapper   # a script that runs commands, then execs the program (pyenv's shims)
 printf '#!/bin/sh\nenv >/dev/null\nls >/dev/null\nexec "%s" leaf\n' "$prog" >"$tmp/wrap.sh"
 chmod +x "$tmp/wrap.sh"
