@@ -95,6 +95,7 @@ struct hs_arena {
 
 struct hs_buddy_stats {
 	size_t arenas;                     /* arenas mapped now               */
+	size_t peak_arenas;                /* most arenas mapped at once      */
 	size_t free_pages;                 /* pages in free blocks            */
 	size_t nr_free[HS_NR_ORDERS];      /* free blocks per order (buddyinfo)*/
 	size_t dirty_pages;                /* free pages possibly resident    */
@@ -117,6 +118,12 @@ char *hs_buddy_trim_front(void *block, size_t lead);
  * caller must own the block (it was handed out and not yet freed). */
 struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out);
 void  hs_buddy_stats(struct hs_buddy_stats *out);
+/* malloc_trim: unmap whole free arenas, give dirty free pages back until
+ * at most keep_pages stay; returns the pages given back. */
+size_t hs_buddy_trim(size_t keep_pages);
+/* mallopt(M_TRIM_THRESHOLD): free pages that may stay resident before the
+ * decay gives them back at once; SIZE_MAX restores the default rule. */
+void  hs_buddy_set_dirty_budget(size_t pages);
 /* Visit every arena under the buddy lock (heap maps, leak scan). */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
@@ -194,7 +201,8 @@ void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
 void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
 void  hs_bins_release_slot(void *slot);    /* no cache: straight back     */
 void *hs_bins_take_slot(unsigned bin);     /* no cache: straight out      */
-void  hs_tcache_teardown(struct hs_tcache *tc);
+void  hs_tcache_flush_all(struct hs_tcache *tc);   /* every slot back   */
+void  hs_tcache_teardown(struct hs_tcache *tc);    /* flush, then state 2 */
 /* The slot (header address) that contains addr, from slab geometry. */
 void *hs_bins_slot_of(struct hs_page *head, const void *addr);
 /* granted: slots live or parked in a thread cache, times their slot size
@@ -217,7 +225,15 @@ void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
 bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
 bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
-size_t hs_huge_mapped_bytes(void);
+size_t hs_huge_mapped_bytes(void);  /* live and cached mappings           */
+struct hs_huge_stats {
+	size_t live, live_bytes;    /* mappings holding a block, their bytes     */
+	size_t peak, peak_bytes;    /* the most of each at any time              */
+};
+void   hs_huge_stats(struct hs_huge_stats *out);    /* no lock taken        */
+size_t hs_huge_requested(void);    /* bytes asked for in live mappings     */
+/* malloc_trim: unmap the freed mappings kept for reuse; returns bytes. */
+size_t hs_huge_trim(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
 void   hs_huge_lock(void);
 void   hs_huge_unlock(void);
@@ -299,6 +315,38 @@ struct hs_freed {
 void hs_freed_note(const struct hs_header *h);
 /* The newest note of a block at user, if the ring still holds one. */
 bool hs_freed_find(const void *user, struct hs_freed *out);
+
+/* ---- nodes.c: blocks libc allocates on our behalf ---------------------- */
+/* Up to 48 zeroed bytes behind a valid boot header, outside the heap (not
+ * walked, not counted); NULL if none is left. hs_heap_lookup knows them
+ * (HS_IN_BOOT) and hs_heap_release gives them back here. */
+void *hs_node_alloc(size_t size);
+bool  hs_node_owns(const void *p);
+void  hs_node_free(void *user);
+void  hs_nodes_lock(void);      /* fork handlers */
+void  hs_nodes_unlock(void);
+void  hs_nodes_reinit_child(void);
+
+/* ---- usage.c: what the heap holds; giving free memory back ------------ */
+/* For the sampler and the mallinfo family; each part read under its own
+ * lock in turn (usage.c). This thread's counters are folded first. */
+struct hs_heap_usage {
+	uint64_t allocs, frees;         /* calls counted so far                  */
+	uint64_t live, peak;            /* requested bytes live, and the peak    */
+	uint64_t arenas, arena_bytes;   /* arenas mapped, times 4 MiB            */
+	uint64_t peak_arena_bytes;      /* the most arena bytes mapped at once   */
+	uint64_t free_pages, dirty_pages, free_blocks;  /* buddy free lists      */
+	uint64_t nr_free[HS_NR_ORDERS]; /* free blocks per order                 */
+	uint64_t granted;               /* see usage.c                           */
+	uint64_t held;                  /* arena bytes + every huge mapping      */
+	uint64_t huge_maps, huge_bytes; /* huge mappings holding a block         */
+	uint64_t huge_peak_maps, huge_peak_bytes;
+};
+void hs_heap_usage(struct hs_heap_usage *u);
+/* malloc_trim: tc's cached slots back to their slabs, cached huge
+ * mappings unmapped, whole free arenas unmapped, dirty free pages given
+ * back until keep_bytes of them stay. Returns the bytes given back. */
+size_t hs_heap_trim(struct hs_tcache *tc, size_t keep_bytes);
 
 /* ---- boot.c: memory for calls that cannot use the heap ---------------- */
 /* A malloc that interrupts the allocator in the same thread (a signal
@@ -384,7 +432,10 @@ struct hs_header *hs_block_before(const struct hs_header *hdr);
  * inline thread-cache path, so the indirection costs the fast path
  * nothing. */
 struct hs_alloc_hooks {
-	/* A thread's first slow-path allocation: arm its cache teardown. */
+	/* A thread's first slow-path allocation: its cache is live now
+	 * (state 1). Its teardown is armed when the thread starts
+	 * (hooks/hook_thread.c), not here: nothing that may take the
+	 * loader's lock runs inside the allocator. */
 	void (*thread_start)(void);
 	/* With checks on, a cached free slot whose header was overwritten:
 	 * report it and drop the rest of that list (its links are not

@@ -107,10 +107,9 @@ static void *bin_slot(unsigned bin)
 	if (tc->state == 2)                 /* thread is being torn down */
 		return hs_bins_take_slot(bin);
 	if (tc->state == 0) {
+		tc->state = 1;
 		if (hs_alloc_hooks.thread_start)
 			hs_alloc_hooks.thread_start();
-		else
-			tc->state = 1;      /* before start-up, or the allocator alone */
 	}
 	void *slot = hs_bins_refill(tc, bin);
 	hs_counters_fold();
@@ -290,7 +289,7 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 	 * alignment of a granule or more the user pointer starts one. */
 	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
 	if (!v) {
-		if (!hs_boot_owns(user))
+		if (!hs_boot_owns(user) && !hs_node_owns(user))
 			return NULL;
 		struct hs_header *h = hs_header_of(user);
 		if (!hs_header_valid(h) || h->bin != HS_BIN_BOOT)
@@ -386,6 +385,10 @@ bool hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
 /* h was claimed by this thread (hs_header_claim): count it, recycle it. */
 void hs_heap_free_claimed(void *user, struct hs_header *h, enum hs_where where)
 {
+	if (unlikely(where == HS_IN_BOOT) && hs_node_owns(user)) {
+		hs_node_free(user);             /* libc's record for us: not counted */
+		return;
+	}
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)h->size;
 	hs_heap_recycle(user, h, where);

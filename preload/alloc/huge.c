@@ -43,6 +43,23 @@ struct huge_desc {
 #define CACHE_BYTES ((size_t)32 << 20)
 
 static _Atomic size_t mapped_bytes;
+/* Live mappings (cached ones left out) and the most there ever were, for
+ * mallinfo and malloc_stats. */
+static _Atomic size_t live_maps, live_bytes, peak_maps, peak_bytes;
+
+static void raise_to(_Atomic size_t *peak, size_t v)
+{
+	size_t old = atomic_load_explicit(peak, memory_order_relaxed);
+	while (v > old && !atomic_compare_exchange_weak(peak, &old, v))
+		;
+}
+
+/* n mappings and b bytes more (or fewer) are live. */
+static void live_add(long n, long b)
+{
+	raise_to(&peak_maps, atomic_fetch_add(&live_maps, (size_t)n) + (size_t)n);
+	raise_to(&peak_bytes, atomic_fetch_add(&live_bytes, (size_t)b) + (size_t)b);
+}
 /* Guards the list only; lookups go through the pagemap without it. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge_desc *all;
@@ -55,6 +72,7 @@ static struct huge_desc *grow_mapping(struct huge_desc *d, size_t new_len, bool 
 
 static void link_desc(struct huge_desc *d)
 {
+	live_add(1, (long)d->map_len);
 	pthread_mutex_lock(&lock);
 	d->prev = NULL;
 	d->next = all;
@@ -235,6 +253,7 @@ void hs_huge_free(void *user)
 	if (!d)
 		return;
 	size_t len = d->map_len;
+	live_add(-1, -(long)len);
 	pthread_mutex_lock(&lock);
 	unlink_desc(d);
 	if (cache_put(d)) {
@@ -337,20 +356,66 @@ void *hs_huge_realloc(void *user, size_t new_size)
 	struct huge_desc *d = desc_of(user);
 	if (!d || new_size > HS_MAX_REQUEST)
 		return NULL;
-	size_t off = d->user_off;
+	size_t off = d->user_off, old_len = d->map_len;
 	size_t new_len = round_up(off + new_size, HS_PAGE_SIZE);
-	if (new_len <= d->map_len) {
-		if (new_len < d->map_len)
+	if (new_len <= old_len) {
+		if (new_len < old_len) {
 			shrink_mapping(d, new_len);
+			live_add(0, -(long)(old_len - new_len));
+		}
 		return user;
 	}
 	d = grow_mapping(d, new_len, true);
-	return d ? (char *)d + off : NULL;
+	if (!d)
+		return NULL;
+	live_add(0, (long)(new_len - old_len));
+	return (char *)d + off;
 }
 
 size_t hs_huge_mapped_bytes(void)
 {
 	return mapped_bytes;
+}
+
+void hs_huge_stats(struct hs_huge_stats *out)
+{
+	out->live = atomic_load(&live_maps);
+	out->live_bytes = atomic_load(&live_bytes);
+	out->peak = atomic_load(&peak_maps);
+	out->peak_bytes = atomic_load(&peak_bytes);
+}
+
+size_t hs_huge_requested(void)
+{
+	size_t sum = 0;
+	pthread_mutex_lock(&lock);
+	for (struct huge_desc *d = all; d; d = d->next)
+		sum += hs_header_of((char *)d + d->user_off)->size;
+	pthread_mutex_unlock(&lock);
+	return sum;
+}
+
+size_t hs_huge_trim(void)
+{
+	struct huge_desc *drop[CACHE_SLOTS];
+	size_t n = 0, bytes = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i]) {
+			drop[n++] = cache[i];
+			cache_bytes -= cache[i]->map_len;
+			cache[i] = NULL;
+		}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = drop[i]->map_len;
+		drop[i]->magic = 0;
+		hs_pagemap_set(drop[i], len, 0);
+		mapped_bytes -= len;
+		munmap(drop[i], len);
+		bytes += len;
+	}
+	return bytes;
 }
 
 void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)

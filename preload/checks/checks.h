@@ -101,6 +101,9 @@ void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
                         uint32_t free_stack);
 /* Verify and release everything this thread holds (thread exit, exit). */
 void hs_quarantine_drain(void);
+/* The calling thread ends (hooks/init.c): drain its quarantine, unmap the
+ * ring; its later frees recycle at once. */
+void hs_quarantine_thread_exit(void);
 
 /* This process was forked while other threads of its parent had used the
  * allocator: a header or canary one of them was writing at that instant

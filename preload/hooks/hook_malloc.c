@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hookentry.h"
+#include "hooks.h"
 
 HS_API void *malloc(size_t n)
 {
@@ -33,6 +34,13 @@ HS_API void *calloc(size_t n, size_t m)
 	if (__builtin_mul_overflow(n, m, &total)) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	/* glibc's record of our TLS destructor (hook_thread.c): not the
+	 * program's block, so not on its heap. */
+	if (unlikely(hs_thread_arming)) {
+		void *node = hs_node_alloc(total);
+		if (node)
+			return node;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
 	/* A fresh huge mapping is already zero, and touching it would make
