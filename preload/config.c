@@ -22,6 +22,7 @@ struct hs_config hs_cfg = {
 };
 int hs_initialized;
 int hs_recording;
+union hs_detour hs_detour;
 
 /* Parse a decimal number in [lo, hi]; false on anything else. */
 static bool parse_num(const char *s, long lo, long hi, long *out)

@@ -92,4 +92,15 @@ void hs_config_init(void);
 extern int hs_initialized;
 extern int hs_recording;
 
+/* Why an allocation call cannot take the plain inline path (the
+ * allocator alone: no stack to record, no canary, no fault policy), one
+ * byte per reason, each set by its owner beside its own flag, so the
+ * hooks test one word (hooks/hookentry.h). */
+enum { HS_DETOUR_RECORD, HS_DETOUR_CHECKS, HS_DETOUR_FAULTS };
+union hs_detour {
+	volatile uint8_t why[4];        /* hooks/init.c, checks.c, faults.c   */
+	volatile uint32_t any;
+};
+extern union hs_detour hs_detour;
+
 #endif

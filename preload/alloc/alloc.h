@@ -51,7 +51,25 @@
 /* A granule entry is 0 (not ours), a struct hs_arena * (low bit 0), or the
  * base of a huge mapping with HS_GRANULE_HUGE set. Lookups take no lock. */
 #define HS_GRANULE_HUGE ((uintptr_t)1)
-uintptr_t hs_pagemap_get(const void *addr);
+#define HS_PAGEMAP_ADDR_BITS 48
+#define HS_PAGEMAP_LEAF_BITS 13
+#define HS_PAGEMAP_ROOT_LEN  ((size_t)1 << (HS_PAGEMAP_ADDR_BITS - HS_ARENA_SHIFT - HS_PAGEMAP_LEAF_BITS))
+typedef _Atomic uintptr_t hs_pagemap_leaf[(size_t)1 << HS_PAGEMAP_LEAF_BITS];
+extern _Atomic(hs_pagemap_leaf *) hs_pagemap_root[HS_PAGEMAP_ROOT_LEN];
+/* Inline: free() asks on every call. */
+static inline uintptr_t hs_pagemap_get(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (unlikely(a >> HS_PAGEMAP_ADDR_BITS))
+		return 0;
+	uintptr_t g = a >> HS_ARENA_SHIFT;
+	hs_pagemap_leaf *leaf = atomic_load_explicit(&hs_pagemap_root[g >> HS_PAGEMAP_LEAF_BITS],
+	                                             memory_order_acquire);
+	if (!leaf)
+		return 0;
+	return atomic_load_explicit(&(*leaf)[g & (((size_t)1 << HS_PAGEMAP_LEAF_BITS) - 1)],
+	                            memory_order_acquire);
+}
 bool      hs_pagemap_set(const void *granule_base, size_t len, uintptr_t value);
 
 /* ---- buddy.c: page blocks --------------------------------------------- */
@@ -152,16 +170,21 @@ struct hs_slab {
 };
 
 extern const uint32_t hs_bin_slot_size[HS_NR_BINS];
+/* Bin of n user bytes for n <= HS_BIN_TABLE_MAX, by 16-byte granule:
+ * hs_bin_of_granule[(n + 15) >> 4]. A load instead of the branches of
+ * the formula below, whose outcome follows the request size: on mixed
+ * small sizes they are mispredicted often (churn1: a third of the calls). */
+#define HS_BIN_TABLE_MAX 1008
+extern const uint8_t hs_bin_of_granule[(HS_BIN_TABLE_MAX >> 4) + 1];
 /* Smallest bin whose slot holds a header plus n user bytes; n must be
  * <= HS_BIN_MAX_USER. Classes: 32..128 by 16, then four per doubling up
  * to 32768, so rounding wastes at most 25% (12.5% on average). */
 static inline unsigned hs_size_to_bin(size_t n)
 {
-	size_t slot = n + HS_HEADER_SIZE;
-	if (slot <= 128)
-		return slot <= 32 ? 0 : (unsigned)((slot + 15) >> 4) - 2;
-	size_t s = slot - 1;
-	unsigned msb = 63u - (unsigned)__builtin_clzl(s);      /* 7..14 */
+	if (likely(n <= HS_BIN_TABLE_MAX))
+		return hs_bin_of_granule[(n + 15) >> 4];
+	size_t s = n + HS_HEADER_SIZE - 1;
+	unsigned msb = 63u - (unsigned)__builtin_clzl(s);      /* 9..14 */
 	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
 }
 
@@ -178,13 +201,15 @@ static inline bool hs_bin_fits(unsigned bin, size_t room)
 struct hs_tcache_bin {
 	void    *head;                  /* slot (header address) list         */
 	uint32_t count;
-	uint32_t limit;                 /* flush half when count exceeds it   */
+	uint32_t limit;                 /* flush half when count exceeds it;
+	                                   0 while the cache is not live
+	                                   (state 0 or 2), so the inline free
+	                                   tests this alone                  */
 };
 struct hs_tcache {
 	struct hs_tcache_bin bins[HS_NR_BINS];
 	int state;                      /* 0 unset, 1 live, 2 torn down       */
 };
-extern __thread struct hs_tcache hs_tc;
 
 /* A free slot's link to the next one lives in its first user word. */
 static inline void *hs_slot_next(void *slot)
@@ -296,7 +321,21 @@ struct hs_tstat {
 	uint64_t allocs, frees;
 	int64_t  live;                          /* bytes, since the last fold */
 };
-extern __thread struct hs_tstat hs_ts;
+
+/* This thread's allocator state in one TLS block: initial-exec TLS in a
+ * shared object costs a load of each variable's offset from the GOT, so
+ * one block is one load for an entry point that touches all three. */
+struct hs_thread {
+	volatile int busy;              /* inside the allocator proper: a
+	                                   malloc now comes from a signal
+	                                   handler (boot.c)                   */
+	struct hs_tstat ts;             /* counters, folded on slow paths     */
+	struct hs_tcache tc;            /* the thread cache                   */
+};
+extern __thread struct hs_thread hs_thread;
+#define hs_busy (hs_thread.busy)
+#define hs_ts   (hs_thread.ts)
+#define hs_tc   (hs_thread.tc)
 void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
 
@@ -356,8 +395,8 @@ void *hs_boot_alloc(size_t size, size_t align, unsigned kind);  /* user ptr */
 bool  hs_boot_owns(const void *p);
 void  hs_boot_foreach(void (*fn)(struct hs_header *, void *), void *ctx);
 
-/* Set while this thread is inside the allocator proper. */
-extern __thread volatile int hs_busy;
+/* hs_busy (struct hs_thread): set while this thread is inside the
+ * allocator proper. */
 
 /* ---- secret.c: the key of every header's check ----------------------- */
 /* Set the header secret if it is not set yet: on the first allocation,
@@ -405,6 +444,10 @@ static inline bool hs_canary_ok(const struct hs_header *h)
 #define HS_ACCEPT_FREE         ((1u << HS_KIND_MALLOC) | (1u << HS_KIND_ALIGNED))
 #define HS_ACCEPT_DELETE       (1u << HS_KIND_NEW)
 #define HS_ACCEPT_DELETE_ARRAY (1u << HS_KIND_NEW_ARRAY)
+/* The inline free tests a mask as a range of kinds (fastpath.h). */
+#define HS_ACCEPT_IS_RUN(m) ((((m) >> __builtin_ctz(m)) & (((m) >> __builtin_ctz(m)) + 1)) == 0)
+_Static_assert(HS_ACCEPT_IS_RUN(HS_ACCEPT_FREE) && HS_ACCEPT_IS_RUN(HS_ACCEPT_DELETE)
+               && HS_ACCEPT_IS_RUN(HS_ACCEPT_DELETE_ARRAY), "accept masks are runs");
 
 /* A free slot in a thread cache keeps a FREED header of its bin; an
  * overrun from the block before it that reached its link (the next word)

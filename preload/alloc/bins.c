@@ -38,7 +38,19 @@ const uint32_t hs_bin_slot_size[HS_NR_BINS] = {
 	10 * KB, 12 * KB, 14 * KB, 16 * KB, 20 * KB, 24 * KB, 28 * KB, 32 * KB,
 };
 
-__thread struct hs_tcache hs_tc;
+/* hs_size_to_bin for n <= 1008 user bytes (slot = 16 more), indexed by
+ * (n + 15) / 16; tests/unit/alloc/test_bins.c checks it for every n. */
+const uint8_t hs_bin_of_granule[(HS_BIN_TABLE_MAX >> 4) + 1] = {
+	0, 0, 1, 2, 3, 4, 5, 6,                 /* slots 32..128 by 16    */
+	7, 7, 8, 8, 9, 9, 10, 10,               /* 160..256 by 32         */
+	11, 11, 11, 11, 12, 12, 12, 12,         /* 320..512 by 64         */
+	13, 13, 13, 13, 14, 14, 14, 14,
+	15, 15, 15, 15, 15, 15, 15, 15,         /* 640..1024 by 128       */
+	16, 16, 16, 16, 16, 16, 16, 16,
+	17, 17, 17, 17, 17, 17, 17, 17,
+	18, 18, 18, 18, 18, 18, 18, 18,
+};
+
 
 #define TRANSFER_MAX   32               /* batches parked per bin        */
 #define TRANSFER_BYTES (256 * KB)       /* ... and bytes                 */
@@ -356,6 +368,8 @@ void hs_tcache_teardown(struct hs_tcache *tc)
 {
 	hs_tcache_flush_all(tc);
 	tc->state = 2;
+	for (unsigned b = 0; b < HS_NR_BINS; b++)
+		tc->bins[b].limit = 0;          /* the inline free pushes no more */
 }
 
 void *hs_bins_slot_of(struct hs_page *head, const void *addr)

@@ -19,13 +19,12 @@
 #include "sealing.h"
 
 _Atomic unsigned hs_large_sealing;
-__thread volatile int hs_busy;
+__thread struct hs_thread hs_thread;
 size_t hs_guard;                 /* HS_CANARY with checks on (checks.c sets it) */
 struct hs_alloc_hooks hs_alloc_hooks;
 
 #define FOLD_BYTES (256 * 1024)
 
-__thread struct hs_tstat hs_ts;
 static _Atomic uint64_t g_allocs, g_frees, g_peak;
 static _Atomic int64_t g_live;
 

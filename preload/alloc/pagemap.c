@@ -14,30 +14,18 @@
 
 #include "alloc.h"
 
-#define ADDR_BITS   48
-#define LEAF_BITS   13
-#define ROOT_BITS   (ADDR_BITS - HS_ARENA_SHIFT - LEAF_BITS)
+#define ADDR_BITS   HS_PAGEMAP_ADDR_BITS
+#define LEAF_BITS   HS_PAGEMAP_LEAF_BITS
 #define LEAF_LEN    ((size_t)1 << LEAF_BITS)
-#define ROOT_LEN    ((size_t)1 << ROOT_BITS)
+#define root        hs_pagemap_root
 
-typedef _Atomic uintptr_t leaf_t[LEAF_LEN];
-static _Atomic(leaf_t *) root[ROOT_LEN];
-
-uintptr_t hs_pagemap_get(const void *addr)
-{
-	uintptr_t a = (uintptr_t)addr;
-	if (unlikely(a >> ADDR_BITS))
-		return 0;
-	uintptr_t g = a >> HS_ARENA_SHIFT;
-	leaf_t *leaf = atomic_load_explicit(&root[g >> LEAF_BITS], memory_order_acquire);
-	if (!leaf)
-		return 0;
-	return atomic_load_explicit(&(*leaf)[g & (LEAF_LEN - 1)], memory_order_acquire);
-}
+typedef hs_pagemap_leaf leaf_t;
+/* The lookup, hs_pagemap_get, is inline in alloc.h. */
+_Atomic(leaf_t *) hs_pagemap_root[HS_PAGEMAP_ROOT_LEN];
 
 static leaf_t *leaf_for(uintptr_t g)
 {
-	_Atomic(leaf_t *) *slot = &root[g >> LEAF_BITS];
+	__typeof__(&root[0]) slot = &root[g >> LEAF_BITS];
 	leaf_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
 	if (leaf)
 		return leaf;

@@ -30,6 +30,7 @@ bool hs_forked_amid_threads;
 void hs_checks_configure(void)
 {
 	hs_guard = hs_cfg.checks ? HS_CANARY : 0;
+	hs_detour.why[HS_DETOUR_CHECKS] = hs_guard != 0;
 }
 
 static const char *family_name(unsigned kind)

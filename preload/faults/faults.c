@@ -251,6 +251,7 @@ static void publish(int t)
 {
 	atomic_store_explicit(&top, t, memory_order_release);
 	atomic_store_explicit(&hs_faults_armed, levels[t].on, memory_order_release);
+	hs_detour.why[HS_DETOUR_FAULTS] = levels[t].on != 0;
 }
 
 static void fill(struct level *lv, const struct hs_fault_policy *pol)

@@ -20,47 +20,63 @@
 #include "alloc/alloc.h"
 #include "checks/checks.h"
 
+/* A slot of the request's bin from this thread's cache, its header
+ * written; NULL when the cache is empty or n is not a bin size (the
+ * caller goes on to the heap). */
+static inline __attribute__((always_inline))
+void *hs_fast_pop(size_t n, unsigned kind, uint32_t stack, size_t guard)
+{
+	if (unlikely(n > HS_BIN_MAX_USER - guard))      /* n + guard cannot wrap */
+		return NULL;
+	unsigned bin = hs_size_to_bin(hs_room(n, guard));
+	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
+	hs_busy = 1;
+	void *slot = tb->head;
+	if (unlikely(!slot)) {
+		hs_busy = 0;
+		return NULL;
+	}
+	/* With checks on, a slot whose header was overrun is not handed
+	 * out, nor is its link (the next word) followed. */
+	if (guard && unlikely(!hs_free_slot_ok(slot, bin))) {
+		hs_busy = 0;
+		hs_bad_cached_slot(tb, slot);
+		return NULL;
+	}
+	void *next = hs_slot_next(slot);
+	tb->head = next;
+	tb->count--;
+	hs_busy = 0;
+	/* The next pop reads next's link and writes its header: start
+	 * fetching its line now (a slot pushed long ago is cold). */
+	__builtin_prefetch(next, 1, 3);
+	/* Canary before header: a walk that sees LIVE sees the canary too
+	 * (exit check while other threads run). */
+	if (guard) {
+		hs_canary_put(hs_user_of(slot), n);
+		atomic_signal_fence(memory_order_release);
+	}
+	hs_header_set_g(slot, n, bin, kind, stack, guard != 0);
+	hs_ts.allocs++;
+	hs_ts.live += (int64_t)n;
+	return hs_user_of(slot);
+}
+
 static inline __attribute__((always_inline))
 void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 {
-	if (likely(n <= HS_BIN_MAX_USER - guard)) {     /* n + guard cannot wrap */
-		unsigned bin = hs_size_to_bin(hs_room(n, guard));
-		struct hs_tcache_bin *tb = &hs_tc.bins[bin];
-		hs_busy = 1;
-		void *slot = tb->head;
-		if (likely(slot)) {
-			/* With checks on, a slot whose header was overrun is not
-			 * handed out, nor is its link (the next word) followed. */
-			if (guard && unlikely(!hs_free_slot_ok(slot, bin))) {
-				hs_busy = 0;
-				hs_bad_cached_slot(tb, slot);
-				return hs_heap_alloc(n, HS_ALIGN, kind, stack);
-			}
-			tb->head = hs_slot_next(slot);
-			tb->count--;
-			hs_busy = 0;
-			/* Canary before header: a walk that sees LIVE sees the
-			 * canary too (exit check while other threads run). */
-			if (guard) {
-				hs_canary_put(hs_user_of(slot), n);
-				atomic_signal_fence(memory_order_release);
-			}
-			hs_header_set_g(slot, n, bin, kind, stack, guard != 0);
-			hs_ts.allocs++;
-			hs_ts.live += (int64_t)n;
-			return hs_user_of(slot);
-		}
-		hs_busy = 0;
-	}
-	return hs_heap_alloc(n, HS_ALIGN, kind, stack);
+	void *p = hs_fast_pop(n, kind, stack, guard);
+	return likely(p) ? p : hs_heap_alloc(n, HS_ALIGN, kind, stack);
 }
 
 /* The header of the block at p if it is a plain bin block (at its slot
  * start, no MOVED flag), LIVE, of a family in `accept` (a mask of
- * 1 << kind), its check intact; *w0 is its word 0. NULL otherwise. The
- * header's granule decides first: inside an arena every byte is mapped,
- * so reading the header is safe. One load of each header word, decoded
- * in registers. */
+ * 1 << kind, one run of consecutive kinds: alloc.h), its check intact;
+ * *w0 is its word 0. NULL otherwise. The header's granule decides first:
+ * inside an arena every byte is mapped, so reading the header is safe.
+ * One load of each header word, decoded in registers: state, kind and bin
+ * are the top 16 bits, so "LIVE, a kind in accept, a bin" is one
+ * subtraction and two compares. */
 static inline __attribute__((always_inline))
 struct hs_header *plain_bin_header(void *p, unsigned accept, uint64_t *w0)
 {
@@ -72,10 +88,10 @@ struct hs_header *plain_bin_header(void *p, unsigned accept, uint64_t *w0)
 		return NULL;
 	uint64_t w = hs_header_word0(h);
 	uint32_t stack = h->stack, check = h->check;
-	unsigned bin = (unsigned)(w >> HS_W0_BIN_SHIFT) & 0xFF;
-	unsigned kind = (unsigned)(w >> HS_W0_KIND_SHIFT) & 0xF;
-	if (unlikely((w >> HS_W0_STATE_SHIFT) != HS_LIVE || bin >= HS_NR_BINS
-	             || !((1u << kind) & accept) || check != hs_hash_words(w, stack, h)))
+	uint64_t top = (w >> HS_W0_BIN_SHIFT)
+	               - ((uint64_t)HS_LIVE << 12 | (uint64_t)__builtin_ctz(accept) << 8);
+	if (unlikely(top >= (uint64_t)__builtin_popcount(accept) << 8
+	             || (top & 0xFF) >= HS_NR_BINS || check != hs_hash_words(w, stack, h)))
 		return NULL;
 	*w0 = w;
 	return h;
@@ -88,11 +104,11 @@ bool hs_fast_free(void *p, unsigned accept)
 {
 	uint64_t w0;
 	struct hs_header *h = plain_bin_header(p, accept, &w0);
-	if (!h || unlikely(hs_tc.state != 1))
+	if (!h)
 		return false;
 	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
-	if (unlikely(tb->count >= tb->limit))
+	if (unlikely(tb->count >= tb->limit))   /* 0 unless the cache is live */
 		return false;
 	/* LIVE -> FREED in one atomic step: a racing free of the same block
 	 * loses here and is reported by the slow path (double free). */

@@ -62,10 +62,13 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
  * at is the program's rbp at the call (asking for the frame address makes
  * the function keep one: two instructions), which a stack found through
  * rbp depends on (stackcache.c). */
-#define record_stack() \
-	record_stack_at((uintptr_t)__builtin_return_address(0), \
-	                (uintptr_t)__builtin_dwarf_cfa(), \
-	                *(const uintptr_t *)__builtin_frame_address(0))
+#define record_stack() record_stack_at(HS_PROGRAM_CALL)
+/* The program's call as the exported function sees it: return address,
+ * CFA, the program's rbp; for record_stack_at, here or out of line. */
+#define HS_PROGRAM_CALL \
+	(uintptr_t)__builtin_return_address(0), \
+	(uintptr_t)__builtin_dwarf_cfa(), \
+	*(const uintptr_t *)__builtin_frame_address(0)
 
 static inline __attribute__((always_inline))
 uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
@@ -76,22 +79,43 @@ uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 	return hs_recording ? hs_stack_capture_from(ra, cfa, bp) : 0;
 }
 
-/* A malloc that arrives while this thread is inside the allocator comes
- * from a signal handler: serve it without touching the heap. */
-static inline __attribute__((always_inline))
-void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
+/* Everything alloc_entry does not do inline; the program's call comes as
+ * HS_PROGRAM_CALL (kind_fn: kind | fn << 8, so that all six arguments
+ * travel in registers and the call is a jump). A malloc that arrives
+ * while this thread is inside the allocator comes from a signal handler:
+ * serve it without touching the heap. */
+static __attribute__((noinline))
+void *alloc_general(size_t n, size_t align, unsigned kind_fn, uintptr_t ra, uintptr_t cfa,
+                    uintptr_t bp)
 {
+	unsigned kind = kind_fn & 0xFF;
 	if (unlikely(hs_busy))
 		return hs_boot_alloc(n, align, kind);
-	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
+	if (unlikely(hs_faults_active()) && injected((enum hs_fault_fn)(kind_fn >> 8), n, 0))
 		return NULL;
-	uint32_t stack = record_stack();
+	uint32_t stack = record_stack_at(ra, cfa, bp);
 	if (align <= HS_ALIGN) {
 		if (likely(!hs_guard))
 			return hs_fast_alloc(n, kind, stack, 0);
 		return hs_fast_alloc(n, kind, stack, HS_CANARY);
 	}
 	return hs_heap_alloc(n, align, kind, stack);
+}
+
+/* The allocator alone (hs_detour: not recording, checks off, no fault
+ * policy) takes a slot from the thread cache inline; everything else
+ * goes out of line, so that the inline path needs no register the
+ * exported function must save (the frame alloc_general's arguments need
+ * is two instructions). */
+static inline __attribute__((always_inline))
+void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
+{
+	if (likely(!hs_busy) && likely(!hs_detour.any) && likely(align <= HS_ALIGN)) {
+		void *p = hs_fast_pop(n, kind, 0, 0);
+		if (likely(p))
+			return p;
+	}
+	return alloc_general(n, align, kind | (unsigned)fn << 8, HS_PROGRAM_CALL);
 }
 
 /* Everything but the inline and checked paths: vet, report, release. A
@@ -109,21 +133,30 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	errno = saved;
 }
 
+/* Everything HS_FREE_ENTRY does not do inline: the checked release
+ * (canary, quarantine, a free stack from the program's frame: its return
+ * address ra and rbp bp), or the slow one. */
+static __attribute__((noinline)) void free_general(void *p, unsigned accept, const char *call,
+                                                   uintptr_t ra, uintptr_t bp)
+{
+	if (likely(!hs_busy) && hs_guard)
+		hs_checked_free(p, ra, bp, accept, call);
+	else
+		free_slow(p, accept, call);
+}
+
+/* The inline path needs no register the exported function must save;
+ * the frame the program's rbp is read from is set up on the way out of
+ * line only. */
 #define HS_FREE_ENTRY(p, accept, call) do {                                  \
 	void *p_ = (p);                                                      \
 	if (unlikely(!p_))                                                   \
 		break;                                                       \
-	if (likely(!hs_busy)) {                                              \
-		if (likely(!hs_guard)) {                                     \
-			if (likely(hs_fast_free(p_, (accept))))              \
-				break;                                       \
-		} else {                                                     \
-			const uintptr_t *f_ = __builtin_frame_address(0);    \
-			hs_checked_free(p_, f_[1], f_[0], (accept), (call)); \
-			break;                                               \
-		}                                                            \
-	}                                                                    \
-	free_slow(p_, (accept), (call));                                     \
+	if (likely(!hs_busy) && likely(!hs_guard)                            \
+	    && likely(hs_fast_free(p_, (accept))))                           \
+		break;                                                       \
+	const uintptr_t *f_ = __builtin_frame_address(0);                    \
+	free_general(p_, (accept), (call), f_[1], f_[0]);                    \
 } while (0)
 
 #endif

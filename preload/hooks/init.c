@@ -110,6 +110,7 @@ void hs_init(void)
 	hs_initialized = 1;
 	if (hs_cfg.enabled && hs_trace_open()) {
 		hs_recording = 1;
+		hs_detour.why[HS_DETOUR_RECORD] = 1;
 		hs_lifecycle_arm();     /* exit status, signals, fork, lineage  */
 	}
 	hs_sampler_init();              /* t = 0 of the samples: the trace is open */
