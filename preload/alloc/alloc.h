@@ -260,6 +260,12 @@ size_t hs_huge_requested(void);    /* bytes asked for in live mappings     */
 /* malloc_trim: unmap the freed mappings kept for reuse; returns bytes. */
 size_t hs_huge_trim(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+/* Granules traded with the buddy (huge.c): a whole free arena's memory,
+ * unregistered and resident, kept in the cache of freed mappings (false:
+ * no room, the caller unmaps it); a cached mapping's first granule for a
+ * new arena, unregistered and resident (NULL: none cached). */
+bool   hs_huge_keep_granule(char *base);
+char  *hs_huge_take_granule(void);
 void   hs_huge_lock(void);
 void   hs_huge_unlock(void);
 void   hs_huge_reinit_child(void);

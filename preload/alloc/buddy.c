@@ -174,19 +174,34 @@ static void list_del(struct hs_page *pg)
 	pg->prev = pg->next = NULL;
 }
 
-static struct hs_arena *arena_new(void)
+/* A new arena's memory: a granule the cache of freed mappings holds
+ * (resident: *warm), else a fresh aligned mapping. */
+static char *arena_memory(bool *warm)
 {
+	char *base = hs_huge_take_granule();
+	*warm = base != NULL;
+	if (base)
+		return base;
 	/* Map twice the size and trim, so the arena is aligned to its size. */
 	size_t span = 2 * HS_ARENA_SIZE;
 	char *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
-	char *base = (char *)(((uintptr_t)m + HS_ARENA_SIZE - 1) & ~(HS_ARENA_SIZE - 1));
+	base = (char *)(((uintptr_t)m + HS_ARENA_SIZE - 1) & ~(HS_ARENA_SIZE - 1));
 	if (base > m)
 		munmap(m, (size_t)(base - m));
 	if (base + HS_ARENA_SIZE < m + span)
 		munmap(base + HS_ARENA_SIZE, (size_t)(m + span - (base + HS_ARENA_SIZE)));
+	return base;
+}
+
+static struct hs_arena *arena_new(void)
+{
+	bool warm;
+	char *base = arena_memory(&warm);
+	if (!base)
+		return NULL;
 
 	struct hs_arena *a = mmap(NULL, ARENA_DESC_SIZE, PROT_READ | PROT_WRITE,
 	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -211,14 +226,18 @@ static struct hs_arena *arena_new(void)
 	struct hs_page *pg = &a->pages[0];
 	pg->state = PG_FREE;
 	pg->order = HS_MAX_ORDER;
+	if (warm)                       /* a mapping's pages: maybe resident */
+		map_mark(a, 0, HS_ARENA_PAGES, true);
 	list_add(pg, HS_MAX_ORDER);     /* fresh pages: the map is all clear */
 	a->free_pages = HS_ARENA_PAGES;
 	free_pages += HS_ARENA_PAGES;
 	return a;
 }
 
-/* Caller holds lock; the arena's only block is free and off the lists. */
-static void arena_release(struct hs_arena *a)
+/* Caller holds lock; the arena's only block is free and off the lists.
+ * keep: its pages are resident and wanted (not decayed): they go to the
+ * cache of freed mappings if it has room. */
+static void arena_release(struct hs_arena *a, bool keep)
 {
 	hs_pagemap_set(a->base, HS_ARENA_SIZE, 0);
 	for (struct hs_arena **pp = &arenas; *pp; pp = &(*pp)->next)
@@ -232,7 +251,8 @@ static void arena_release(struct hs_arena *a)
 	 * the page metadata here (hs_heap_pin) */
 	if (!hs_heap_wait_unpinned())
 		return;
-	munmap(a->base, HS_ARENA_SIZE);
+	if (!keep || !hs_huge_keep_granule(a->base))
+		munmap(a->base, HS_ARENA_SIZE);
 	munmap(a, ARENA_DESC_SIZE);
 }
 
@@ -259,8 +279,9 @@ static void free_block(struct hs_arena *a, size_t idx, unsigned order)
 	while (order == HS_MAX_ORDER && free_area[HS_MAX_ORDER].nr_free > keep_arenas()) {
 		struct free_area *fa = &free_area[HS_MAX_ORDER];
 		struct hs_page *whole = fa->list[0].tail ? fa->list[0].tail : fa->list[1].tail;
+		bool dirty = whole->dirty;
 		list_del(whole);
-		arena_release(whole->arena);
+		arena_release(whole->arena, dirty);
 	}
 }
 
@@ -358,7 +379,7 @@ size_t hs_buddy_trim(size_t keep_pages)
 	struct hs_page *pg;
 	while ((pg = first_free(HS_MAX_ORDER))) {
 		list_del(pg);
-		arena_release(pg->arena);
+		arena_release(pg->arena, false);
 		given += HS_ARENA_PAGES;
 	}
 	for (int order = 0; order <= HS_MAX_ORDER; order++)
