@@ -430,6 +430,19 @@ static inline size_t hs_room(size_t size, size_t guard)
 	size_t r = size + guard;
 	return guard && r < 16 ? 16 : r;
 }
+/* A canary never costs a page (issue #17): a page block or mapping whose
+ * user bytes end on a page boundary, or less than a canary before one,
+ * gets none (guard 0; its header says so). uoff: the user pointer's
+ * offset in its page. Such blocks (page-multiple buffers are common) are
+ * still vetted on free; an overrun past them goes unseen. */
+static inline size_t hs_page_guard(size_t size, size_t uoff, size_t guard)
+{
+	size_t end = uoff + size;
+	if (guard && (end + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT
+	             != (end + guard + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT)
+		return 0;
+	return guard;
+}
 static inline void hs_canary_put(void *user, size_t size)
 {
 	uint64_t w = HS_CANARY_WORD;

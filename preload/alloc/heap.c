@@ -205,20 +205,6 @@ static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
-/* A canary never costs a page (issue #17): a page block or mapping whose
- * user bytes end on a page boundary, or less than a canary before one,
- * gets none (guard 0; its header says so). uoff: the user pointer's
- * offset in its page. Such blocks (page-multiple buffers are common) are
- * still vetted on free; an overrun past them goes unseen. */
-static size_t page_guard(size_t size, size_t uoff, size_t guard)
-{
-	size_t end = uoff + size;
-	if (guard && (end + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT
-	             != (end + guard + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT)
-		return 0;
-	return guard;
-}
-
 /* growing: a realloc moving a block to a bigger size. Past 16 KiB such
  * a block goes to page-exact buddy pages, not to a bin: a string or vector
  * that keeps growing then grows in place into the free pages after it,
@@ -254,10 +240,10 @@ static void *heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack
 	} else if (room + slack <= HS_ARENA_SIZE) {
 		/* where alloc_large puts the user pointer in its page */
 		size_t uoff = align >= HS_PAGE_SIZE ? 0 : align > HS_ALIGN ? align : HS_HEADER_SIZE;
-		guard = page_guard(size, uoff, guard);
+		guard = hs_page_guard(size, uoff, guard);
 		user = alloc_large(size, hs_room(size, guard), align, kind, stack, guard);
 	} else {
-		guard = page_guard(size, hs_huge_user_offset(align) & (HS_PAGE_SIZE - 1), guard);
+		guard = hs_page_guard(size, hs_huge_user_offset(align) & (HS_PAGE_SIZE - 1), guard);
 		user = alloc_huge(size, hs_room(size, guard), align, kind, stack, guard);
 	}
 	hs_busy = 0;
@@ -509,7 +495,7 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	size_t old = h->size;
 	size_t guard = hs_guard;
 	if (where != HS_IN_BIN)
-		guard = page_guard(size, (uintptr_t)user & (HS_PAGE_SIZE - 1), guard);
+		guard = hs_page_guard(size, (uintptr_t)user & (HS_PAGE_SIZE - 1), guard);
 	size_t room = hs_room(size, guard);
 	hs_busy = 1;
 	/* A large block resized in place has its new size's pages (a shrink

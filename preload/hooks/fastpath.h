@@ -69,16 +69,18 @@ void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
 	return likely(p) ? p : hs_heap_alloc(n, HS_ALIGN, kind, stack);
 }
 
-/* The header of the block at p if it is a plain bin block (at its slot
- * start, no MOVED flag), LIVE, of a family in `accept` (a mask of
- * 1 << kind, one run of consecutive kinds: alloc.h), its check intact;
- * *w0 is its word 0. NULL otherwise. The header's granule decides first:
+/* The header of the block at p if it is a plain block (at its slot or
+ * page block start, no MOVED flag), LIVE, of a family in `accept` (a mask
+ * of 1 << kind, one run of consecutive kinds: alloc.h), its check intact,
+ * in a bin (or, with pages, a page block); *w0 is its word 0, *arena the
+ * arena it is in. NULL otherwise. The header's granule decides first:
  * inside an arena every byte is mapped, so reading the header is safe.
  * One load of each header word, decoded in registers: state, kind and bin
  * are the top 16 bits, so "LIVE, a kind in accept, a bin" is one
  * subtraction and two compares. */
 static inline __attribute__((always_inline))
-struct hs_header *plain_bin_header(void *p, unsigned accept, uint64_t *w0)
+struct hs_header *plain_header(void *p, unsigned accept, bool pages, uint64_t *w0,
+                               struct hs_arena **arena)
 {
 	if (unlikely((uintptr_t)p & (HS_ALIGN - 1)))
 		return NULL;
@@ -91,9 +93,11 @@ struct hs_header *plain_bin_header(void *p, unsigned accept, uint64_t *w0)
 	uint64_t top = (w >> HS_W0_BIN_SHIFT)
 	               - ((uint64_t)HS_LIVE << 12 | (uint64_t)__builtin_ctz(accept) << 8);
 	if (unlikely(top >= (uint64_t)__builtin_popcount(accept) << 8
-	             || (top & 0xFF) >= HS_NR_BINS || check != hs_hash_words(w, stack, h)))
+	             || ((top & 0xFF) >= HS_NR_BINS && (!pages || (top & 0xFF) != HS_BIN_LARGE))
+	             || check != hs_hash_words(w, stack, h)))
 		return NULL;
 	*w0 = w;
+	*arena = (struct hs_arena *)g;
 	return h;
 }
 
@@ -103,7 +107,8 @@ static inline __attribute__((always_inline))
 bool hs_fast_free(void *p, unsigned accept)
 {
 	uint64_t w0;
-	struct hs_header *h = plain_bin_header(p, accept, &w0);
+	struct hs_arena *a;
+	struct hs_header *h = plain_header(p, accept, false, &w0, &a);
 	if (!h)
 		return false;
 	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
@@ -124,20 +129,39 @@ bool hs_fast_free(void *p, unsigned accept)
 	return true;
 }
 
-/* realloc that stays in its slot: a plain bin block (no MOVED flag) of
- * the malloc or memalign family, header intact, LIVE, whose slot holds
- * the new size (hs_bin_fits, the rule hs_heap_realloc keeps). It is
- * claimed here (a racing free loses and reports) and the caller seals it
- * with hs_fast_realloc_seal once it has the stack. NULL: the slow path.
- * With checks on the old canary is checked first, as the slow path does. */
+/* realloc that stays where it is: a plain block (no MOVED flag) of the
+ * malloc or memalign family, header intact, LIVE, whose slot holds the
+ * new size (hs_bin_fits, the rule hs_heap_realloc keeps), or a page block
+ * of more than 16 KiB whose pages hold it without a page more or less
+ * (a string grown a few bytes at a time past the bins: 16 appends of up
+ * to 256 bytes per page). It is claimed here (a racing free loses and
+ * reports) and the caller seals it with hs_fast_realloc_seal, with the
+ * canary *guard says (none where it would cost a page), once it has the
+ * stack. NULL: the slow path. With checks on the old canary is checked
+ * first, as the slow path does. */
 static inline __attribute__((always_inline))
-struct hs_header *hs_fast_realloc_claim(void *p, size_t n, size_t guard)
+struct hs_header *hs_fast_realloc_claim(void *p, size_t n, size_t *guard)
 {
 	uint64_t w0;
-	struct hs_header *h = n <= HS_BIN_MAX_USER ? plain_bin_header(p, HS_ACCEPT_FREE, &w0) : NULL;
-	if (!h || !hs_bin_fits((unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF, hs_room(n, guard)))
+	struct hs_arena *a;
+	struct hs_header *h = n <= HS_ARENA_SIZE ? plain_header(p, HS_ACCEPT_FREE, true, &w0, &a)
+	                                         : NULL;
+	if (!h)
 		return NULL;
-	if (guard && unlikely(!hs_canary_ok(h)))
+	unsigned bin = (unsigned)(w0 >> HS_W0_BIN_SHIFT) & 0xFF;
+	if (bin == HS_BIN_LARGE) {
+		/* Read before the claim, as the free path reads the header:
+		 * the arena is not unmapped while it holds a live block. */
+		struct hs_page *pg = &a->pages[((char *)h - a->base) >> HS_PAGE_SHIFT];
+		*guard = hs_page_guard(n, HS_HEADER_SIZE, *guard);
+		size_t room = hs_room(n, *guard);
+		if (pg->state != PG_LARGE || pg->hdr_off || room <= HS_BIN_MAX_USER / 2
+		    || (HS_HEADER_SIZE + room + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT != pg->npages)
+			return NULL;
+	} else if (n > HS_BIN_MAX_USER || !hs_bin_fits(bin, hs_room(n, *guard))) {
+		return NULL;
+	}
+	if (*guard && unlikely(!hs_canary_ok(h)))
 		return NULL;            /* the slow path reports it */
 	return hs_header_claim(h, &w0) ? h : NULL;
 }

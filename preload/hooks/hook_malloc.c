@@ -60,10 +60,10 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		HS_FREE_ENTRY(p, HS_ACCEPT_FREE, "realloc");
 		return NULL;
 	}
-	/* a block that stays in its slot (strings grown a little at a time) */
+	/* a block that stays where it is (strings grown a little at a time) */
 	if (likely(!hs_busy) && !hs_faults_active()) {
 		size_t guard = hs_guard;
-		struct hs_header *fh = hs_fast_realloc_claim(p, n, guard);
+		struct hs_header *fh = hs_fast_realloc_claim(p, n, &guard);
 		if (fh)
 			return hs_fast_realloc_seal(fh, n, record_stack(), guard);
 	}
