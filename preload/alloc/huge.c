@@ -40,6 +40,8 @@ struct huge_desc {
 };
 
 #define CACHE_SLOTS 4
+/* A cached mapping shorter than this may become an arena, its tail cut. */
+#define GRANULE_TAKE_MAX (HS_ARENA_SIZE + HS_ARENA_SIZE / 4)
 #define CACHE_BYTES ((size_t)32 << 20)
 
 static _Atomic size_t mapped_bytes;
@@ -433,13 +435,14 @@ void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
  * only an order-10 block). A whole free arena beyond those the buddy
  * keeps, still resident, waits here as a freed mapping of one granule
  * (while the cache is at most half full: the rest stays for freed
- * mappings, which `large` needs), and a new arena takes such a granule
- * back before it maps fresh memory; a mapping request may take and grow
- * it like any cached mapping. Larger cached mappings are not cut up for
- * arenas: that left 8 MiB requests to fresh memory. realloc 24M (library
- * alone): 167K page faults -> 106K (glibc 79K), peak RSS +5 MiB; large
- * 2000: 162K -> 145K (glibc 146K), +2-3 MiB (docs/ARCHITECTURE.md,
- * "huge.c"). */
+ * mappings, which `large` needs), and a new arena takes such a granule,
+ * or a cached mapping of less than 5 MiB cut back to one (a freed 4 MiB
+ * vector is 4 MiB and a page), before it maps fresh memory; a mapping
+ * request may take and grow a granule like any cached mapping. Larger
+ * mappings are not cut up for arenas: that left 8 MiB requests to fresh
+ * memory. realloc 24M (library alone): 167K page faults -> 83K (glibc
+ * 79K), peak RSS +9 MiB; large 2000: 162K -> 146-153K (glibc 146K), +1-3
+ * MiB (docs/ARCHITECTURE.md, "huge.c"). */
 
 bool hs_huge_keep_granule(char *base)
 {
@@ -479,21 +482,29 @@ char *hs_huge_take_granule(void)
 {
 	struct huge_desc *g = NULL;
 	pthread_mutex_lock(&lock);
-	for (int i = 0; i < CACHE_SLOTS && !g; i++)
-		if (cache[i] && cache[i]->map_len == HS_ARENA_SIZE) {
+	int at = -1;
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i] && cache[i]->map_len < GRANULE_TAKE_MAX
+		    && (!g || cache[i]->map_len < g->map_len)) {
 			g = cache[i];
-			cache[i] = NULL;
-			cache_bytes -= HS_ARENA_SIZE;
+			at = i;
 		}
+	if (g) {
+		cache[at] = NULL;
+		cache_bytes -= g->map_len;
+	}
 	pthread_mutex_unlock(&lock);
 	if (!g)
 		return NULL;
+	size_t len = g->map_len;
 	g->magic = 0;
-	hs_pagemap_set(g, HS_ARENA_SIZE, 0);
-	mapped_bytes -= HS_ARENA_SIZE;
+	hs_pagemap_set(g, len, 0);
+	mapped_bytes -= len;
 	/* a racing double free may still be reading the old descriptor */
 	if (!hs_heap_wait_unpinned())
 		return NULL;
+	if (len > HS_ARENA_SIZE)
+		munmap((char *)g + HS_ARENA_SIZE, len - HS_ARENA_SIZE);
 	return (char *)g;
 }
 
