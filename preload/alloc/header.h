@@ -145,17 +145,7 @@ static inline uint64_t hs_w0_with_state(uint64_t w0, unsigned state)
 	return (w0 & ~HS_W0_STATE_MASK) | (uint64_t)state << HS_W0_STATE_SHIFT;
 }
 
-/* LIVE -> FREED in one atomic step: true for the one caller that made
- * it. w0 is the word the caller saw LIVE (and vetted); on false it holds
- * what is there now (a racing free won, or the block was never LIVE).
- * A locked compare-and-swap on a line the caller has just read: about
- * 20 cycles, no other store (the check does not cover the state). */
-static inline bool hs_header_claim(struct hs_header *h, uint64_t *w0)
-{
-	return __atomic_compare_exchange_n((uint64_t *)(void *)h, w0,
-	                                   hs_w0_with_state(*w0, HS_FREED), false,
-	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
+/* hs_header_claim, LIVE -> FREED in one atomic step, is in alloc.h. */
 
 /* Any state change of a header this thread owns (the check stays). */
 static inline void hs_header_set_state(struct hs_header *h, unsigned state)

@@ -20,6 +20,20 @@
 
 _Atomic unsigned hs_large_sealing;
 __thread struct hs_thread hs_thread;
+volatile int hs_threaded;
+
+bool hs_claim_solo(void)
+{
+	static _Atomic int taken;
+	int no = 0;
+	if (atomic_compare_exchange_strong(&taken, &no, 1)) {
+		hs_thread.solo = 1;
+		return true;
+	}
+	hs_threaded = 1;
+	atomic_thread_fence(memory_order_seq_cst);
+	return false;
+}
 size_t hs_guard;                 /* HS_CANARY with checks on (checks.c sets it) */
 struct hs_alloc_hooks hs_alloc_hooks;
 

@@ -101,8 +101,8 @@ static __attribute__((noinline)) struct ring *ring_new(void)
 static inline size_t fill_len(size_t size)
 {
 	size_t n = (size + HS_CANARY + 7) & ~(size_t)7;
-	if (n <= HS_FILL_MAX)
-		return n < 16 ? 16 : n;
+	if (likely(n <= HS_FILL_MAX))
+		return n + 8 * (n < 16);        /* n is 8 or a multiple of 8 >= 16 */
 	n = size & ~(size_t)7;
 	return n < HS_FILL_MAX ? n : HS_FILL_MAX;
 }
@@ -110,11 +110,47 @@ static inline size_t fill_len(size_t size)
 /* 16 bytes at a time (SSE2 on x86-64, plain words elsewhere). */
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
+/* The fill's 16 bytes at offset x (a multiple of 8): HS_FREED_BYTE,
+ * but the free record in [8, 16). */
+static inline v2u64 pattern(size_t x, uint64_t record)
+{
+	uint64_t d = FREED_WORD ^ record;               /* selects, no branch */
+	v2u64 v = { FREED_WORD ^ (d & -(uint64_t)(x == 8)), FREED_WORD ^ (d & -(uint64_t)(x == 0)) };
+	return v;
+}
+
+/* n - k, or 0 if n < k, without a branch. */
+static inline size_t less_or_zero(size_t n, size_t k)
+{
+	return (n - k) & -(size_t)(n >= k);
+}
+
+/* Where the 16-byte pieces of a fill of n <= SMALL_FILL bytes go: four
+ * that overlap as n needs, [0, 16) and three ending at n, n - 16 and
+ * n - 32 (clamped to 0), each written with the pattern of its offset, so
+ * that overlaps agree. Block sizes are random, so a loop's exit and a
+ * tail test were mispredicted on most frees and again on most
+ * verifications: churn1 1M with checks, 92.5 ms of CPU against 67.4 ms
+ * for a 16-byte fill; these take no branch. */
+#define SMALL_FILL 64
+#define SMALL_PIECES(n) { 0, less_or_zero(n, 48), less_or_zero(n, 32), (n) - 16 }
+
 /* [0, 8) and [16, n) get the fill, [8, 16) the free record; n is a
- * multiple of 8, >= 16. Vector stores in a loop: most blocks are small,
- * and an inlined `rep stos` costs more to start than this to finish. */
+ * multiple of 8, >= 16. Most blocks are small: four stores; larger
+ * ones a loop of vector stores (an inlined `rep stos` costs more to
+ * start than this to finish). */
 static inline void fill(char *u, size_t n, uint64_t record)
 {
+	if (likely(n <= SMALL_FILL)) {
+		size_t at[4] = SMALL_PIECES(n);
+		v2u64 v0 = pattern(at[0], record), v1 = pattern(at[1], record),
+		      v2 = pattern(at[2], record), v3 = pattern(at[3], record);
+		memcpy(u + at[3], &v3, 16);
+		memcpy(u + at[2], &v2, 16);
+		memcpy(u + at[1], &v1, 16);
+		memcpy(u + at[0], &v0, 16);
+		return;
+	}
 	const v2u64 w = { FREED_WORD, FREED_WORD };
 	v2u64 first = { FREED_WORD, record };
 	size_t i = 16;
@@ -128,8 +164,20 @@ static inline void fill(char *u, size_t n, uint64_t record)
 /* Non-zero if any filled byte or the record changed. */
 static inline uint64_t changed(const char *u, size_t n, uint64_t record)
 {
+	v2u64 x, acc;
+	if (likely(n <= SMALL_FILL)) {
+		size_t at[4] = SMALL_PIECES(n);
+		v2u64 y, z, t;
+		memcpy(&x, u + at[0], 16);
+		memcpy(&y, u + at[1], 16);
+		memcpy(&z, u + at[2], 16);
+		memcpy(&t, u + at[3], 16);
+		acc = (x ^ pattern(at[0], record)) | (y ^ pattern(at[1], record))
+		      | (z ^ pattern(at[2], record)) | (t ^ pattern(at[3], record));
+		return acc[0] | acc[1];
+	}
 	const v2u64 w = { FREED_WORD, FREED_WORD };
-	v2u64 x, acc = { FREED_WORD, record };
+	acc = (v2u64){ FREED_WORD, record };
 	size_t i = 16;
 	memcpy(&x, u, 16);
 	acc ^= x;

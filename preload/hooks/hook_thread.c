@@ -113,6 +113,7 @@ HS_API int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 	static pthread_create_fn real;
 	if (!real && !(real = (pthread_create_fn)next_fn("pthread_create")))
 		return EAGAIN;
+	hs_threaded = 1;        /* claims take the lock from now on (alloc.h) */
 	struct start *s = record();
 	if (!s)
 		return real(t, attr, fn, arg);
@@ -126,6 +127,7 @@ HS_API int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 	static thrd_create_fn real;
 	if (!real && !(real = (thrd_create_fn)next_fn("thrd_create")))
 		return thrd_error;
+	hs_threaded = 1;
 	struct start *s = record();
 	if (!s)
 		return real(t, fn, arg);

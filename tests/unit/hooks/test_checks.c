@@ -83,6 +83,33 @@ START_TEST(no_false_positive_any_size)
 }
 END_TEST
 
+/* The fill of a freed block stays inside its slot: blocks of every
+ * small size side by side (consecutive slots of a fresh slab), every
+ * other one freed and the quarantine drained: the live neighbours keep
+ * a valid header and their bytes. */
+START_TEST(fill_stays_in_its_slot)
+{
+	enum { N = 32 };
+	for (size_t n = 0; n <= 2 * HS_FILL_MAX / 16; n++) {
+		char *p[N];
+		for (int i = 0; i < N; i++) {
+			p[i] = tu_malloc(n);
+			tu_fill(p[i], n, (uint64_t)i);
+		}
+		for (int i = 0; i < N; i += 2)
+			free(p[i]);
+		flush_quarantine();
+		for (int i = 1; i < N; i += 2) {
+			const struct hs_header *h = hs_header_of(p[i]);
+			ck_assert_msg(hs_header_valid(h) && h->state == HS_LIVE && h->size == n,
+			              "size %zu: the header of a live neighbour was overwritten", n);
+			ck_assert_uint_eq(tu_check(p[i], n, (uint64_t)i), (size_t)-1);
+			free(p[i]);
+		}
+	}
+}
+END_TEST
+
 START_TEST(no_false_positive_aligned)
 {
 	unsigned long before = hs_error_count();
@@ -310,6 +337,7 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, checks_are_on);
 	tcase_add_test(tc, no_false_positive_any_size);
+	tcase_add_test(tc, fill_stays_in_its_slot);
 	tcase_add_test(tc, no_false_positive_aligned);
 	tcase_add_test(tc, canary_catches_one_byte);
 	tcase_add_test(tc, canary_checked_by_realloc);
