@@ -43,13 +43,9 @@ void *hs_fast_pop(size_t n, unsigned kind, uint32_t stack, size_t guard)
 		hs_bad_cached_slot(tb, slot);
 		return NULL;
 	}
-	void *next = hs_slot_next(slot);
-	tb->head = next;
+	tb->head = hs_slot_next(slot);
 	tb->count--;
 	hs_busy = 0;
-	/* The next pop reads next's link and writes its header: start
-	 * fetching its line now (a slot pushed long ago is cold). */
-	__builtin_prefetch(next, 1, 3);
 	/* Canary before header: a walk that sees LIVE sees the canary too
 	 * (exit check while other threads run). */
 	if (guard) {
