@@ -105,8 +105,8 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 			r->stack = l->stack;
 			*slot = ng;
 		}
-		g[*slot - 1].amount.blocks++;
-		g[*slot - 1].amount.bytes += l->size;
+		g[*slot - 1].amount.blocks += l->blocks;
+		g[*slot - 1].amount.bytes += l->bytes;
 	}
 	free(map.slots);
 

@@ -106,9 +106,9 @@ static int p_header(struct hs_rd *rd)
 		return hs_rd_fail(rd, "HEAPSCOPE-TRACE line repeated");
 	if (dec(rd, 0, "version", UINT32_MAX, &v) < 0)
 		return -1;
-	if (v != HS_TRACE_VERSION)
+	if (v < 1 || v > HS_TRACE_VERSION)
 		return hs_rd_fail(rd, "trace version %llu is not supported (this "
-		                  "heapscope reads version %d)",
+		                  "heapscope reads versions 1 to %d)",
 		                  (unsigned long long)v, HS_TRACE_VERSION);
 	return 0;
 }
@@ -256,18 +256,65 @@ static int p_error(struct hs_rd *rd)
 	return 0;
 }
 
+static const char *const leak_letters[HS_NR_LEAK_KINDS] = { "D", "I", "P", "R" };
+
+/* `L` (version 1): one block. */
 static int p_leak(struct hs_rd *rd)
 {
-	static const char *const kinds[HS_NR_LEAK_KINDS] = { "D", "I", "P", "R" };
-	struct hs_tleak l;
+	struct hs_tleak l = { .blocks = 1 };
 	unsigned kind = 0;
-	if (word(rd, 0, "kind", kinds, HS_NR_LEAK_KINDS, &kind) < 0
+	if (word(rd, 0, "kind", leak_letters, HS_NR_LEAK_KINDS, &kind) < 0
 	    || hex(rd, 1, "address", &l.addr) < 0
-	    || dec(rd, 2, "size", UINT64_MAX, &l.size) < 0
+	    || dec(rd, 2, "size", UINT64_MAX, &l.bytes) < 0
 	    || stack_id(rd, 3, "stack id", &l.stack) < 0)
 		return -1;
 	l.kind = (uint8_t)kind;
 	*HS_PUSH(rd->tr->leaks, rd->tr->nleaks, rd->tr->cap_leaks) = l;
+	return 0;
+}
+
+/* `B` (version 2): the blocks of one kind and stack. */
+static int p_blocks(struct hs_rd *rd)
+{
+	struct hs_tleak l = { .addr = 0 };
+	unsigned kind = 0;
+	if (word(rd, 0, "kind", leak_letters, HS_NR_LEAK_KINDS, &kind) < 0
+	    || stack_id(rd, 1, "stack id", &l.stack) < 0
+	    || dec(rd, 2, "blocks", UINT64_MAX, &l.blocks) < 0
+	    || dec(rd, 3, "bytes", UINT64_MAX, &l.bytes) < 0)
+		return -1;
+	if (!l.blocks)
+		return hs_rd_fail(rd, "B line: a group of 0 blocks");
+	l.kind = (uint8_t)kind;
+	*HS_PUSH(rd->tr->leaks, rd->tr->nleaks, rd->tr->cap_leaks) = l;
+	return 0;
+}
+
+static int p_class(struct hs_rd *rd)
+{
+	struct hs_tclass c;
+	uint64_t slot;
+	if (dec(rd, 0, "slot", UINT32_MAX, &slot) < 0
+	    || dec(rd, 1, "blocks", UINT64_MAX, &c.blocks) < 0
+	    || dec(rd, 2, "bytes", UINT64_MAX, &c.bytes) < 0)
+		return -1;
+	c.slot = (uint32_t)slot;
+	*HS_PUSH(rd->tr->classes, rd->tr->nclasses, rd->tr->cap_classes) = c;
+	return 0;
+}
+
+static int p_lost_pages(struct hs_rd *rd)
+{
+	static const char *const kinds[2] = { "D", "P" };
+	struct hs_tlostpages u;
+	unsigned kind = 0;
+	if (word(rd, 0, "kind", kinds, 2, &kind) < 0 || hex(rd, 1, "address", &u.addr) < 0
+	    || dec(rd, 2, "pages", UINT32_MAX, &u.pages) < 0)
+		return -1;
+	if (u.addr % HS_SNAP_PAGE || !u.pages || u.addr + u.pages * HS_SNAP_PAGE < u.addr)
+		return hs_rd_fail(rd, "U line: not a run of whole pages");
+	u.kind = kind ? HS_LEAK_POSSIBLE : HS_LEAK_DEFINITE;
+	*HS_PUSH(rd->tr->lost_pages, rd->tr->nlost_pages, rd->tr->cap_lost_pages) = u;
 	return 0;
 }
 
@@ -363,6 +410,9 @@ static const struct hs_tag_spec specs[] = {
 	{ "F", HS_TAG_OTHER, 4, false, p_fault },
 	{ "E", HS_TAG_OTHER, 5, true, p_error },
 	{ "L", HS_TAG_OTHER, 4, false, p_leak },
+	{ "B", HS_TAG_OTHER, 4, false, p_blocks },
+	{ "Z", HS_TAG_OTHER, 3, false, p_class },
+	{ "U", HS_TAG_OTHER, 3, false, p_lost_pages },
 	{ "C", HS_TAG_OTHER, 5, false, p_counters },
 	{ "H", HS_TAG_OTHER, 4, true, p_snapshot },
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },

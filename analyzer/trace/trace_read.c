@@ -268,6 +268,7 @@ void hs_trace_free(struct hs_trace *tr)
 		free(tr->notes[i]);
 	free(tr->modules); free(tr->stacks); free(tr->ips); free(tr->samples);
 	free(tr->faults); free(tr->errors); free(tr->leaks); free(tr->notes);
+	free(tr->classes); free(tr->lost_pages);
 	free(tr->stack_slots);
 	free(tr->exe); free(tr->argv); free(tr->file);
 	hs_snaps_free(&tr->snaps);

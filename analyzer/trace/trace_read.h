@@ -21,7 +21,7 @@
 
 #include "heapsnap.h"
 
-#define HS_TRACE_VERSION     1
+#define HS_TRACE_VERSION     2            /* newest read; 1 is read too   */
 #define HS_TRACE_MAX_LINE    (1u << 20)   /* bytes, newline excluded      */
 #define HS_TRACE_MAX_FRAMES  1024         /* ips in one `S` line          */
 #define HS_TRACE_MAX_BUILDID 64           /* bytes (128 hex digits)       */
@@ -92,10 +92,22 @@ struct hs_terror {                  /* `E` */
 	char    *detail;                /* may be ""                          */
 };
 
-struct hs_tleak {                   /* `L` */
-	uint64_t addr, size;
+struct hs_tleak {                   /* `B` (version 2), `L` (version 1) */
+	uint64_t addr;                  /* `L`: the block; `B`: 0 (a group)   */
+	uint64_t blocks, bytes;         /* `L`: 1 and the block's size        */
 	uint32_t stack;
 	uint8_t  kind;                  /* enum hs_leak_kind                  */
+};
+
+struct hs_tclass {                  /* `Z`: live blocks of one slot size  */
+	uint32_t slot;                  /* bytes, header included; 0: pages   */
+	uint64_t blocks, bytes;
+};
+
+struct hs_tlostpages {              /* `U`: pages holding lost blocks     */
+	uint64_t addr, pages;
+	uint8_t  kind;                  /* HS_LEAK_DEFINITE (definitely or
+	                                   indirectly lost) or HS_LEAK_POSSIBLE */
 };
 
 struct hs_trace {
@@ -113,6 +125,8 @@ struct hs_trace {
 	struct hs_tfault  *faults;   size_t nfaults,  cap_faults;
 	struct hs_terror  *errors;   size_t nerrors,  cap_errors;
 	struct hs_tleak   *leaks;    size_t nleaks,   cap_leaks;
+	struct hs_tclass  *classes;  size_t nclasses, cap_classes;     /* `Z` */
+	struct hs_tlostpages *lost_pages; size_t nlost_pages, cap_lost_pages; /* `U` */
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
 
 	bool     have_counters;         /* `C` */

@@ -119,6 +119,9 @@ struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out)
 void  hs_buddy_stats(struct hs_buddy_stats *out);
 /* Visit every arena under the buddy lock (heap maps, leak scan). */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
+/* The same for a caller that holds the buddy lock already (hs_buddy_lock):
+ * the leak scan, which keeps every arena mapped while it reads them. */
+void  hs_buddy_foreach_arena_locked(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
 {
 	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
@@ -180,6 +183,20 @@ static inline void hs_slot_set_next(void *slot, void *next)
 	*(void **)((char *)slot + HS_HEADER_SIZE) = next;
 }
 
+/* Where a slot's block header is: the slot start, or, behind a valid
+ * HS_PADDING header, `size` bytes on when that distance fits the slot. A
+ * damaged or implausible padding header is returned itself: it never
+ * validates as a block's header. */
+static inline struct hs_header *hs_slot_block_header(char *slot, uint32_t slot_size)
+{
+	struct hs_header *h = (struct hs_header *)slot;
+	if (h->state != HS_PADDING || h->check != hs_header_hash(h))
+		return h;
+	size_t d = h->size;
+	return d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= slot_size
+	       ? (struct hs_header *)(slot + d) : h;
+}
+
 /* Slow paths behind the inline cache (bins.c). Slots are header addresses. */
 void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
 void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
@@ -209,6 +226,8 @@ bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
 size_t hs_huge_mapped_bytes(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+/* The same for a caller that holds hs_huge_lock already. */
+void   hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx);
 void   hs_huge_lock(void);
 void   hs_huge_unlock(void);
 void   hs_huge_reinit_child(void);

@@ -489,19 +489,6 @@ struct walk {
 	void *ctx;
 };
 
-/* Where a slot's block header is: the slot start, or — behind a padding
- * header — `size` bytes on, if that distance makes sense; a damaged
- * padding header is handed over itself (it will not validate). */
-static struct hs_header *slot_header(const struct hs_slab *s, char *slot)
-{
-	struct hs_header *h = (struct hs_header *)slot;
-	if (h->state != HS_PADDING || h->check != hs_header_hash(h))
-		return h;
-	size_t d = h->size;
-	return d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= s->slot_size
-	       ? (struct hs_header *)(slot + d) : h;
-}
-
 static void walk_arena(struct hs_arena *a, void *ctx)
 {
 	struct walk *w = ctx;
@@ -516,7 +503,8 @@ static void walk_arena(struct hs_arena *a, void *ctx)
 		} else if (pg->state == PG_SLAB) {
 			struct hs_slab *s = pg->slab;
 			for (uint32_t k = 0; k < s->carved && k < s->capacity; k++)
-				w->fn(slot_header(s, s->base + (size_t)k * s->slot_size), w->ctx);
+				w->fn(hs_slot_block_header(s->base + (size_t)k * s->slot_size,
+				                           s->slot_size), w->ctx);
 			i += pg->npages ? pg->npages : 1;
 		} else {
 			i++;

@@ -282,11 +282,16 @@ size_t hs_huge_mapped_bytes(void)
 	return mapped_bytes;
 }
 
+void hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx)
+{
+	for (struct huge_desc *d = all; d; d = d->next)
+		fn((char *)d + d->user_off, ctx);
+}
+
 void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&lock);
-	for (struct huge_desc *d = all; d; d = d->next)
-		fn((char *)d + d->user_off, ctx);
+	hs_huge_foreach_locked(fn, ctx);
 	pthread_mutex_unlock(&lock);
 }
 

@@ -58,16 +58,24 @@ const struct hs_lk_region *hs_lk_maps_find(const struct hs_lk_maps *m, uintptr_t
  * non-null ones point into executable file mappings and none elsewhere. */
 bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx);
 
+/* ---- leakexit.c ---------------------------------------------------------- */
+/* The exiting thread's live frames: its stack below sp holds only the exit
+ * path's frames (and dead ones under them); regs are the register values
+ * live in the frame at sp. False if the walk did not get there (no unwind
+ * information): then the caller keeps its own frame as the limit. */
+struct hs_lk_exit_frame {
+	uintptr_t sp;
+	uintptr_t regs[16];
+	unsigned  nregs;
+};
+bool hs_lk_exit_frame(struct hs_lk_exit_frame *f);
+
 /* ---- leakroots.c --------------------------------------------------------- */
 /* Copy up to len bytes of our own memory at src into dst without risking
  * a fault (process_vm_readv on ourselves): returns the bytes copied, 0 if
  * the first page is gone. Fits hs_lk_graph.copy. */
 size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx);
 #define HS_LK_COPY_CHUNK (256 * 1024)     /* size of hs_lk_roots.copy_buf */
-
-/* hs_lk_block.flags bit set by the root scan: glibc's cached dtv of an
- * exited thread, not the program's (see leakroots.c); not reported. */
-#define HS_LK_GLIBC_CACHE 0x80
 
 struct hs_lk_range {
 	uintptr_t lo, hi;

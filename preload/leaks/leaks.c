@@ -1,20 +1,22 @@
 /*
  * leaks.c — hs_leaks_scan(): the reachability scan at exit.
  *
- *   1. every live block, from the allocator itself (hs_heap_foreach_live),
- *      copied into an mmap'd array and sorted by address;
- *   2. what is never a root: our arenas and huge mappings (their live
+ *   1. where the exiting thread's live frames begin (leakexit.c): the
+ *      exit path's own frames below them are not roots;
+ *   2. with the buddy and huge locks held (no arena or huge mapping goes
+ *      away, none appears), the index of every live block from the
+ *      allocator's own structures (leakindex.c): one mark byte per block;
+ *   3. what is never a root: our arenas and huge mappings (their live
  *      blocks are graph nodes; the rest is free memory with stale
  *      pointers), arena metadata, boot chunks, our library's data, the
- *      scan's own scratch (the block array holds every block's address);
- *   3. registers saved into this frame (getcontext), then the roots
- *      (leakroots.c) and the classification (leakgraph.c);
- *   4. one `C` line and one `L` line per live block (docs/TRACE-FORMAT.md).
+ *      scan's own scratch (the mark stack holds block addresses);
+ *   4. the roots (leakroots.c) and the classification (leakgraph.c), the
+ *      records gathered (leakrecords.c); the locks are released, then the
+ *      `C`, `B`, `Z` and `U` lines are written (docs/TRACE-FORMAT.md).
  *
- * Other threads may still run. The buddy and huge locks are held from the
- * block walk's end to the classification's end so that no arena or huge
- * mapping we are about to read is unmapped under us; blocks freed in the
- * meantime by a thread cache stay mapped, and are at worst scanned stale.
+ * Other threads may still run. Blocks freed meanwhile by a thread cache
+ * stay mapped and are at worst scanned stale; a lookup never reads past
+ * a block's slot (leakindex.c).
  */
 #include <link.h>
 #include <sys/mman.h>
@@ -22,6 +24,7 @@
 
 #include "leaks.h"
 #include "record/record.h"
+#include "leakindex.h"
 #include "leakroots.h"
 
 #define PAGE ((uintptr_t)HS_PAGE_SIZE)
@@ -59,62 +62,6 @@ bool hs_lk_grow(void **p, size_t *len, size_t want)
 	return true;
 }
 
-/* ---- 1. the blocks ------------------------------------------------------- */
-
-enum { IN_ARENA, IN_HUGE, IN_BOOT, WHERE = 3 };  /* hs_lk_block.flags */
-
-struct collect {
-	struct hs_lk_block *b;
-	size_t n, bytes;
-	bool failed;
-};
-
-static void add_block(struct hs_header *h, void *user, void *ctx)
-{
-	struct collect *c = ctx;
-	if ((c->n + 1) * sizeof *c->b > c->bytes) {
-		void *p = c->b;
-		if (!hs_lk_grow(&p, &c->bytes, c->bytes ? 2 * c->bytes : 256 * 1024)) {
-			c->failed = true;
-			return;
-		}
-		c->b = p;
-	}
-	c->b[c->n++] = (struct hs_lk_block){
-		.start = (uintptr_t)user, .size = h->size, .stack = h->stack,
-		/* a running thread may unmap a huge block's pages (realloc
-		 * shrinks and moves them without the huge lock): copy reads */
-		.flags = h->bin == HS_BIN_HUGE ? IN_HUGE | HS_LK_COPY
-		       : h->bin == HS_BIN_BOOT ? IN_BOOT : IN_ARENA,
-	};
-}
-
-/* Called with the buddy and huge locks held: drop blocks whose arena or
- * mapping went away between the walk and the locks (they were freed). */
-static void drop_unmapped(struct collect *c)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		bool mapped = (b->flags & WHERE) == IN_BOOT ? hs_boot_owns((void *)b->start)
-		                                  : hs_pagemap_get((void *)b->start) != 0;
-		if (!mapped)
-			continue;
-		c->b[k++] = *b;
-	}
-	c->n = k;
-}
-
-static void sort_blocks(struct collect *c)
-{
-	size_t bytes = 0;
-	void *tmp = NULL;
-	if (c->n > 1 && !hs_lk_grow(&tmp, &bytes, c->n * sizeof *c->b))
-		tmp = NULL;                  /* heapsort in place instead */
-	hs_lk_sort(c->b, c->n, tmp);
-	hs_lk_unmap(tmp, bytes);
-}
-
 /* ---- 2. not roots -------------------------------------------------------- */
 
 static void exclude_arena(struct hs_arena *a, void *ctx)
@@ -126,16 +73,25 @@ static void exclude_arena(struct hs_arena *a, void *ctx)
 
 /* A huge block's mapping runs from its descriptor (the granule's pagemap
  * entry) to the page end after the block: exactly what huge.c maps. */
-static void exclude_huge(struct hs_lk_excl *e, const struct collect *c)
+static void exclude_huge(struct hs_lk_excl *e, const struct hs_lk_index *ix)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		if ((b->flags & WHERE) != IN_HUGE)
+	for (size_t i = 0; i < ix->other.n; i++) {
+		const struct hs_lk_entry *b = &ix->other.e[i];
+		if (b->where != HS_BIN_HUGE)
 			continue;
 		uintptr_t v = hs_pagemap_get((void *)b->start);
 		if (v & HS_GRANULE_HUGE)
 			hs_lk_exclude(e, v & ~HS_GRANULE_HUGE, page_up(b->start + b->size));
 	}
+}
+
+/* The index holds block addresses: not a root. */
+static void exclude_index(struct hs_lk_excl *e, const struct hs_lk_index *ix)
+{
+	hs_lk_exclude(e, (uintptr_t)ix->marks, (uintptr_t)ix->marks + ix->marks_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->arenas, (uintptr_t)ix->arenas + ix->arenas_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->by_index, (uintptr_t)ix->by_index + ix->by_index_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->entries, (uintptr_t)ix->entries + ix->entries_bytes);
 }
 
 /* Boot chunks hold freed boot blocks, never reused: stale pointers. */
@@ -182,89 +138,69 @@ static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx
 	return 1;
 }
 
-/* ---- 3 and 4 ------------------------------------------------------------- */
+/* ---- 4 ------------------------------------------------------------------ */
 
-static char kind_letter(unsigned state)
+struct scan {
+	struct hs_lk_roots rt;          /* zeroed: hs_lk_roots_prepare's    */
+	struct hs_lk_index ix;
+	struct hs_lk_records *records;
+	const struct hs_lk_exit_frame *frame;   /* NULL: not found          */
+	uintptr_t sp;                   /* live frames of this thread above  */
+};
+
+static void say_untrusted(const struct hs_lk_index *ix)
 {
-	static const char letters[4] = {
-		[HS_LK_UNREACHED] = 'D', [HS_LK_INDIRECT] = 'I',
-		[HS_LK_POSSIBLE] = 'P', [HS_LK_REACHABLE] = 'R',
-	};
-	return letters[state & 3];
+	if (ix->damaged)
+		hs_trace_printf("! leak scan: %zu block(s) with a damaged header check "
+		                "(size and stack intact) classified all the same\n", ix->damaged);
+	if (ix->skipped)
+		hs_trace_printf("! leak scan: %zu block(s) or slab(s) not scanned nor "
+		                "reported: their header or page metadata is damaged "
+		                "(%zu bytes)\n", ix->skipped, ix->skipped_bytes);
 }
 
-/* The C line counts what the L lines list: blocks glibc keeps for itself
- * in its thread-stack cache are left out of both (leakroots.c says why). */
-static void write_records(const struct collect *c)
+/* Everything between the lock and the records, with the buddy and huge
+ * locks held. Kept out of line so that no block address it handles can
+ * sit in a frame the stack scan reads. */
+static __attribute__((noinline)) bool classify(struct scan *sc)
 {
-	struct hs_counters k;
-	hs_counters_read(&k);
-	uint64_t bytes = 0;
-	size_t blocks = 0;
-	for (size_t i = 0; i < c->n; i++)
-		if (!(c->b[i].flags & HS_LK_GLIBC_CACHE)) {
-			bytes += c->b[i].size;
-			blocks++;
-		}
-	/* The counters lag by what running threads have not folded yet; the
-	 * walk is exact, and the peak was at least what is live now. */
-	uint64_t peak = k.peak_bytes > bytes ? k.peak_bytes : bytes;
-	hs_trace_printf("C %lu %lu %lu %lu %zu\n", (unsigned long)k.allocs,
-	                (unsigned long)k.frees, (unsigned long)peak,
-	                (unsigned long)bytes, blocks);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		if (b->flags & HS_LK_GLIBC_CACHE)
-			continue;
-		hs_trace_printf("L %c %lx %zu %u\n", kind_letter(b->state),
-		                (unsigned long)b->start, b->size, hs_stack_ref(b->stack));
-	}
-}
-
-/* Everything between the block walk and the records; sp is the caller's
- * frame, which holds its saved registers. Kept out of line so that no
- * block address it handles can sit in that frame. */
-static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
-{
-	struct hs_lk_roots rt = { 0 };
-	struct hs_lk_excl *e = &rt.excl;
-	uint32_t *stack = NULL;
-	size_t stack_bytes = 0;
+	struct hs_lk_roots *rt = &sc->rt;
+	struct hs_lk_excl *e = &rt->excl;
+	uintptr_t *scratch = NULL;
+	size_t scratch_bytes = 0;
 	bool ok = false;
 
-	hs_buddy_foreach_arena(exclude_arena, e);
-	dl_iterate_phdr(exclude_self_object, e);    /* takes the loader's lock */
-	/* From here on no arena or huge mapping goes away while we read
-	 * blocks (lock order as everywhere: buddy, then huge). */
-	hs_buddy_lock();
-	hs_huge_lock();
-	drop_unmapped(c);
-	sort_blocks(c);
-	if (c->n && !hs_lk_grow((void **)&stack, &stack_bytes, c->n * sizeof *stack))
+	if (!hs_lk_index_build(&sc->ix))
 		goto out;
-	exclude_huge(e, c);
-	hs_lk_exclude(e, (uintptr_t)c->b, (uintptr_t)c->b + c->bytes);
-	hs_lk_exclude(e, (uintptr_t)stack, (uintptr_t)stack + stack_bytes);
-	if (!hs_lk_roots_prepare(&rt, sp))
+	hs_buddy_foreach_arena_locked(exclude_arena, e);
+	if (sc->ix.ops.n && !hs_lk_grow((void **)&scratch, &scratch_bytes,
+	                                2 * sc->ix.ops.n * sizeof *scratch))
 		goto out;
-	exclude_boot(e, &rt.maps);
+	exclude_huge(e, &sc->ix);
+	exclude_index(e, &sc->ix);
+	hs_lk_exclude(e, (uintptr_t)sc, (uintptr_t)(sc + 1));  /* it too */
+	hs_lk_exclude(e, (uintptr_t)scratch, (uintptr_t)scratch + scratch_bytes);
+	if (!hs_lk_roots_prepare(rt, sc->sp))
+		goto out;
+	exclude_boot(e, &rt->maps);
 
 	struct hs_lk_graph g;
-	hs_lk_init(&g, c->b, c->n, stack);
+	hs_lk_init(&g, &sc->ix.ops, scratch);
 	g.heuristics = HS_LK_HEUR_ALL;              /* memcheck's default */
 	g.is_vtable = hs_lk_maps_is_vtable;
-	g.vtable_ctx = &rt.maps;
+	g.vtable_ctx = &rt->maps;
 	g.copy = hs_lk_copy_mem;
-	g.copy_buf = rt.copy_buf;                  /* free once roots are read */
+	g.copy_buf = rt->copy_buf;                 /* free once roots are read */
 	g.copy_len = HS_LK_COPY_CHUNK;
-	hs_lk_roots_scan(&rt, &g);
+	for (unsigned i = 0; sc->frame && i < sc->frame->nregs; i++)
+		hs_lk_root_word(&g, sc->frame->regs[i]);
+	hs_lk_roots_scan(rt, &g);
 	hs_lk_classify(&g);
+	sc->records = hs_lk_records_collect(&sc->ix);
 	ok = true;
 out:
-	hs_huge_unlock();
-	hs_buddy_unlock();
-	hs_lk_roots_free(&rt);
-	hs_lk_unmap(stack, stack_bytes);
+	hs_lk_roots_free(rt);
+	hs_lk_unmap(scratch, scratch_bytes);
 	return ok;
 }
 
@@ -280,19 +216,37 @@ void hs_leaks_scan(void)
 		hs_trace_printf("! leak scan skipped: process ended inside the allocator\n");
 		return;
 	}
-	/* Callee-saved registers may hold the only pointer to a block: put
-	 * them in this frame, which the stack scan covers. */
+	/* Without the exit frame, this frame is the limit, and the registers
+	 * (callee-saved ones may hold the only pointer to a block) are put in
+	 * it with getcontext. */
+	struct hs_lk_exit_frame frame;
 	ucontext_t regs;
-	getcontext(&regs);
-
-	struct collect c = { 0 };
-	hs_heap_foreach_live(add_block, &c);
-	if (c.failed)
-		hs_trace_printf("! leak scan: no memory for the block list\n");
-	else if (!classify(&c, (uintptr_t)&regs))
-		hs_trace_printf("! leak scan: could not read the process's mappings\n");
+	bool have_frame = hs_lk_exit_frame(&frame);
+	if (!have_frame)
+		getcontext(&regs);
+	struct scan *sc = hs_lk_map(sizeof *sc);
+	if (!sc) {
+		hs_trace_printf("! leak scan: no memory\n");
+		return;
+	}
+	sc->frame = have_frame ? &frame : NULL;
+	sc->sp = have_frame ? frame.sp : (uintptr_t)&regs;
+	/* the loader's lock (dl_iterate_phdr) is never taken under ours */
+	dl_iterate_phdr(exclude_self_object, &sc->rt.excl);
+	hs_buddy_lock();
+	hs_huge_lock();
+	bool ok = classify(sc);
+	hs_huge_unlock();
+	hs_buddy_unlock();
+	if (!ok)
+		hs_trace_printf("! leak scan: no memory, or could not read the process's mappings\n");
+	else if (!sc->records)
+		hs_trace_printf("! leak scan: no memory for the records\n");
 	else
-		write_records(&c);
-	hs_lk_unmap(c.b, c.bytes);
-	__asm__ volatile("" : : "r"(&regs) : "memory");   /* keep regs alive */
+		hs_lk_records_write(sc->records);
+	if (ok)
+		say_untrusted(&sc->ix);
+	hs_lk_index_free(&sc->ix);
+	hs_lk_unmap(sc, sizeof *sc);
+	__asm__ volatile("" : : "r"(&regs), "r"(&frame) : "memory");   /* keep them */
 }

@@ -178,12 +178,12 @@ static long find_tid_offset(int32_t self)
  * count the descriptor's pointer as a start pointer. */
 static void root_dtv(struct hs_lk_graph *g, uintptr_t dtv, bool dead)
 {
-	long i = dtv >= 16 ? hs_lk_find(g, dtv - 16) : -1;
-	if (i < 0 || g->b[i].start != dtv - 16)
+	struct hs_lk_node n;
+	if (dtv < 16 || !hs_lk_find(g, dtv - 16, &n) || n.start != dtv - 16)
 		return;
 	hs_lk_root_word(g, dtv - 16);
 	if (dead)
-		g->b[i].flags |= HS_LK_GLIBC_CACHE;
+		*n.mark |= HS_LK_GLIBC_CACHE;
 }
 
 struct tcb {

@@ -77,7 +77,7 @@ static inline void hs_spin_reset(struct hs_spin *l)
 /* ---- util.c (lead): the va_list form of hs_fmt ------------------------ */
 
 /* ---- the trace file: constants ------------------------------------------ */
-#define HS_TRACE_VERSION 1
+#define HS_TRACE_VERSION 2      /* 2: exit records grouped (B, Z, U), not L */
 #define HS_TRACE_BUF     ((size_t)64 * 1024)
 /* Set in the environment of a traced process for its descendants:
  * "PID.GEN", the pid and exec generation of the image that set it. An

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # leak_cases.sh — heapscope's leak classification against memcheck's.
 #
-# Each program in tests/leak_cases.expected runs under the shim; the `L`
-# lines of its trace are grouped by kind and site (the innermost frame in
+# Each program in tests/leak_cases.expected runs under the shim; the `B`
+# lines of its trace (blocks grouped by kind and allocation stack) are
+# grouped by kind and site (the innermost frame in
 # the program, mapped with the M line's load bias and addr2line) and
 # compared with the table, and so is the JSON report build/heapscope
 # makes of the same trace (when the CLI is built). The table holds what
@@ -23,7 +24,7 @@
 # frame deeper down and is left out on both sides.
 #
 # Also checked: every line of the table still points at a LEAK marker of
-# its kind in the source; the trace's C line agrees with its L lines; the
+# its kind in the source; the trace's C line agrees with its B lines; the
 # deep case's stack names all six levels in order.
 set -u
 cd "$(dirname "$0")/../.."
@@ -61,16 +62,17 @@ function lib(path) { return path ~ /\/libc\.so|\/libstdc\+\+\.so/ }
 KIND_WORDS='BEGIN { word["D"] = "definite"; word["I"] = "indirect"
                     word["P"] = "possible"; word["R"] = "reachable" }'
 
-# hs_owned TRACE EXE: one line "kind size fileaddr" per L record that is
-# the program's own (fileaddr: the call's address in the executable file,
-# for addr2line); stray records go to stderr as "other ...".
+# hs_owned TRACE EXE: one line "kind blocks bytes fileaddr" per B record
+# that is the program's own (fileaddr: the call's address in the
+# executable file, for addr2line); stray records go to stderr as
+# "other ...".
 hs_owned() {
   awk -v exe="$2" "$AWK_HEX$KIND_WORDS"'
     $1 == "M" { n++; bias[n] = hex($3); lo[n] = hex($4); hi[n] = hex($5); path[n] = $7 }
     $1 == "S" { ips[$2] = $0 }
-    $1 == "L" {
-      if (!($5 in ips)) { print "other " $2 " " $4 " (stack " $5 " not recorded)" > "/dev/stderr"; next }
-      k = split(ips[$5], f, " ")
+    $1 == "B" {
+      if (!($3 in ips)) { print "other " $2 " " $5 " (stack " $3 " not recorded)" > "/dev/stderr"; next }
+      k = split(ips[$3], f, " ")
       first = -1
       for (i = 4; i <= k && i <= 5; i++) {
         ip = hex(f[i]); m = 0
@@ -79,20 +81,21 @@ hs_owned() {
         if (m && path[m] == exe) { first = i - 4; addr = ip - 1 - bias[m]; break }
       }
       if (first == 0 || (first == 1 && lib(mod[4])))
-        print word[$2], $4, tohex(addr)
+        print word[$2], $4, $5, tohex(addr)
       else
-        print "other " $2 " " $4 " innermost in " mod[4] > "/dev/stderr"
+        print "other " $2 " " $5 " innermost in " mod[4] > "/dev/stderr"
     }' "$1"
 }
 
-# symbolize EXE: "kind size addr" lines in, "kind size file:line function" out
+# symbolize EXE: "kind blocks bytes addr" lines in, "kind blocks bytes
+# file:line function" out
 symbolize() {
   local exe=$1 lines
   lines=$(cat)
   [ -n "$lines" ] || return 0
-  local addrs; addrs=$(echo "$lines" | awk '{print "0x" $3}')
+  local addrs; addrs=$(echo "$lines" | awk '{print "0x" $4}')
   # addr2line -f prints function then file:line for each address
-  paste -d' ' <(echo "$lines" | awk '{print $1, $2}') \
+  paste -d' ' <(echo "$lines" | awk '{print $1, $2, $3}') \
               <(addr2line -f -C -e "$exe" $addrs | paste -d'\t' - - |
                 awk -F'\t' '{ n = split($2, p, "/"); loc = p[n]; sub(/ \(discriminator.*/, "", loc)
                               gsub(/ /, "", $1); print loc, $1 }')
@@ -100,7 +103,7 @@ symbolize() {
 
 # table lines: "kind blocks bytes site function", sorted
 aggregate() {
-  awk '{ key = $1 " " $3 " " $4; b[key]++; s[key] += $2 }
+  awk '{ key = $1 " " $4 " " $5; b[key] += $2; s[key] += $3 }
        END { for (k in b) { split(k, p, " "); print p[1], b[k], s[k], p[2], p[3] } }' | sort
 }
 
@@ -196,8 +199,8 @@ for case in $cases; do
   [ "$rc" = 0 ] || bad "exit status $rc under the shim: $(head -c 300 "$dir/$case/err")"
   if [ ! -s "$trace" ]; then bad "no trace"; continue; fi
   grep -q '^C ' "$trace" || bad "no C line: $(grep '^[!X]' "$trace")"
-  cl=$(awk '$1 == "C" { c = $5 " " $6 } $1 == "L" { n++; b += $4 }
-            END { if (c != b + 0 " " n + 0) print "C says " c ", the L lines " b + 0 " " n + 0 }' "$trace")
+  cl=$(awk '$1 == "C" { c = $5 " " $6 } $1 == "B" { n += $4; b += $5 }
+            END { if (c != b + 0 " " n + 0) print "C says " c ", the B lines " b + 0 " " n + 0 }' "$trace")
   [ -z "$cl" ] || bad "$cl"
   got=$(hs_owned "$trace" "$exe" 2>"$dir/$case/other" | symbolize "$exe" | aggregate)
   if [ "$got" != "$want" ]; then
@@ -246,7 +249,7 @@ if [ -f "$trace" ]; then
   chain=$(awk "$AWK_HEX"'
     $1 == "M" && $7 == exe { bias = hex($3) }
     $1 == "S" { s[$2] = $0 }
-    $1 == "L" && $2 == "D" { split(s[$5], f, " "); for (i = 4; i <= 10; i++) print "0x" tohex(hex(f[i]) - 1 - bias) }
+    $1 == "B" && $2 == "D" { split(s[$3], f, " "); for (i = 4; i <= 10; i++) print "0x" tohex(hex(f[i]) - 1 - bias) }
   ' exe="$exe" "$trace" | addr2line -f -e "$exe" | awk 'NR % 2' | tr '\n' ' ')
   [ "$chain" = "level6 level5 level4 level3 level2 level1 main " ] || bad "stack of the deep leak: $chain"
 fi
@@ -266,7 +269,7 @@ for run in 1 2 3; do
   [ "$rc" = 0 ] || { bad "run $run: exit status $rc $(head -c 200 "$dir/busy$run/err")"; continue; }
   [ "$(tail -n 1 "$trace")" = "X exit 0" ] || bad "run $run: trace ends with: $(tail -n 1 "$trace")"
   mine=$(hs_owned "$trace" "$exe" 2>/dev/null | symbolize "$exe" | grep ' leak_busy.c:34 drop$')
-  [ "$mine" = "definite 77 leak_busy.c:34 drop" ] || bad "run $run: main's leak: '$mine'"
+  [ "$mine" = "definite 1 77 leak_busy.c:34 drop" ] || bad "run $run: main's leak: '$mine'"
 done
 
 echo "leak cases: $ncases run, JSON report $([ "$use_json" = 1 ] && echo "compared" || echo "not built"), valgrind $([ "$use_valgrind" = 1 ] && echo "compared" || echo "not run"), $fails failure(s)"
