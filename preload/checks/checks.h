@@ -76,6 +76,11 @@ bool hs_checked_vet(void *p, unsigned accept, const char *call,
 /* A damaged header is reported once: true if h was told before (and
  * remembers it otherwise). */
 bool hs_damage_told(const void *h);
+/* Report the header at h, which fails its check, as heap_overflow (once):
+ * with the block's own allocation stack when the damage spared its size
+ * and stack id (an underrun), else with the block before it's. */
+void hs_report_header(const struct hs_header *h, const char *call, const char *what,
+                      const char *then);
 /* The canary of a live block, checked on free and realloc: false (and
  * reported) if it was overwritten. */
 bool hs_check_canary(struct hs_header *h, const char *call);

@@ -219,14 +219,8 @@ static __attribute__((noinline, cold)) void report_waf(char *u, struct hs_header
 
 static __attribute__((noinline, cold)) void report_header(void *user)
 {
-	struct hs_header *h = hs_header_of(user);
-	if (hs_damage_told(h))
-		return;
-	struct hs_header *prev = hs_block_before(h);
-	hs_error("heap_overflow", NULL, user, prev ? prev->stack : 0, 0,
-	         "the header of a freed block at %p was overwritten while it "
-	         "was in quarantine (an overrun of the block before it, or an "
-	         "underrun); the block is not reused", user);
+	hs_report_header(hs_header_of(user), NULL, "freed block",
+	                 "found when it left the quarantine; the block is not reused");
 }
 
 /* ---- the queue ---------------------------------------------------------- */

@@ -148,15 +148,15 @@ struct scan {
 	uintptr_t sp;                   /* live frames of this thread above  */
 };
 
+/* Blocks whose damaged header still vouches for its size and stack were
+ * classified as usual (the exit check reports the damage): nothing lost.
+ * What could not be trusted is said. */
 static void say_untrusted(const struct hs_lk_index *ix)
 {
-	if (ix->damaged)
-		hs_trace_printf("! leak scan: %zu block(s) with a damaged header check "
-		                "(size and stack intact) classified all the same\n", ix->damaged);
 	if (ix->skipped)
-		hs_trace_printf("! leak scan: %zu block(s) or slab(s) not scanned nor "
-		                "reported: their header or page metadata is damaged "
-		                "(%zu bytes)\n", ix->skipped, ix->skipped_bytes);
+		hs_trace_printf("! leak scan: %zu slot(s) or block(s) skipped, their header "
+		                "or page metadata damaged: %zu bytes not scanned nor "
+		                "reported\n", ix->skipped, ix->skipped_bytes);
 }
 
 /* Everything between the lock and the records, with the buddy and huge

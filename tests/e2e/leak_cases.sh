@@ -254,6 +254,40 @@ if [ -f "$trace" ]; then
   [ "$chain" = "level6 level5 level4 level3 level2 level1 main " ] || bad "stack of the deep leak: $chain"
 fi
 
+# The underrun: the damage report names the damaged block's own
+# allocation stack (its stack id sits in the part of the header the
+# underrun spared), as memcheck names the block the write fell before.
+case=leak_underrun
+exe=$(readlink -f "$root/build/tests/progs/leak_underrun")
+trace=$dir/leak_underrun/t.trace
+if [ -f "$trace" ]; then
+  site=$(awk "$AWK_HEX"'
+    $1 == "M" && $7 == exe { bias = hex($3) }
+    $1 == "S" { s[$2] = $0 }
+    $1 == "E" && $2 == "heap_overflow" { split(s[$5], f, " "); print "0x" tohex(hex(f[4]) - 1 - bias); exit }
+  ' exe="$exe" "$trace" | addr2line -e "$exe" | sed 's|.*/||; s/ (discriminator.*//')
+  [ "$site" = "leak_underrun.c:17" ] || bad "the damage report's allocation stack starts at '$site', not the block's malloc"
+fi
+
+# A heap damaged beyond trust: no crash, no hang, the scan says what it
+# skipped, the untouched block keeps its answer.
+case=leak_smash
+mkdir -p "$dir/smash"
+(cd "$dir/smash" && timeout 30 env HEAPSCOPE_OUT="$dir/smash/t.trace" LD_PRELOAD="$shim" \
+   "$root/build/tests/progs/leak_smash") >/dev/null 2>"$dir/smash/err"
+rc=$?
+trace=$dir/smash/t.trace
+[ "$rc" = 0 ] || bad "exit status $rc: $(head -c 200 "$dir/smash/err")"
+if [ -s "$trace" ]; then
+  [ "$(tail -n 1 "$trace")" = "X exit 0" ] || bad "trace ends with: $(tail -n 1 "$trace")"
+  n=$(sed -n 's/^! leak scan: \([0-9]*\) slot.*skipped.*/\1/p' "$trace")
+  [ "${n:-0}" -ge 64 ] || bad "the scan did not say what it skipped: $(grep '^!' "$trace")"
+  grep -q '^B R [0-9]* 1 200$' "$trace" || bad "the untouched block is not still reachable"
+  grep -q '^E heap_overflow ' "$trace" || bad "no damage reported"
+else
+  bad "no trace"
+fi
+
 # Threads still allocating (small, page and huge blocks) when the process
 # ends: no crash, no hang, a complete trace, and main's leak found. The
 # rest varies from run to run (a block a running thread holds only in a
