@@ -164,6 +164,115 @@ START_TEST(lost_cycle_lowest_address_leads)
 }
 END_TEST
 
+/* A lost cycle reached from another lost cycle is indirectly lost as a
+ * whole, wherever the two lie in memory and whichever block of it the
+ * other points to: one definite block, the lowest of the cycle that
+ * nothing else lost reaches (memcheck's answer; issue #15, class 5). */
+static size_t ring_at(size_t *first, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		first[i] = add(16);
+	for (size_t i = 0; i < n; i++)
+		*word(first[i], 0) = addr(first[(i + 1) % n]);
+	return first[0];
+}
+
+START_TEST(lost_cycle_reached_from_lost_cycle)
+{
+	for (int src_first = 0; src_first < 2; src_first++)
+		for (size_t entry = 0; entry < 3; entry++) {
+			reset();
+			size_t src[2], dst[3];
+			if (src_first) {
+				ring_at(src, 2);
+				ring_at(dst, 3);
+			} else {
+				ring_at(dst, 3);
+				ring_at(src, 2);
+			}
+			*word(src[1], 1) = addr(dst[entry]);
+			classify_roots(4);
+			ck_assert_msg(kind_of(addr(src[0])) == HS_LK_UNREACHED,
+			              "source first %d, entry %zu", src_first, entry);
+			ck_assert_int_eq(kind_of(addr(src[1])), HS_LK_INDIRECT);
+			for (size_t i = 0; i < 3; i++)
+				ck_assert_msg(kind_of(addr(dst[i])) == HS_LK_INDIRECT,
+				              "source first %d, entry %zu: dst[%zu]", src_first, entry, i);
+		}
+}
+END_TEST
+
+/* Three cycles in a chain, laid out in every order: one definite. */
+START_TEST(chain_of_cycles_one_definite)
+{
+	static const int orders[6][3] = {
+		{ 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 }, { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 },
+	};
+	for (int o = 0; o < 6; o++) {
+		reset();
+		size_t c[3][3];
+		for (int k = 0; k < 3; k++)
+			ring_at(c[orders[o][k]], 3);
+		*word(c[0][2], 1) = addr(c[1][1]);      /* c0 -> c1 -> c2 */
+		*word(c[1][2], 1) = addr(c[2][2]) + 8;  /* interior counts  */
+		classify_roots(4);
+		struct hs_lk_totals t;
+		hs_lk_totals(&g, &t);
+		ck_assert_msg(t.blocks[HS_LK_UNREACHED] == 1, "order %d: %zu definite", o,
+		              t.blocks[HS_LK_UNREACHED]);
+		ck_assert_uint_eq(t.blocks[HS_LK_INDIRECT], 8);
+		ck_assert_int_eq(kind_of(addr(c[0][0])), HS_LK_UNREACHED);
+	}
+}
+END_TEST
+
+START_TEST(shared_child_two_sources)
+{
+	reset();
+	size_t a = add(16), c = add(16), b = add(16);
+	*word(a, 0) = addr(c);
+	*word(b, 1) = addr(c);
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(c)), HS_LK_INDIRECT);
+}
+END_TEST
+
+START_TEST(self_pointer_is_definite)
+{
+	reset();
+	size_t a = add(16), b = add(16), s = add(16);
+	*word(a, 0) = addr(a);                  /* points to itself only */
+	*word(s, 0) = addr(s) + 8;              /* itself, and b          */
+	*word(s, 1) = addr(b);
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(a)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(s)), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(b)), HS_LK_INDIRECT);
+}
+END_TEST
+
+START_TEST(two_lost_cycles_and_a_tail)
+{
+	reset();
+	size_t x[2], y[4];
+	ring_at(x, 2);
+	size_t tail = add(16);                  /* tail -> y, nothing -> tail */
+	ring_at(y, 4);
+	*word(tail, 0) = addr(y[2]);
+	classify_roots(4);
+	ck_assert_int_eq(kind_of(addr(x[0])), HS_LK_UNREACHED);
+	ck_assert_int_eq(kind_of(addr(x[1])), HS_LK_INDIRECT);
+	ck_assert_int_eq(kind_of(addr(tail)), HS_LK_UNREACHED);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(kind_of(addr(y[i])), HS_LK_INDIRECT);
+	struct hs_lk_totals t;
+	hs_lk_totals(&g, &t);
+	ck_assert_uint_eq(t.blocks[HS_LK_UNREACHED], 2);
+}
+END_TEST
+
 START_TEST(lost_block_does_not_demote_reachable)
 {
 	reset();
@@ -323,6 +432,11 @@ int main(void)
 	tcase_add_test(tc, possible_upgraded_to_reachable_rescans);
 	tcase_add_test(tc, lost_list_is_one_definite_many_indirect);
 	tcase_add_test(tc, lost_cycle_lowest_address_leads);
+	tcase_add_test(tc, lost_cycle_reached_from_lost_cycle);
+	tcase_add_test(tc, chain_of_cycles_one_definite);
+	tcase_add_test(tc, shared_child_two_sources);
+	tcase_add_test(tc, self_pointer_is_definite);
+	tcase_add_test(tc, two_lost_cycles_and_a_tail);
 	tcase_add_test(tc, lost_block_does_not_demote_reachable);
 	tcase_add_test(tc, two_lost_trees_stay_separate);
 	tcase_add_test(tc, root_range_bounds_and_alignment);

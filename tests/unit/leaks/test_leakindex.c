@@ -1,0 +1,220 @@
+/*
+ * test_leakindex.c — the leak scan's view of the allocator
+ * (preload/leaks/leakindex.c), on blocks from the real allocator (linked
+ * with the core): which block an address falls in, from the pagemap and
+ * the slab or page geometry; the walks in address order; headers that a
+ * one-byte underrun damaged (still blocks) and headers smashed beyond
+ * trust (skipped, counted). Each test runs in a fresh forked child.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leaks/leakindex.h"
+
+#define NSMALL 400
+
+struct blk {
+	char  *p;
+	size_t size;
+	bool   live;
+};
+
+static struct blk b[NSMALL + 16];
+static size_t nb;
+
+static char *alloc(size_t size, size_t align)
+{
+	char *p = hs_heap_alloc(size, align, align > HS_ALIGN ? HS_KIND_ALIGNED : HS_KIND_MALLOC, 7);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0, size);
+	b[nb++] = (struct blk){ p, size, true };
+	return p;
+}
+
+static void release(struct blk *x)
+{
+	enum hs_where w;
+	struct hs_header *h = hs_heap_lookup(x->p, &w);
+	ck_assert_ptr_nonnull(h);
+	hs_heap_release(x->p, h, w);
+	x->live = false;
+}
+
+/* Small blocks of many sizes, page blocks, aligned blocks (their header
+ * moved up in the slot, or onto its own page), a huge block; every third
+ * small one freed again. */
+static void make_heap(void)
+{
+	hs_secret_init();
+	nb = 0;
+	for (size_t i = 0; i < NSMALL; i++)
+		alloc(i % 7 == 0 ? 0 : (i * 37) % 3000, HS_ALIGN);
+	alloc(20000, HS_ALIGN);
+	alloc(100000, HS_ALIGN);
+	alloc(64, 256);
+	alloc(1000, 1024);
+	alloc(5000, 8192);
+	alloc((size_t)5 << 20, HS_ALIGN);
+	for (size_t i = 0; i < NSMALL; i += 3)
+		release(&b[i]);
+}
+
+static bool find(const struct hs_lk_index *ix, uintptr_t p, struct hs_lk_node *n)
+{
+	return ix->ops.find(&ix->ops, p, n);
+}
+
+static void build(struct hs_lk_index *ix)
+{
+	hs_buddy_lock();
+	hs_huge_lock();
+	ck_assert(hs_lk_index_build(ix));
+}
+
+static void done(struct hs_lk_index *ix)
+{
+	hs_lk_index_free(ix);
+	hs_huge_unlock();
+	hs_buddy_unlock();
+}
+
+START_TEST(finds_every_live_block)
+{
+	make_heap();
+	struct hs_lk_index ix;
+	build(&ix);
+	size_t live = 0;
+	for (size_t i = 0; i < nb; i++) {
+		uintptr_t s = (uintptr_t)b[i].p;
+		struct hs_lk_node n;
+		if (!b[i].live) {
+			ck_assert_msg(!find(&ix, s, &n), "freed block %zu found", i);
+			continue;
+		}
+		live++;
+		ck_assert_msg(find(&ix, s, &n), "block %zu (size %zu) not found", i, b[i].size);
+		ck_assert_uint_eq(n.start, s);
+		ck_assert_uint_eq(n.size, b[i].size);
+		ck_assert_uint_eq(*n.mark & HS_LK_ABSENT, 0);
+		size_t span = b[i].size ? b[i].size : 1;    /* size 0 covers a byte */
+		struct hs_lk_node m;
+		ck_assert(find(&ix, s + span - 1, &m) && m.start == s && m.mark == n.mark);
+		ck_assert_msg(!find(&ix, s + span, &m) || m.start != s, "one past block %zu", i);
+		ck_assert_msg(!find(&ix, s - 1, &m), "header of block %zu", i);
+		ck_assert(n.span_lo <= s - HS_HEADER_SIZE && n.span_hi >= s + span);
+		ck_assert_uint_eq(n.span_lo % HS_PAGE_SIZE, 0);
+	}
+	ck_assert_uint_ge(ix.ops.n, live);
+	ck_assert_uint_eq(ix.damaged + ix.skipped, 0);
+	struct hs_lk_node n;
+	ck_assert(!find(&ix, 0, &n));
+	ck_assert(!find(&ix, (uintptr_t)&n, &n));          /* the stack    */
+	done(&ix);
+}
+END_TEST
+
+struct order {
+	uintptr_t last;
+	size_t count;
+	bool reverse, bad;
+};
+
+static void in_order(void *arg, const struct hs_lk_node *n)
+{
+	struct order *o = arg;
+	if (o->count && (o->reverse ? n->start >= o->last : n->start <= o->last))
+		o->bad = true;
+	o->last = n->start;
+	o->count++;
+}
+
+START_TEST(walks_in_address_order)
+{
+	make_heap();
+	size_t live = 0;
+	for (size_t i = 0; i < nb; i++)
+		live += b[i].live;
+	struct hs_lk_index ix;
+	build(&ix);
+	for (int rev = 0; rev < 2; rev++) {
+		struct order o = { .reverse = rev };
+		ix.ops.walk(&ix.ops, rev, HS_LK_ABSENT, 0, in_order, &o);
+		ck_assert_msg(!o.bad, "walk (reverse %d) not in address order", rev);
+		/* the program's blocks and none else (the test allocates
+		 * nothing else through the allocator) */
+		ck_assert_uint_eq(o.count, live);
+	}
+	done(&ix);
+}
+END_TEST
+
+/* The graph over the allocator's node set: what a root points to is
+ * reachable, a list hanging off a lost block is indirect. */
+START_TEST(classifies_over_the_index)
+{
+	make_heap();
+	char *kept = b[1].p, *lost = b[2].p;
+	ck_assert_uint_ge(b[2].size, 8);
+	ck_assert_uint_ge(b[5].size, 8);
+	*(char **)lost = b[5].p;                         /* lost -> b5          */
+	uintptr_t roots[1] = { (uintptr_t)kept };
+	struct hs_lk_index ix;
+	build(&ix);
+	uintptr_t *scratch = calloc(2 * ix.ops.n + 2, sizeof *scratch);
+	struct hs_lk_graph g;
+	hs_lk_init(&g, &ix.ops, scratch);
+	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));
+	hs_lk_classify(&g);
+	struct hs_lk_node n;
+	ck_assert(find(&ix, (uintptr_t)kept, &n));
+	ck_assert_int_eq(*n.mark & HS_LK_STATE, HS_LK_REACHABLE);
+	ck_assert(find(&ix, (uintptr_t)lost, &n));
+	ck_assert_int_eq(*n.mark & HS_LK_STATE, HS_LK_UNREACHED);
+	ck_assert(find(&ix, (uintptr_t)b[5].p, &n));
+	ck_assert_int_eq(*n.mark & HS_LK_STATE, HS_LK_INDIRECT);
+	free(scratch);
+	done(&ix);
+}
+END_TEST
+
+START_TEST(damaged_headers)
+{
+	make_heap();
+	struct blk *under = &b[4], *smashed = &b[5], *large = &b[NSMALL + 1];
+	ck_assert(under->live && smashed->live && large->live);
+	under->p[-1] ^= 0x40;                          /* the check's top byte */
+	memset(smashed->p - HS_HEADER_SIZE, 0xA5, HS_HEADER_SIZE);
+	large->p[-2] ^= 0x01;                          /* two bytes in: still */
+	struct hs_lk_index ix;
+	build(&ix);
+	struct hs_lk_node n;
+	ck_assert(find(&ix, (uintptr_t)under->p, &n));
+	ck_assert_uint_eq(n.size, under->size);
+	ck_assert(find(&ix, (uintptr_t)large->p, &n));
+	ck_assert_uint_eq(n.size, large->size);
+	ck_assert(!find(&ix, (uintptr_t)smashed->p, &n));
+	ck_assert_uint_eq(ix.damaged, 2);
+	ck_assert_uint_eq(ix.skipped, 1);
+	ck_assert_uint_ge(ix.skipped_bytes, smashed->size);
+	done(&ix);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("leakindex");
+	TCase *tc = tcase_create("index");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, finds_every_live_block);
+	tcase_add_test(tc, walks_in_address_order);
+	tcase_add_test(tc, classifies_over_the_index);
+	tcase_add_test(tc, damaged_headers);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
