@@ -95,8 +95,10 @@ static bool array_find(const struct hs_lk_nodes *s, uintptr_t p, struct hs_lk_no
 }
 
 static void array_walk(const struct hs_lk_nodes *s, bool reverse, uint8_t mask, uint8_t want,
-                       void (*fn)(void *arg, const struct hs_lk_node *n), void *arg)
+                       unsigned flags, void (*fn)(void *arg, const struct hs_lk_node *n),
+                       void *arg)
 {
+	(void)flags;                    /* a few blocks: nothing to fetch ahead */
 	const struct hs_lk_array *a = (const struct hs_lk_array *)s;
 	for (size_t k = 0; k < a->n; k++) {
 		struct hs_lk_entry *e = &a->e[reverse ? a->n - 1 - k : k];

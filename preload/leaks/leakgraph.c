@@ -10,7 +10,8 @@ typedef uintptr_t __attribute__((may_alias)) word_t;
 
 #define WORD   sizeof(uintptr_t)
 #define PAGE0  4096u            /* no vtable lives in page 0              */
-#define PREFETCH_LINES 4        /* of a block whose address waits in the ring */
+#define PREFETCH_LINES 5        /* of a block whose address waits in the ring:
+                                   a 256-byte block and its header        */
 
 static unsigned state_of(const struct hs_lk_node *b)
 {
@@ -414,18 +415,18 @@ void hs_lk_classify(struct hs_lk_graph *g)
 	g->copy_have = 0;           /* the root scan reused the copy buffer  */
 	drain(g, FROM_DEFINITE);
 	/* 2a: pointers between lost blocks */
-	s->walk(s, false, lost_mask, HS_LK_UNREACHED, flag_targets, g);
+	s->walk(s, false, lost_mask, HS_LK_UNREACHED, HS_LK_WALK_WORDS, flag_targets, g);
 	while (ring_take(g))
 		;
 	/* 2b: the lost blocks nothing lost points to lead, all at once */
-	s->walk(s, false, lost_mask | HS_LK_LOSTREF, HS_LK_UNREACHED, lead, g);
+	s->walk(s, false, lost_mask | HS_LK_LOSTREF, HS_LK_UNREACHED, 0, lead, g);
 	drain(g, GATHER);
 	/* 2c: searches from unvisited lost blocks left, ascending */
 	s->walk(s, false, lost_mask | HS_LK_LOSTREF | HS_LK_VISITED,
-	        HS_LK_UNREACHED | HS_LK_LOSTREF, search_from, g);
+	        HS_LK_UNREACHED | HS_LK_LOSTREF, HS_LK_WALK_WORDS, search_from, g);
 	/* 2d: search starts still lost, descending, lead their groups */
 	s->walk(s, true, lost_mask | HS_LK_SEARCH, HS_LK_UNREACHED | HS_LK_SEARCH,
-	        gather_from, g);
+	        HS_LK_WALK_WORDS, gather_from, g);
 }
 
 static void add_total(void *arg, const struct hs_lk_node *n)
@@ -438,5 +439,5 @@ static void add_total(void *arg, const struct hs_lk_node *n)
 void hs_lk_totals(const struct hs_lk_graph *g, struct hs_lk_totals *t)
 {
 	*t = (struct hs_lk_totals){ { 0 }, { 0 } };
-	g->nodes->walk(g->nodes, false, HS_LK_ABSENT, 0, add_total, t);
+	g->nodes->walk(g->nodes, false, HS_LK_ABSENT, 0, 0, add_total, t);
 }

@@ -109,6 +109,8 @@ struct hs_lk_node {
 	                               draws for it (0, 0: none)               */
 };
 
+#define HS_LK_WALK_WORDS 1u
+
 /* The blocks. Implementations embed this first and cast back. */
 struct hs_lk_nodes {
 	uintptr_t lo, hi;           /* every block lies inside [lo, hi)        */
@@ -119,9 +121,12 @@ struct hs_lk_nodes {
 	void (*prefetch)(const struct hs_lk_nodes *s, uintptr_t p);
 	/* fn for every block whose mark m has (m & mask) == want at the time
 	 * the walk reaches it, in address order (descending if reverse). fn
-	 * may change marks, its own and others'. */
+	 * may change marks, its own and others'. flags: HS_LK_WALK_WORDS if fn
+	 * reads the block's words (the walk fetches them ahead), else only
+	 * its header is read. */
 	void (*walk)(const struct hs_lk_nodes *s, bool reverse, uint8_t mask, uint8_t want,
-	             void (*fn)(void *arg, const struct hs_lk_node *n), void *arg);
+	             unsigned flags, void (*fn)(void *arg, const struct hs_lk_node *n),
+	             void *arg);
 };
 
 /* A word that may point to a block, waiting while its memory is fetched. */

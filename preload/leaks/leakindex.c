@@ -171,15 +171,38 @@ static void ix_prefetch(const struct hs_lk_nodes *s, uintptr_t p)
 
 typedef void (*node_fn)(void *arg, const struct hs_lk_node *n);
 
-static void walk_arena(const struct hs_lk_index *ix, const struct hs_lk_ix_arena *x,
-                       bool reverse, uint8_t mask, uint8_t want, node_fn fn, void *arg)
+/* Walks read slot after slot, but the hardware's stride prefetch starts
+ * over at every page and the walk skips the slots its mask rejects: the
+ * slot AHEAD places on is fetched now, its header or (lines > 1) the
+ * first lines of its words. Measured on leakheap (4M slots of 320
+ * bytes): the header walks 130 to 95 ms, the walk over lost blocks that
+ * reads them 200 to 155 ms (CPU time, a loaded machine). */
+#define AHEAD 8
+#define AHEAD_LINES 5
+
+static void fetch_ahead(const char *slab, uint32_t slot_size, uint32_t k, unsigned lines)
 {
+	const char *p = slab + (size_t)k * slot_size;
+	for (unsigned l = 0; l < lines && 64 * l < slot_size; l++)
+		__builtin_prefetch(p + 64 * l);
+}
+
+static void walk_arena(const struct hs_lk_index *ix, const struct hs_lk_ix_arena *x,
+                       bool reverse, uint8_t mask, uint8_t want, unsigned flags,
+                       node_fn fn, void *arg)
+{
+	unsigned lines = flags & HS_LK_WALK_WORDS ? AHEAD_LINES : 1;
 	for (size_t q = 0; q < HS_ARENA_PAGES; q++) {
 		size_t pi = reverse ? HS_ARENA_PAGES - 1 - q : q;
 		const struct hs_lk_ix_page *ip = &x->pg[pi];
 		const uint8_t *marks = &ix->marks[ip->first];
+		const char *slab = x->a->base + (pi << HS_PAGE_SHIFT);
+		uint32_t slot_size = ip->bin != HS_BIN_LARGE ? hs_bin_slot_size[ip->bin] : 0;
 		for (uint32_t r = 0; r < ip->count; r++) {
 			uint32_t k = reverse ? ip->count - 1 - r : r;
+			uint32_t ka = reverse ? k - AHEAD : k + AHEAD;
+			if (slot_size && r + AHEAD < ip->count && (marks[ka] & mask) == want)
+				fetch_ahead(slab, slot_size, ka, lines);
 			struct hs_lk_node n;
 			if ((marks[k] & mask) == want && arena_node(ix, x, pi, k, &n))
 				fn(arg, &n);
@@ -190,7 +213,7 @@ static void walk_arena(const struct hs_lk_index *ix, const struct hs_lk_ix_arena
 /* Arenas and the other blocks merged in address order (neither lies
  * inside the other: huge mappings and boot chunks are not arenas). */
 static void ix_walk(const struct hs_lk_nodes *s, bool reverse, uint8_t mask, uint8_t want,
-                    node_fn fn, void *arg)
+                    unsigned flags, node_fn fn, void *arg)
 {
 	const struct hs_lk_index *ix = (const struct hs_lk_index *)s;
 	size_t na = ix->narenas, ne = ix->other.n, i = 0, j = 0;
@@ -199,7 +222,7 @@ static void ix_walk(const struct hs_lk_nodes *s, bool reverse, uint8_t mask, uin
 		struct hs_lk_entry *e = j < ne ? &ix->other.e[reverse ? ne - 1 - j : j] : NULL;
 		uintptr_t xa = x ? (uintptr_t)x->a->base : 0;
 		if (x && (!e || (reverse ? xa > e->start : xa < e->start))) {
-			walk_arena(ix, x, reverse, mask, want, fn, arg);
+			walk_arena(ix, x, reverse, mask, want, flags, fn, arg);
 			i++;
 			continue;
 		}
@@ -295,6 +318,8 @@ static void judge_arena(struct hs_lk_index *ix, const struct hs_lk_ix_arena *x)
 		for (uint32_t k = 0; k < ip->count; k++) {
 			struct hs_header *h;
 			size_t room;
+			if (ip->bin != HS_BIN_LARGE && k + AHEAD < ip->count)
+				fetch_ahead(blk, hs_bin_slot_size[ip->bin], k + AHEAD, 1);
 			if (ip->bin != HS_BIN_LARGE) {
 				uint32_t slot_size = hs_bin_slot_size[ip->bin];
 				char *slot = blk + (size_t)k * slot_size;

@@ -235,7 +235,7 @@ struct hs_lk_records *hs_lk_records_collect(const struct hs_lk_index *ix)
 	if (!r)
 		return NULL;
 	if (grow_groups(r)) {
-		ix->ops.walk(&ix->ops, false, HS_LK_ABSENT, 0, take, r);
+		ix->ops.walk(&ix->ops, false, HS_LK_ABSENT, 0, 0, take, r);
 		flush_arena(r);
 		if (!r->failed)
 			return r;

@@ -174,7 +174,7 @@ START_TEST(walks_in_address_order)
 	build(&ix);
 	for (int rev = 0; rev < 2; rev++) {
 		struct order o = { .reverse = rev };
-		ix.ops.walk(&ix.ops, rev, HS_LK_ABSENT, 0, in_order, &o);
+		ix.ops.walk(&ix.ops, rev, HS_LK_ABSENT, 0, rev ? HS_LK_WALK_WORDS : 0, in_order, &o);
 		note(!o.bad, "walk (reverse %d) not in address order", rev);
 		note(o.mine == live, "walk (reverse %d) met %zu of our %zu live blocks", rev,
 		     o.mine, live);
