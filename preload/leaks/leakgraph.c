@@ -180,15 +180,40 @@ static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
 
 /* ---- phase 1 ------------------------------------------------------------ */
 
-/* The mark stack holds block starts; each block is on it at most once
- * while PENDING (phase 1) or once in all (phase 2: a block leaves the
- * lost state when pushed), so n words are enough. */
+/* The mark stack holds what a block's scan needs, so that a popped block
+ * is not looked up again: its start (bit 0: read through copy), size and
+ * mark byte, three words. Each block is on it at most once while PENDING
+ * (phase 1) or once in all (phase 2: a block leaves the lost state when
+ * pushed), so 3 * n words are enough. A block freed under the scan by a
+ * running thread keeps its slot or mapping mapped (the scan holds the
+ * locks that would give them back): its stale words are scanned, never
+ * memory outside it. */
+static void stack_put(struct hs_lk_graph *g, const struct hs_lk_node *b)
+{
+	uintptr_t *e = &g->scratch[g->top];
+	e[0] = b->start | (b->copy ? 1 : 0);
+	e[1] = b->size;
+	e[2] = (uintptr_t)b->mark;
+	g->top += 3;
+}
+
+static bool pop(struct hs_lk_graph *g, struct hs_lk_node *b)
+{
+	if (!g->top)
+		return false;
+	g->top -= 3;
+	const uintptr_t *e = &g->scratch[g->top];
+	*b = (struct hs_lk_node){ .start = e[0] & ~(uintptr_t)1, .size = e[1],
+	                          .mark = (uint8_t *)e[2], .copy = e[0] & 1 };
+	return true;
+}
+
 static void push(struct hs_lk_graph *g, const struct hs_lk_node *b)
 {
 	if (*b->mark & HS_LK_PENDING)
 		return;
 	*b->mark |= HS_LK_PENDING;
-	g->scratch[g->top++] = b->start;
+	stack_put(g, b);
 }
 
 /* Word w was found in memory whose own state is 'from_definite' (a root or
@@ -268,12 +293,14 @@ static void gather(struct hs_lk_graph *g, uintptr_t w)
 	    || t.start == g->leader || ((*t.mark & HS_LK_SEARCH) && t.start > g->leader))
 		return;
 	set_state(&t, HS_LK_INDIRECT);
-	g->scratch[g->top++] = t.start;     /* once: it is no longer lost   */
+	stack_put(g, &t);                   /* once: it is no longer lost   */
 }
 
 /* 2c: a depth-first search over lost blocks. A frame is two words on the
  * scratch, the block's start and the offset its scan resumes at; each
- * block is visited once, so the frames fit in 2 * n words. */
+ * block is visited once, so the frames fit in 2 * n words. (Resumed
+ * blocks are looked up again: this search runs on what lies in or below
+ * lost cycles only, usually nothing.) */
 static bool visit_search(struct hs_lk_graph *g, uintptr_t w)
 {
 	struct hs_lk_node t;
@@ -327,19 +354,6 @@ static bool visit(struct hs_lk_graph *g, uintptr_t w, uintptr_t from, enum mode 
 	return false;
 }
 
-/* Pop a block start and find its block again; false when the stack is
- * empty. A block that is no longer there (freed under the scan by a
- * running thread) is dropped. */
-static bool pop(struct hs_lk_graph *g, struct hs_lk_node *b)
-{
-	while (g->top) {
-		uintptr_t s = g->scratch[--g->top];
-		if (hs_lk_find(g, s, b) && b->start == s)
-			return true;
-	}
-	return false;
-}
-
 /* Scan what is on the mark stack, and what that pushes, until the stack
  * and the ring are empty. mode: GATHER, or phase 1's (by the block's own
  * state). */
@@ -374,8 +388,7 @@ static void flag_targets(void *arg, const struct hs_lk_node *b)
 
 static void lead(void *arg, const struct hs_lk_node *b)
 {
-	struct hs_lk_graph *g = arg;
-	g->scratch[g->top++] = b->start;
+	stack_put(arg, b);
 }
 
 static void search_from(void *arg, const struct hs_lk_node *root)
@@ -404,7 +417,7 @@ static void gather_from(void *arg, const struct hs_lk_node *leader)
 {
 	struct hs_lk_graph *g = arg;
 	g->leader = leader->start;
-	g->scratch[g->top++] = leader->start;
+	stack_put(g, leader);
 	drain(g, GATHER);
 }
 

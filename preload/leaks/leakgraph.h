@@ -56,10 +56,10 @@
  * Interior pointers that match one of memcheck's heuristics (std::string,
  * length64, new[] cookie, multiple inheritance) count as start pointers.
  *
- * Memory: the caller provides scratch for 2 words per block (the mark
- * stack holds a block at most once, the pending flag; a search frame is
- * two words); only the depth actually reached is touched. Nothing
- * recurses.
+ * Memory: the caller provides scratch for 3 words per block (the mark
+ * stack holds a block at most once, the pending flag, in three words; a
+ * search frame is two); only the depth actually reached is touched.
+ * Nothing recurses.
  */
 #ifndef HS_LEAKGRAPH_H
 #define HS_LEAKGRAPH_H
@@ -140,7 +140,7 @@ struct hs_lk_cand {
 struct hs_lk_graph {
 	const struct hs_lk_nodes *nodes;
 	uintptr_t lo, hi;           /* nodes->lo, hi: the cheap filter         */
-	uintptr_t *scratch;         /* 2 * nodes->n words                      */
+	uintptr_t *scratch;         /* 3 * nodes->n words                      */
 	size_t    top;              /* words in use                            */
 	uintptr_t leader;           /* phase 2d: the definitely lost block whose
 	                               group is being gathered                 */
@@ -163,7 +163,7 @@ struct hs_lk_graph {
 	size_t    scanned_bytes;    /* statistics: root and block bytes read   */
 };
 
-/* Prepare g over the node set s, with scratch for 2 * s->n words. Every
+/* Prepare g over the node set s, with scratch for 3 * s->n words. Every
  * mark must be clear (0, or ABSENT alone), as a node set starts: a walk
  * to clear them would read every block once more. Heuristics default to
  * none. */

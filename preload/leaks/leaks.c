@@ -174,7 +174,7 @@ static __attribute__((noinline)) bool classify(struct scan *sc)
 		goto out;
 	hs_buddy_foreach_arena_locked(exclude_arena, e);
 	if (sc->ix.ops.n && !hs_lk_grow((void **)&scratch, &scratch_bytes,
-	                                2 * sc->ix.ops.n * sizeof *scratch))
+	                                3 * sc->ix.ops.n * sizeof *scratch))
 		goto out;
 	exclude_huge(e, &sc->ix);
 	exclude_index(e, &sc->ix);

@@ -18,7 +18,7 @@
 static _Alignas(16) unsigned char heap[1 << 16];
 static uintptr_t roots[64];
 static struct hs_lk_entry blocks[MAXB];
-static uintptr_t scratch[2 * MAXB];
+static uintptr_t scratch[3 * MAXB];
 static size_t nblocks;
 static size_t heap_used;
 static struct hs_lk_array arr;

@@ -195,7 +195,7 @@ START_TEST(classifies_over_the_index)
 	uintptr_t roots[1] = { (uintptr_t)kept };
 	struct hs_lk_index ix;
 	build(&ix);
-	uintptr_t *scratch = calloc(2 * ix.ops.n + 2, sizeof *scratch);
+	uintptr_t *scratch = calloc(3 * ix.ops.n + 3, sizeof *scratch);
 	struct hs_lk_graph g;
 	hs_lk_init(&g, &ix.ops, scratch);
 	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + 1));

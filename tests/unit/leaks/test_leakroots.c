@@ -61,7 +61,7 @@ enum { GLOBAL, LIVE_STACK, DEAD_STACK, NOWHERE, INTERIOR, IN_MMAP, NB };
 static _Alignas(64) unsigned char heap[NB * 64];
 static struct hs_lk_entry blocks[NB];
 static struct hs_lk_array arr;
-static uintptr_t scratch[2 * NB];
+static uintptr_t scratch[3 * NB];
 static volatile uintptr_t global_ptr;   /* a root: our own .bss */
 static volatile uintptr_t global_interior;
 static uintptr_t hidden[NB];            /* block addresses, XOR-ed */

@@ -353,7 +353,7 @@ static void long_chain(bool down)
 	enum { N = 1000000 };
 	uintptr_t *mem = calloc(N, 2 * sizeof(uintptr_t));
 	struct hs_lk_entry *b = calloc(N, sizeof *b);
-	uintptr_t *st = calloc(2 * N, sizeof *st);
+	uintptr_t *st = calloc(3 * N, sizeof *st);
 	ck_assert_ptr_nonnull(mem);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_nonnull(st);
