@@ -81,8 +81,7 @@ struct hs_lk_entry *hs_lk_array_find(const struct hs_lk_array *a, uintptr_t p)
 void hs_lk_array_node(struct hs_lk_entry *e, struct hs_lk_node *out)
 {
 	*out = (struct hs_lk_node){ .start = e->start, .size = e->size, .mark = &e->mark,
-	                            .copy = e->copy, .where = e->where,
-	                            .span_lo = e->span_lo, .span_hi = e->span_hi };
+	                            .copy = e->copy, .where = e->where };
 }
 
 static bool array_find(const struct hs_lk_nodes *s, uintptr_t p, struct hs_lk_node *out)

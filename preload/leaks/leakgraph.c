@@ -181,8 +181,8 @@ static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
 /* ---- phase 1 ------------------------------------------------------------ */
 
 /* The mark stack holds what a block's scan needs, so that a popped block
- * is not looked up again: its start (bit 0: read through copy), size and
- * mark byte, three words. Each block is on it at most once while PENDING
+ * is not looked up again: its start (bit 0: read through copy), size
+ * (the top byte: the node set's where) and mark byte, three words. Each block is on it at most once while PENDING
  * (phase 1) or once in all (phase 2: a block leaves the lost state when
  * pushed), so 3 * n words are enough. A block freed under the scan by a
  * running thread keeps its slot or mapping mapped (the scan holds the
@@ -192,7 +192,7 @@ static void stack_put(struct hs_lk_graph *g, const struct hs_lk_node *b)
 {
 	uintptr_t *e = &g->scratch[g->top];
 	e[0] = b->start | (b->copy ? 1 : 0);
-	e[1] = b->size;
+	e[1] = b->size | (uintptr_t)b->where << 56;    /* sizes < 2^47 */
 	e[2] = (uintptr_t)b->mark;
 	g->top += 3;
 }
@@ -203,8 +203,10 @@ static bool pop(struct hs_lk_graph *g, struct hs_lk_node *b)
 		return false;
 	g->top -= 3;
 	const uintptr_t *e = &g->scratch[g->top];
-	*b = (struct hs_lk_node){ .start = e[0] & ~(uintptr_t)1, .size = e[1],
-	                          .mark = (uint8_t *)e[2], .copy = e[0] & 1 };
+	*b = (struct hs_lk_node){ .start = e[0] & ~(uintptr_t)1,
+	                          .size = e[1] & (((uintptr_t)1 << 56) - 1),
+	                          .mark = (uint8_t *)e[2], .copy = e[0] & 1,
+	                          .where = (uint8_t)(e[1] >> 56) };
 	return true;
 }
 
@@ -364,10 +366,15 @@ static void drain(struct hs_lk_graph *g, enum mode mode)
 		if (pop(g, &b)) {
 			size_t off = 0;
 			if (mode == GATHER) {
+				if (g->tell)        /* lost: pushed once, final */
+					g->tell(g->tell_ctx, &b);
 				scan_block(g, &b, &off, GATHER);
 				continue;
 			}
 			*b.mark &= (uint8_t)~HS_LK_PENDING;
+			/* pushed once as REACHABLE, which is final */
+			if (g->tell && state_of(&b) == HS_LK_REACHABLE)
+				g->tell(g->tell_ctx, &b);
 			/* A POSSIBLE block passes on only "possible"; its state
 			 * may have risen since it was pushed, so it is read here. */
 			scan_block(g, &b, &off, state_of(&b) == HS_LK_POSSIBLE ? FROM_POSSIBLE

@@ -104,9 +104,8 @@ struct hs_lk_node {
 	uint8_t  *mark;             /* its mark byte                           */
 	bool      copy;             /* read through hs_lk_graph.copy: its
 	                               memory may be unmapped under the scan  */
-	uint8_t   where;            /* the node set's: what kind of memory     */
-	uintptr_t span_lo, span_hi; /* the node set's: the pages a heap map
-	                               draws for it (0, 0: none)               */
+	uint8_t   where;            /* the node set's: what kind of memory
+	                               (leakindex.c: the header's bin field)  */
 };
 
 #define HS_LK_WALK_WORDS 1u
@@ -161,6 +160,12 @@ struct hs_lk_graph {
 	uintptr_t copy_at;          /* copy_buf holds [copy_at, + copy_have)   */
 	size_t    copy_have;
 	size_t    scanned_bytes;    /* statistics: root and block bytes read   */
+	/* Optional: told each block whose kind is final, while the block is
+	 * being scanned (its memory at hand): a still reachable block in
+	 * phase 1, each lost block once in phase 2. Possibly lost blocks
+	 * are not told (their kind is final only when phase 1 ends). */
+	void    (*tell)(void *ctx, const struct hs_lk_node *n);
+	void     *tell_ctx;
 };
 
 /* Prepare g over the node set s, with scratch for 3 * s->n words. Every
@@ -203,7 +208,6 @@ struct hs_lk_entry {
 	uint8_t   mark;
 	bool      copy;
 	uint8_t   where;            /* copied to hs_lk_node.where             */
-	uintptr_t span_lo, span_hi; /* copied to hs_lk_node                   */
 };
 
 struct hs_lk_array {

@@ -32,10 +32,7 @@
 #include "leakindex.h"
 #include "leakroots.h"
 
-#define PAGE ((uintptr_t)HS_PAGE_SIZE)
 
-static uintptr_t page_down(uintptr_t a) { return a & ~(PAGE - 1); }
-static uintptr_t page_up(uintptr_t a)   { return (a + PAGE - 1) & ~(PAGE - 1); }
 
 /* ---- judging a header ---------------------------------------------------- */
 
@@ -99,23 +96,15 @@ static inline bool arena_node(const struct hs_lk_index *ix, const struct hs_lk_i
 		char *slot = (char *)blk + k * slot_size;
 		h = hs_slot_block_header(slot, slot_size);
 		lim = (uintptr_t)slot + slot_size;
-		out->span_lo = page_down((uintptr_t)h);
 	} else {
 		const struct hs_page *pg = &x->a->pages[pi];
 		h = (struct hs_header *)(blk + pg->hdr_off);
 		lim = blk + ((uintptr_t)pg->npages << HS_PAGE_SHIFT);
-		out->span_lo = blk;
 	}
 	uintptr_t start = (uintptr_t)h + HS_HEADER_SIZE;
 	/* bounded by the slot: a running thread may rewrite the header */
 	size_t size = h->size <= lim - start ? h->size : lim - start;
-	out->start = start;
-	out->size = size;
-	out->mark = m;
-	out->copy = false;
-	out->where = ip->bin;
-	/* what a heap map draws: a slot's pages, a page block whole */
-	out->span_hi = ip->bin == HS_BIN_LARGE ? lim : page_up(start + (size ? size : 1));
+	*out = (struct hs_lk_node){ .start = start, .size = size, .mark = m, .where = ip->bin };
 	return true;
 }
 
@@ -332,8 +321,8 @@ static void judge_arena(struct hs_lk_index *ix, const struct hs_lk_ix_arena *x)
 			uint8_t *m = &ix->marks[ip->first + k];
 			switch (judge(h, room, ip->bin)) {
 			case J_FREE:    *m = HS_LK_ABSENT; break;
-			case J_LIVE:    *m = 0; break;
-			case J_DAMAGED: *m = 0; ix->damaged++; break;
+			case J_LIVE:    *m = 0; ix->live++; break;
+			case J_DAMAGED: *m = 0; ix->live++; ix->damaged++; break;
 			case J_UNTRUSTED:
 				*m = HS_LK_ABSENT;
 				ix->skipped++;
@@ -398,8 +387,7 @@ static void count_boot(struct hs_header *h, void *ctx)
 	((struct others *)ctx)->n++;
 }
 
-static void add_entry(struct others *o, struct hs_header *h, size_t size, uint8_t where,
-                      uintptr_t span_lo, uintptr_t span_hi)
+static void add_entry(struct others *o, struct hs_header *h, size_t size, uint8_t where)
 {
 	if (o->n >= o->cap)
 		return;                         /* one more than counted      */
@@ -407,7 +395,7 @@ static void add_entry(struct others *o, struct hs_header *h, size_t size, uint8_
 		.start = (uintptr_t)hs_user_of(h), .size = size, .where = where,
 		/* a running thread may unmap a huge block's pages (realloc
 		 * shrinks and moves them without the huge lock): copy reads */
-		.copy = where == HS_BIN_HUGE, .span_lo = span_lo, .span_hi = span_hi,
+		.copy = where == HS_BIN_HUGE,
 	};
 }
 
@@ -424,14 +412,13 @@ static void add_huge(void *user, void *ctx)
 	if (j != J_LIVE && j != J_DAMAGED)
 		return;
 	o->ix->damaged += j == J_DAMAGED;
-	uintptr_t u = (uintptr_t)user, end = u + (h->size ? h->size : 1);
-	add_entry(o, h, h->size, HS_BIN_HUGE, page_down((uintptr_t)h), page_up(end));
+	add_entry(o, h, h->size <= cap ? h->size : cap, HS_BIN_HUGE);
 }
 
 static void add_boot(struct hs_header *h, void *ctx)
 {
 	if (h->state == HS_LIVE && hs_header_valid(h))
-		add_entry(ctx, h, h->size, HS_BIN_BOOT, 0, 0);
+		add_entry(ctx, h, h->size, HS_BIN_BOOT);
 }
 
 static bool build_others(struct hs_lk_index *ix)
@@ -446,6 +433,7 @@ static bool build_others(struct hs_lk_index *ix)
 	hs_huge_foreach_locked(add_huge, &o);
 	hs_boot_foreach(add_boot, &o);
 	hs_lk_array_init(&ix->other, ix->entries, o.n);
+	ix->live += o.n;
 	return true;
 }
 

@@ -40,6 +40,7 @@ struct hs_lk_index {
 	struct hs_lk_array other;        /* huge and boot blocks              */
 	struct hs_lk_entry *entries;
 	size_t   entries_bytes;
+	size_t   live;                   /* blocks judged live                */
 	/* What could not be trusted (said in a `!` line): */
 	size_t   damaged;                /* blocks classified although their
 	                                    header's check is damaged (word 0
@@ -56,10 +57,15 @@ bool hs_lk_index_build(struct hs_lk_index *ix);
 void hs_lk_index_free(struct hs_lk_index *ix);
 
 /* leakrecords.c: the `C`, `B`, `Z` and `U` lines of a classified index
- * (docs/TRACE-FORMAT.md). Collect with the heap's locks held (NULL: no
- * memory for the grouping), write (and free) after releasing them. */
+ * (docs/TRACE-FORMAT.md). With the heap's locks held: new (NULL: no
+ * memory), tell (hs_lk_graph.tell: a block whose kind is final, while
+ * the classification scans it), finish (after the classification; false:
+ * no memory). Then, the locks released: write (and free), or free. */
 struct hs_lk_records;
-struct hs_lk_records *hs_lk_records_collect(const struct hs_lk_index *ix);
+struct hs_lk_records *hs_lk_records_new(const struct hs_lk_index *ix);
+void hs_lk_records_tell(void *records, const struct hs_lk_node *n);
+bool hs_lk_records_finish(struct hs_lk_records *r);
 void hs_lk_records_write(struct hs_lk_records *r);
+void hs_lk_records_free(struct hs_lk_records *r);
 
 #endif

@@ -10,12 +10,17 @@
  *   U  runs of pages holding lost blocks (D: definitely or indirectly
  *      lost, P: only possibly lost): what the exit heap map paints.
  *
- * One walk over the classified blocks fills all of them, with the heap's
- * locks held; the lines are written after the locks are released (naming
- * a stack takes the stack table's lock, which a thread may hold while
- * libunwind allocates). No line is written per block, so a heap of
- * millions of blocks costs a few lines per stack, per size class and per
- * run of pages. Scratch memory is mmap'd (we are malloc).
+ * Gathered with the heap's locks held, without a walk of their own for
+ * most blocks: the classification tells each block as its kind becomes
+ * final, while it scans it (hs_lk_graph.tell: a still reachable block in
+ * phase 1, a lost one in phase 2), and only the possibly lost blocks,
+ * whose kind is final only when phase 1 ends, are walked for at the end.
+ * If the counts do not add up (memory changed under the scan), every
+ * block is walked instead. The lines are written after the locks are
+ * released (naming a stack takes the stack table's lock, which a thread
+ * may hold while libunwind allocates). No line is written per block, so
+ * a heap of millions of blocks costs a few lines per stack, per size
+ * class and per run of pages. Scratch memory is mmap'd (we are malloc).
  */
 #include <string.h>
 
@@ -38,12 +43,15 @@ struct run {
 };
 
 struct hs_lk_records {
+	const struct hs_lk_index *ix;
 	struct group *t;                /* open addressing, power of two       */
 	size_t cap, used, t_bytes;
 	uint64_t live_bytes, live_blocks;
+	size_t told;                    /* blocks taken (glibc's included)     */
 	uint64_t cls_blocks[HS_NR_BINS + 1], cls_bytes[HS_NR_BINS + 1];
-	uintptr_t arena;                /* base of the arena cat[] describes  */
-	uint8_t cat[HS_ARENA_PAGES];
+	uint8_t (*cat)[HS_ARENA_PAGES]; /* per arena of the index, per page:
+	                                   1 possibly lost, 2 lost            */
+	size_t cat_bytes;
 	struct run *runs;
 	size_t nruns, runs_bytes;
 	bool failed;
@@ -111,40 +119,68 @@ static void add_run(struct hs_lk_records *r, uintptr_t addr, size_t pages, uint8
 	r->runs[r->nruns++] = (struct run){ addr, pages, cat };
 }
 
-static void flush_arena(struct hs_lk_records *r)
+/* The runs of every arena, in address order (the arenas of the index
+ * are), after the runs of huge blocks taken so far. */
+static void flush_arenas(struct hs_lk_records *r)
 {
-	if (!r->arena)
-		return;
-	for (size_t i = 0; i < HS_ARENA_PAGES;) {
-		size_t j = i + 1;
-		while (j < HS_ARENA_PAGES && r->cat[j] == r->cat[i])
-			j++;
-		if (r->cat[i])
-			add_run(r, r->arena + i * PAGE, j - i, r->cat[i]);
-		i = j;
+	for (size_t a = 0; a < r->ix->narenas; a++) {
+		const uint8_t *cat = r->cat[a];
+		uintptr_t base = (uintptr_t)r->ix->arenas[a].a->base;
+		for (size_t i = 0; i < HS_ARENA_PAGES;) {
+			size_t j = i + 1;
+			while (j < HS_ARENA_PAGES && cat[j] == cat[i])
+				j++;
+			if (cat[i])
+				add_run(r, base + i * PAGE, j - i, cat[i]);
+			i = j;
+		}
 	}
-	memset(r->cat, 0, sizeof r->cat);
-	r->arena = 0;
+}
+
+/* The pages a heap map paints for block n: from its header's page to the
+ * page its last byte is on; a page block whole (its head page is the
+ * header's, the page metadata gives its length; the buddy lock held
+ * keeps that stable). Boot blocks are in no map. */
+static bool pages_of(const struct hs_lk_node *n, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t hdr = n->start - HS_HEADER_SIZE;
+	*lo = hdr & ~(PAGE - 1);
+	*hi = (n->start + (n->size ? n->size : 1) + PAGE - 1) & ~(PAGE - 1);
+	if (n->where == HS_BIN_BOOT)
+		return false;
+	if (n->where == HS_BIN_LARGE) {
+		struct hs_arena *a;
+		struct hs_page *pg = hs_buddy_block_of((const void *)hdr, &a);
+		if (!pg)
+			return false;
+		*lo = (uintptr_t)hs_page_addr(a, pg);
+		*hi = *lo + ((uintptr_t)pg->npages << HS_PAGE_SHIFT);
+	}
+	return true;
 }
 
 /* A lost block's pages: lost wins over possibly lost on a shared page. */
 static void mark_pages(struct hs_lk_records *r, const struct hs_lk_node *n, uint8_t cat)
 {
+	uintptr_t lo, hi;
+	if (!pages_of(n, &lo, &hi))
+		return;
 	if (n->where == HS_BIN_HUGE) {
-		flush_arena(r);
-		add_run(r, n->span_lo, (n->span_hi - n->span_lo) / PAGE, cat);
+		add_run(r, lo, (hi - lo) / PAGE, cat);
 		return;
 	}
-	uintptr_t base = n->span_lo & ~(uintptr_t)(HS_ARENA_SIZE - 1);
-	if (base != r->arena) {
-		flush_arena(r);
-		r->arena = base;
-	}
-	for (uintptr_t p = n->span_lo; p < n->span_hi; p += PAGE) {
-		uint8_t *c = &r->cat[(p - base) / PAGE];
-		if (*c < cat)
-			*c = cat;
-	}
+	uintptr_t v = hs_pagemap_get((const void *)lo);
+	if (!v || (v & HS_GRANULE_HUGE))
+		return;
+	const struct hs_arena *a = (const struct hs_arena *)v;
+	const struct hs_lk_ix_arena *x = a->index < r->ix->nindex ? r->ix->by_index[a->index] : NULL;
+	if (!x || x->a != a)
+		return;
+	uint8_t *c = r->cat[x - r->ix->arenas];
+	uintptr_t base = (uintptr_t)a->base;
+	for (uintptr_t p = lo; p < hi && p - base < HS_ARENA_SIZE; p += PAGE)
+		if (c[(p - base) / PAGE] < cat)
+			c[(p - base) / PAGE] = cat;
 }
 
 /* ---- the walk (with the heap's locks held) -------------------------------- */
@@ -164,6 +200,7 @@ static uint32_t stack_of(const struct hs_lk_node *n)
 static void take(void *arg, const struct hs_lk_node *n)
 {
 	struct hs_lk_records *r = arg;
+	r->told++;
 	/* glibc's own, not the program's: leakthreads.c */
 	if (*n->mark & HS_LK_GLIBC_CACHE)
 		return;
@@ -177,7 +214,7 @@ static void take(void *arg, const struct hs_lk_node *n)
 		r->cls_blocks[cls]++;
 		r->cls_bytes[cls] += n->size;
 	}
-	if (kind != HS_LK_REACHABLE && n->span_hi > n->span_lo)
+	if (kind != HS_LK_REACHABLE)
 		mark_pages(r, n, kind == HS_LK_POSSIBLE ? 1 : 2);
 }
 
@@ -225,27 +262,60 @@ static void write_lines(struct hs_lk_records *r)
 static void records_free(struct hs_lk_records *r)
 {
 	hs_lk_unmap(r->t, r->t_bytes);
+	hs_lk_unmap(r->cat, r->cat_bytes);
 	hs_lk_unmap(r->runs, r->runs_bytes);
 	hs_lk_unmap(r, sizeof *r);
 }
 
-struct hs_lk_records *hs_lk_records_collect(const struct hs_lk_index *ix)
+/* Everything taken so far forgotten (the tables kept, emptied). */
+static void records_reset(struct hs_lk_records *r)
+{
+	memset(r->t, 0, r->cap * sizeof *r->t);
+	memset(r->cat, 0, r->ix->narenas * sizeof *r->cat);
+	r->used = r->told = r->nruns = 0;
+	r->live_bytes = r->live_blocks = 0;
+	memset(r->cls_blocks, 0, sizeof r->cls_blocks);
+	memset(r->cls_bytes, 0, sizeof r->cls_bytes);
+}
+
+struct hs_lk_records *hs_lk_records_new(const struct hs_lk_index *ix)
 {
 	struct hs_lk_records *r = hs_lk_map(sizeof *r);
 	if (!r)
 		return NULL;
-	if (grow_groups(r)) {
-		ix->ops.walk(&ix->ops, false, HS_LK_ABSENT, 0, 0, take, r);
-		flush_arena(r);
-		if (!r->failed)
-			return r;
-	}
+	r->ix = ix;
+	if (grow_groups(r) && (!ix->narenas || hs_lk_grow((void **)&r->cat, &r->cat_bytes,
+	                                                  ix->narenas * sizeof *r->cat)))
+		return r;
 	records_free(r);
 	return NULL;
+}
+
+void hs_lk_records_tell(void *r, const struct hs_lk_node *n)
+{
+	take(r, n);
+}
+
+bool hs_lk_records_finish(struct hs_lk_records *r)
+{
+	const struct hs_lk_nodes *s = &r->ix->ops;
+	s->walk(s, false, HS_LK_ABSENT | HS_LK_STATE, HS_LK_POSSIBLE, 0, take, r);
+	if (r->told != r->ix->live) {
+		records_reset(r);
+		s->walk(s, false, HS_LK_ABSENT, 0, 0, take, r);
+	}
+	flush_arenas(r);
+	return !r->failed;
 }
 
 void hs_lk_records_write(struct hs_lk_records *r)
 {
 	write_lines(r);
 	records_free(r);
+}
+
+void hs_lk_records_free(struct hs_lk_records *r)
+{
+	if (r)
+		records_free(r);
 }

@@ -192,11 +192,17 @@ static __attribute__((noinline)) bool classify(struct scan *sc)
 	g.copy = hs_lk_copy_mem;
 	g.copy_buf = rt->copy_buf;                 /* free once roots are read */
 	g.copy_len = HS_LK_COPY_CHUNK;
+	sc->records = hs_lk_records_new(&sc->ix);
+	g.tell = sc->records ? hs_lk_records_tell : NULL;
+	g.tell_ctx = sc->records;
 	for (unsigned i = 0; sc->frame && i < sc->frame->nregs; i++)
 		hs_lk_root_word(&g, sc->frame->regs[i]);
 	hs_lk_roots_scan(rt, &g);
 	hs_lk_classify(&g);
-	sc->records = hs_lk_records_collect(&sc->ix);
+	if (sc->records && !hs_lk_records_finish(sc->records)) {
+		hs_lk_records_free(sc->records);
+		sc->records = NULL;
+	}
 	ok = true;
 out:
 	hs_lk_roots_free(rt);

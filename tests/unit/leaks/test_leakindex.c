@@ -135,8 +135,13 @@ START_TEST(finds_every_live_block)
 		     "last byte of block %zu", i);
 		note(!find(&ix, s + span, &m) || m.start != s, "one past block %zu", i);
 		note(!find(&ix, s - 1, &m), "header of block %zu", i);
-		note(n.span_lo <= s - HS_HEADER_SIZE && n.span_hi >= s + span
-		     && n.span_lo % HS_PAGE_SIZE == 0, "pages of block %zu", i);
+		if (i < NSMALL)
+			note(n.where == hs_size_to_bin(hs_room(b[i].size, hs_guard)),
+			     "block %zu: bin %u", i, n.where);
+		if (i == NSMALL + 1)
+			note(n.where == HS_BIN_LARGE, "a page block in bin %u", n.where);
+		if (i == nb - 1)
+			note(n.where == HS_BIN_HUGE && n.copy, "a huge block in bin %u", n.where);
 	}
 	note(ix.ops.n >= live, "%zu blocks numbered, %zu live", ix.ops.n, live);
 	note(ix.damaged + ix.skipped == 0, "damage seen in a sound heap");
