@@ -85,6 +85,8 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 	*problems = hs_analysis_found_problems(&a);
 	struct hs_report_opts o = {
 		.show_kinds = c->show_kinds, .quiet = c->quiet, .tool_version = HS_VERSION,
+		/* what run saw, for a trace that could not say it itself */
+		.killed_by = tr->end == HS_END_NONE ? c->killed_by : 0,
 	};
 	long pid = tr->have_process ? tr->pid : 0;
 	char *name = NULL;

@@ -37,6 +37,8 @@ struct hs_cli {
 	                                 report: the trace                     */
 	int nargs;
 	struct hs_supps *supps;       /* loaded by hs_cli_load_supps           */
+	int killed_by;                /* run: the signal that killed the
+	                                 program, 0 if it exited              */
 };
 
 /* Parse argv[first..]; on a problem print one line and return -1. */

@@ -300,6 +300,7 @@ int hs_cmd_run(struct hs_cli *c)
 		fprintf(stderr, "heapscope: %s was killed by signal %d%s%s%s\n", c->args[0],
 		        sig, ab ? " (SIG" : "", ab ? ab : "", ab ? ")" : "");
 		code = 128 + sig;
+		c->killed_by = sig;
 	} else {
 		code = WEXITSTATUS(status);
 	}

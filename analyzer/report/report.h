@@ -15,7 +15,15 @@ struct hs_report_opts {
 	unsigned    show_kinds;    /* bit per enum hs_leak_kind: records listed */
 	bool        quiet;         /* text: only what was found, and notes     */
 	const char *tool_version;  /* "0.1.0"; NULL: left out                  */
+	int         killed_by;     /* the signal that killed the process, as
+	                              `run` saw it, when the trace has no end
+	                              record (SIGKILL); 0: not known         */
 };
+
+/* Why the leak scan did not run, or NULL if it did ("killed by SIGKILL:
+ * no leak scan", the shim's own reason, ...): into buf. */
+const char *hs_report_no_scan(const struct hs_analysis *a, const struct hs_report_opts *o,
+                              char *buf, size_t cap);
 
 void hs_report_text(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);

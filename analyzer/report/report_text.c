@@ -96,6 +96,11 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	if (tr->undefined_refs)
 		NOTE("%zu records name stacks the trace never defined; they are shown "
 		     "as not recorded", tr->undefined_refs);
+	if (tr->scan.result == HS_SCAN_PARTIAL)
+		NOTE("the leak scan ran while %" PRIu64 " other thread%s kept running (%s): "
+		     "blocks %s used then may be misclassified", tr->scan.running,
+		     tr->scan.running == 1 ? "" : "s", tr->scan.detail,
+		     tr->scan.running == 1 ? "it" : "they");
 #undef NOTE
 	return n;
 }
@@ -163,13 +168,35 @@ static void faults(struct out *o, const struct hs_analysis *a)
 	}
 }
 
-static void heap_summary(struct out *o, const struct hs_analysis *a)
+const char *hs_report_no_scan(const struct hs_analysis *a, const struct hs_report_opts *o,
+                              char *buf, size_t cap)
+{
+	const struct hs_trace *tr = a->tr;
+	if (tr->scan.result == HS_SCAN_SKIPPED) {
+		snprintf(buf, cap, "%s", tr->scan.detail[0] ? tr->scan.detail
+		         : "the leak scan was skipped");
+		return buf;
+	}
+	if (tr->have_counters || a->nleaks)
+		return NULL;
+	const char *ab = o->killed_by ? sigabbrev_np(o->killed_by) : NULL;
+	if (ab)
+		snprintf(buf, cap, "killed by SIG%s: no leak scan", ab);
+	else if (o->killed_by)
+		snprintf(buf, cap, "killed by signal %d: no leak scan", o->killed_by);
+	else
+		snprintf(buf, cap, "the leak scan did not run");
+	return buf;
+}
+
+static void heap_summary(struct out *o, const struct hs_analysis *a, const char *no_scan)
 {
 	const struct hs_trace *tr = a->tr;
 	char b1[32], b2[32], b3[32];
 	line(o, "HEAP SUMMARY:");
 	if (!tr->have_counters) {
-		line(o, "    not available: the trace has no final counters");
+		line(o, "    not available: %s", no_scan && strcmp(no_scan, "the leak scan did "
+		     "not run") ? no_scan : "the trace has no final counters");
 		return;
 	}
 	line(o, "    in use at exit: %s bytes in %s blocks", hs_commas(tr->live_bytes, b1),
@@ -225,8 +252,14 @@ static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned sh
 		line(o, "To see them, rerun with: --leak-kinds=all");
 }
 
-static void ending(struct out *o, const struct hs_trace *tr)
+static void ending(struct out *o, const struct hs_trace *tr, int killed_by)
 {
+	if (tr->end == HS_END_NONE && killed_by) {
+		const char *abbrev = sigabbrev_np(killed_by);
+		line(o, "Process terminated by signal %d%s%s%s", killed_by,
+		     abbrev ? " (SIG" : "", abbrev ? abbrev : "", abbrev ? ")" : "");
+		return;
+	}
 	switch (tr->end) {
 	case HS_END_EXIT:
 		line(o, "Process exited with code %d", tr->end_value);
@@ -263,10 +296,12 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		line(&o, "Command: %s", tr->argv ? tr->argv : tr->exe ? tr->exe : "?");
 		line(&o, "%s", "");
 	}
+	char why[1024];
+	const char *no_scan = hs_report_no_scan(a, opt, why, sizeof why);
 	errors(&o, a);
 	faults(&o, a);
 	if (!q) {
-		heap_summary(&o, a);
+		heap_summary(&o, a, no_scan);
 		line(&o, "%s", "");
 	}
 	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
@@ -282,7 +317,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 			line(&o, "%s", "");
 		}
 	} else if (!q) {
-		line(&o, "LEAK SUMMARY: not available: the leak scan did not run");
+		line(&o, "LEAK SUMMARY: not available: %s", no_scan);
 		line(&o, "%s", "");
 	}
 	uint64_t leak_errs = 0;
@@ -298,7 +333,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		     hs_commas(a->error_contexts_suppressed + a->suppressed_records, b4));
 	}
 	if (!q)
-		ending(&o, tr);
+		ending(&o, tr, opt->killed_by);
 	char notes[8][1024];
 	size_t nn = hs_report_notes(a, notes, 8);
 	for (size_t i = 0; i < nn; i++)

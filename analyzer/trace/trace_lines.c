@@ -337,13 +337,41 @@ static int p_end(struct hs_rd *rd)
 	if (word(rd, 0, "how", hows, 3, &how) < 0)
 		return -1;
 	uint64_t max = how == 0 ? 255 : how == 1 ? 127 : INT_MAX;
+	/* Shims before trace format 1.1 wrote exit(-1) as -1: the parent
+	 * saw 255. Read it so. */
+	bool negative = how == 0 && rd->f[1].len > 1 && rd->f[1].p[0] == '-';
+	if (negative) {
+		rd->f[1].p++;
+		rd->f[1].len--;
+		max = INT_MAX;
+	}
 	if (dec(rd, 1, "value", max, &v) < 0)
 		return -1;
+	if (negative)
+		v = (256 - v % 256) % 256;
 	if (how == 1 && v == 0)
 		return hs_rd_fail(rd, "X line: signal 0 is not a signal");
 	tr->end = how == 0 ? HS_END_EXIT : how == 1 ? HS_END_SIGNAL : HS_END_EXEC;
 	tr->end_value = (int)v;
 	rd->end_line = rd->lineno;
+	return 0;
+}
+
+static int p_scan(struct hs_rd *rd)
+{
+	static const char *const results[3] = { "complete", "partial", "skipped" };
+	struct hs_tscan *s = &rd->tr->scan;
+	unsigned r = 0;
+	if (s->result != HS_SCAN_NONE)
+		return hs_rd_fail(rd, "second W line");
+	if (word(rd, 0, "result", results, 3, &r) < 0
+	    || dec(rd, 1, "threads", UINT32_MAX, &s->threads) < 0
+	    || dec(rd, 2, "stopped", UINT32_MAX, &s->stopped) < 0
+	    || dec(rd, 3, "idle", UINT32_MAX, &s->idle) < 0
+	    || dec(rd, 4, "running", UINT32_MAX, &s->running) < 0)
+		return -1;
+	s->result = (enum hs_scan_result)(r + 1);
+	s->detail = rest_dup(rd);
 	return 0;
 }
 
@@ -368,6 +396,7 @@ static const struct hs_tag_spec specs[] = {
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },
 	{ "g", HS_TAG_OTHER, 3, false, p_huge },
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
+	{ "W", HS_TAG_OTHER, 5, true, p_scan },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
 };
 

@@ -117,13 +117,16 @@ char *hs_buddy_trim_front(void *block, size_t lead);
  * caller must own the block (it was handed out and not yet freed). */
 struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out);
 void  hs_buddy_stats(struct hs_buddy_stats *out);
-/* Visit every arena under the buddy lock (heap maps, leak scan). */
+/* Visit every arena under the buddy lock (heap maps, leak scan); the
+ * _locked form for a caller that holds it. */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
+void  hs_buddy_foreach_arena_locked(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
 {
 	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
 }
 void  hs_buddy_lock(void);      /* fork handlers */
+bool  hs_buddy_trylock(void);
 void  hs_buddy_unlock(void);
 void  hs_buddy_reinit_child(void);
 
@@ -197,6 +200,7 @@ struct hs_bins_usage {
 };
 void hs_bins_usage(struct hs_bins_usage *out);
 void  hs_bins_lock_all(void);
+bool  hs_bins_trylock_all(void);   /* every bin lock and the slab pool's, or none */
 void  hs_bins_unlock_all(void);
 void  hs_bins_reinit_child(void);
 
@@ -209,7 +213,9 @@ bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
 size_t hs_huge_mapped_bytes(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+void   hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx);
 void   hs_huge_lock(void);
+bool   hs_huge_trylock(void);
 void   hs_huge_unlock(void);
 void   hs_huge_reinit_child(void);
 
@@ -245,6 +251,16 @@ void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
  * ones). Same locking as hs_heap_foreach_live. */
 typedef void (*hs_header_fn)(struct hs_header *h, void *ctx);
 void hs_heap_foreach_header(hs_header_fn fn, void *ctx);
+/* Both walks for a caller that holds every allocator lock. */
+void hs_heap_foreach_live_locked(hs_block_fn fn, void *ctx);
+void hs_heap_foreach_header_locked(hs_header_fn fn, void *ctx);
+/* Every allocator lock in the one global order (bins, slab pool, buddy,
+ * huge), or none: tries for up to ms milliseconds, never waiting on a
+ * lock while it holds another, so it cannot deadlock with a thread that
+ * holds one (the exit-time walks: a signal may have stopped such a thread
+ * for good). */
+bool hs_heap_lock_all_timed(unsigned ms);
+void hs_heap_unlock_all(void);
 
 /* Counters: each thread counts in its own TLS and folds into the global
  * atomics on slow paths (and at thread exit), so the fast path touches no

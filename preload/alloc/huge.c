@@ -223,13 +223,16 @@ void *hs_huge_realloc(void *user, size_t new_size)
 		 * change together, since the header still gives the old size
 		 * until the caller seals the block again. */
 		if (new_len < old_len) {
+			/* Granules are forgotten before their pages go: once
+			 * unmapped, another thread's mmap may get them and
+			 * register them as its own. */
+			size_t keep = round_up(new_len, HS_ARENA_SIZE);
 			pthread_mutex_lock(&lock);
+			if (keep < round_up(old_len, HS_ARENA_SIZE))
+				hs_pagemap_set(base + keep, old_len - keep, 0);
 			munmap(base + new_len, old_len - new_len);
 			d->map_len = new_len;
 			pthread_mutex_unlock(&lock);
-			size_t keep = round_up(new_len, HS_ARENA_SIZE);
-			if (keep < round_up(old_len, HS_ARENA_SIZE))
-				hs_pagemap_set(base + keep, old_len - keep, 0);
 			mapped_bytes -= old_len - new_len;
 		}
 		return user;
@@ -254,9 +257,14 @@ void *hs_huge_realloc(void *user, size_t new_size)
 		munmap(nb, new_len);
 		return NULL;
 	}
-	/* The descriptor moves with the pages: hold the list still meanwhile. */
+	/* The descriptor moves with the pages: hold the list still meanwhile.
+	 * The old range is forgotten before the move unmaps it: after, another
+	 * thread's mmap may get it and register it (clearing it then wiped
+	 * that thread's entries: its free said "not in a heap block"). */
 	pthread_mutex_lock(&lock);
+	hs_pagemap_set(base, old_len, 0);
 	if (mremap(base, old_len, old_len, MREMAP_MAYMOVE | MREMAP_FIXED, nb) == MAP_FAILED) {
+		hs_pagemap_set(base, old_len, (uintptr_t)base | HS_GRANULE_HUGE);
 		pthread_mutex_unlock(&lock);
 		hs_pagemap_set(nb, new_len, 0);
 		munmap(nb, new_len);
@@ -270,8 +278,6 @@ void *hs_huge_realloc(void *user, size_t new_size)
 	if (d->next)
 		d->next->prev = d;
 	pthread_mutex_unlock(&lock);
-	/* The old range is unmapped by the move; forget it. */
-	hs_pagemap_set(base, old_len, 0);
 	d->map_len = new_len;
 	mapped_bytes += new_len - old_len;
 	return nb + off;
@@ -282,14 +288,20 @@ size_t hs_huge_mapped_bytes(void)
 	return mapped_bytes;
 }
 
+void hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx)
+{
+	for (struct huge_desc *d = all; d; d = d->next)
+		fn((char *)d + d->user_off, ctx);
+}
+
 void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&lock);
-	for (struct huge_desc *d = all; d; d = d->next)
-		fn((char *)d + d->user_off, ctx);
+	hs_huge_foreach_locked(fn, ctx);
 	pthread_mutex_unlock(&lock);
 }
 
 void hs_huge_lock(void)   { pthread_mutex_lock(&lock); }
+bool hs_huge_trylock(void) { return pthread_mutex_trylock(&lock) == 0; }
 void hs_huge_unlock(void) { pthread_mutex_unlock(&lock); }
 void hs_huge_reinit_child(void) { pthread_mutex_init(&lock, NULL); }

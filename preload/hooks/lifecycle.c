@@ -19,10 +19,11 @@
  * a pipeline reader that quits, Ctrl-C, timeout(1)) we install a handler
  * at init if the disposition is still SIG_DFL (a program that
  * installs its own later simply replaces ours: we never chain, so its
- * behaviour is exactly what it would be without us). The handler writes
- * `X signal N`, flushes, and re-raises with the default action so the
- * process dies of its own signal. The main thread gets an alternate signal
- * stack so a stack overflow can still be recorded.
+ * behaviour is exactly what it would be without us). The handler does
+ * what an exit does (ending.c: exit check, leak scan, `X signal N`) and
+ * re-raises with the default action so the process dies of its own
+ * signal, with the same wait status and core dump. The main thread gets
+ * an alternate signal stack so a stack overflow can still be recorded.
  *
  * Fork: the child writes its own trace (trace.c). Exec: hook_exec.c.
  */
@@ -35,47 +36,10 @@
 #include "hooks.h"
 #include "record/trace.h"
 
-/* Written by other parts of the shim; weak so that this file links (and
- * the exit path works) before they exist. */
-void hs_leaks_scan(void) __attribute__((weak));
-void hs_sampler_exit(void) __attribute__((weak));
-void hs_checks_at_exit(void) __attribute__((weak));
-void hs_fault_census_total(void) __attribute__((weak));
-
 extern char **environ;
 
-static _Atomic bool finished;
 static _Atomic bool exit_known, dtor_ran;
 static _Atomic int exit_status;
-
-void hs_finish(const char *how, int value)
-{
-	/* No trace of our own (never opened, or we are a vfork/clone child
-	 * sharing the parent's memory): touch nothing. */
-	int owner = hs_trace_owner();
-	if (!owner || owner != (int)getpid())
-		return;
-	char line[64];
-	int n = hs_fmt(line, sizeof line, "X %s %d\n", how, value);
-	if (strcmp(how, "signal") == 0) {
-		/* The heap may be inconsistent and its locks held by the thread
-		 * that crashed: no sample, no leak scan, just the end marker. */
-		hs_trace_emergency(line, (size_t)n);
-		return;
-	}
-	if (atomic_exchange(&finished, true))
-		return;
-	if (hs_checks_at_exit)          /* canaries and headers: E lines first */
-		hs_checks_at_exit();
-	if (hs_sampler_exit)
-		hs_sampler_exit();       /* final sample, exit and peak snapshots */
-	if (hs_leaks_scan)
-		hs_leaks_scan();
-	if (hs_fault_census_total)      /* sweep's call count, also after _exit */
-		hs_fault_census_total();
-	hs_trace_printf("%s", line);
-	hs_trace_close();
-}
 
 static void on_exit_status(int status, void *arg)
 {
@@ -101,7 +65,7 @@ static const int fatal[] = {
 
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
-	hs_finish("signal", sig);
+	hs_finish_signal(sig, ctx);
 	/* SA_RESETHAND put SIG_DFL back on entry. The signal stays blocked
 	 * until we return; then the default action kills us with it (a
 	 * faulting instruction would also fault again). */
@@ -123,7 +87,8 @@ static void install_signal_handlers(void)
 	}
 	stack_t cur;
 	if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-		size_t len = 64 * 1024;
+		/* the leak scan runs on it (pages never touched cost nothing) */
+		size_t len = 256 * 1024;
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
@@ -216,7 +181,7 @@ static void fork_parent(void)  { hs_trace_fork_parent(); }
 
 static void fork_child(void)
 {
-	atomic_store(&finished, false);
+	hs_finish_reset_child();
 	atomic_store(&exit_known, false);
 	hs_trace_fork_child();       /* new lineage: this pid, generation 0   */
 	set_lineage_text();
