@@ -111,12 +111,13 @@ static void leak_scan(FILE *f, const struct hs_analysis *a, const struct hs_repo
 	char why[1024];
 	const char *no_scan = hs_report_no_scan(a, o, why, sizeof why);
 	const char *st = s->result != HS_SCAN_NONE ? status[s->result]
-	               : no_scan ? "not_run" : "partial";
+	               : no_scan ? "not_run" : "unknown";
 	fprintf(f, "    \"leak_scan\": {\"status\": \"%s\", \"reason\": ", st);
 	if (no_scan)
 		hs_json_string(f, no_scan);
 	else if (s->result == HS_SCAN_NONE)
-		hs_json_string(f, "the trace does not say whether other threads were stopped");
+		hs_json_string(f, "the trace does not say whether other threads were "
+		               "stopped (an older heapscope wrote it)");
 	else
 		hs_json_string(f, s->detail[0] ? s->detail : NULL);
 	if (s->result == HS_SCAN_COMPLETE || s->result == HS_SCAN_PARTIAL)

@@ -337,18 +337,8 @@ static int p_end(struct hs_rd *rd)
 	if (word(rd, 0, "how", hows, 3, &how) < 0)
 		return -1;
 	uint64_t max = how == 0 ? 255 : how == 1 ? 127 : INT_MAX;
-	/* Shims before trace format 1.1 wrote exit(-1) as -1: the parent
-	 * saw 255. Read it so. */
-	bool negative = how == 0 && rd->f[1].len > 1 && rd->f[1].p[0] == '-';
-	if (negative) {
-		rd->f[1].p++;
-		rd->f[1].len--;
-		max = INT_MAX;
-	}
 	if (dec(rd, 1, "value", max, &v) < 0)
 		return -1;
-	if (negative)
-		v = (256 - v % 256) % 256;
 	if (how == 1 && v == 0)
 		return hs_rd_fail(rd, "X line: signal 0 is not a signal");
 	tr->end = how == 0 ? HS_END_EXIT : how == 1 ? HS_END_SIGNAL : HS_END_EXEC;

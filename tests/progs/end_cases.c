@@ -1,6 +1,7 @@
 /* The same leaks, then the process ends the way argv[1] says:
  *   return        return 5 from main
  *   exit          exit(7)
+ *   exit=N        exit(N), any int (the parent sees N & 255)
  *   _exit         _exit(9)
  *   abort         abort(): SIGABRT, default action
  *   segv          a write through NULL: SIGSEGV, default action
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 	leakcase_scrub_stack();
 	if (strcmp(how, "exit") == 0)
 		exit(7);
+	if (strncmp(how, "exit=", 5) == 0)
+		exit(atoi(how + 5));
 	if (strcmp(how, "_exit") == 0)
 		_exit(9);
 	if (strcmp(how, "abort") == 0)

@@ -4,7 +4,6 @@
  * heapscope's or libunwind's taken in opposite orders) nor report the
  * blocks that thread juggles as lost: they are reachable from `slots`
  * at every instant. memcheck (3.19): no leak of the program's own. */
-#define _GNU_SOURCE
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>

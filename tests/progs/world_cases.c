@@ -12,7 +12,6 @@
  *             of SIGSEGV: the report must come within a bounded time and
  *             say why the heap was not walked.
  * Each leaks 100 bytes first (definitely lost, as memcheck says). */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
