@@ -114,17 +114,19 @@ static void write_scan_line(const struct scan *s)
 	} else if (!s->stopped) {
 		hs_fmt(detail, sizeof detail, " the threads could not be listed (/proc/self/task)");
 	} else {
-		for (size_t i = 0; i < w->n && len + 100 < sizeof detail; i++) {
+		size_t told = 0;
+		for (size_t i = 0; i < w->n && len + 160 < sizeof detail; i++) {
 			const struct hs_world_thread *t = &w->t[i];
 			if (t->state != HS_TH_RUNNING)
 				continue;
 			char one[96];
+			told++;
 			len += (size_t)hs_fmt(detail + len, sizeof detail - len, "%s%s",
 			                      len ? "; " : " ", hs_world_why_text(t, one, sizeof one));
 		}
-		if (w->overflow && len + 60 < sizeof detail)
-			hs_fmt(detail + len, sizeof detail - len, "%s%zu threads beyond %d were "
-			       "not stopped", len ? "; " : " ", w->overflow, HS_WORLD_MAX);
+		if (w->running > told)      /* no room to name them, or overflow */
+			hs_fmt(detail + len, sizeof detail - len, "%s%zu more threads were not "
+			       "stopped", len ? "; " : " ", (size_t)w->running - told);
 	}
 	bool stopped = s->stopped && !s->skip;
 	const char *result = s->skip ? "skipped" : !stopped || w->running ? "partial" : "complete";
@@ -193,10 +195,12 @@ static enum claim claim(void)
 		return CLAIMED;
 	if (cur == me)
 		return MINE;
-	struct timespec ts = { WAIT_OTHER_S, 0 };
-	if (!atomic_load(&finish_done))
+	/* in steps, so that a signal (the other thread's stop signal parks
+	 * this one meanwhile) does not cut the wait short */
+	struct timespec step = { 0, 100 * 1000 * 1000 };
+	for (int i = 0; i < WAIT_OTHER_S * 10 && !atomic_load(&finish_done); i++)
 		syscall(SYS_futex, (uint32_t *)&finish_done, FUTEX_WAIT | FUTEX_PRIVATE_FLAG,
-		        0, &ts, NULL, 0);
+		        0, &step, NULL, 0);
 	return OTHERS;
 }
 

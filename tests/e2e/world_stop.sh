@@ -85,7 +85,7 @@ for run in $(seq 1 20); do
 done
 
 exe=$(readlink -f "$P/world_cases")
-leak="definite 1 100 world_cases.c:34 make_leak"
+leak="definite 1 100 world_cases.c:$(grep -n 'LEAK definite 100' tests/progs/world_cases.c | cut -d: -f1) make_leak"
 
 case=idle
 shimmed idle 30 "$exe" idle
