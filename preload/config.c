@@ -17,6 +17,7 @@ struct hs_config hs_cfg = {
 	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
 	.stack_cache = 1,
+	.log = 1,
 };
 int hs_initialized;
 int hs_recording;
@@ -91,6 +92,10 @@ static void read_size(const char *name, size_t hi, size_t *dst)
 
 void hs_config_init(void)
 {
+	/* first, so that it also quiets what the settings below may say:
+	 * `heapscope` in valgrind's style reports every error once, in its
+	 * report (or log file), and not also as a line on the program's stderr */
+	read_bool("HEAPSCOPE_LOG", &hs_cfg.log);
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
 	read_bool("HEAPSCOPE_STACK_CACHE", &hs_cfg.stack_cache);

@@ -59,6 +59,7 @@ struct hs_config {
 	size_t quarantine_bytes;/* per-thread quarantine budget, 0 = none     */
 	int    abort_on_error;  /* stop at the first heap error               */
 	int    stack_cache;     /* per-thread stack cache (record/stackcache.c) */
+	int    log;             /* 0: hs_log writes nothing (HEAPSCOPE_LOG=0) */
 };
 extern struct hs_config hs_cfg;
 void hs_config_init(void);
