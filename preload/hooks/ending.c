@@ -150,6 +150,9 @@ static __attribute__((noinline)) void finish_work(const char *how, int value,
 	 * them in this frame, which the stack scan covers. */
 	ucontext_t regs;
 	struct hs_lk_self self = { .sp = (uintptr_t)&regs };
+	/* what getcontext leaves unwritten (most of the FPU area) would hold
+	 * whatever earlier, deeper calls left there: stale pointers */
+	memset(&regs, 0, sizeof regs);
 	if (at_signal)
 		self = *at_signal;
 	else
