@@ -63,12 +63,21 @@ static const int fatal[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGALRM, SIGXCPU, SIGXFSZ,
 };
 
+/* The default action comes back only now, not on entry (SA_RESETHAND):
+ * then a second SIGTERM arriving between the kernel's dequeue of the first
+ * and its blocking of the signal for the handler (timeout(1) signals the
+ * child and then its process group) found SIG_DFL and killed the process
+ * at once, before the handler ran: 4 runs of 60 under `timeout` lost
+ * their X line so. Now the signal stays blocked while the handler runs,
+ * a second one waits, and both meet the default action when we return
+ * (a faulting instruction would also fault again). */
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
 	hs_finish_signal(sig, ctx);
-	/* SA_RESETHAND put SIG_DFL back on entry. The signal stays blocked
-	 * until we return; then the default action kills us with it (a
-	 * faulting instruction would also fault again). */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
 	raise(sig);
 }
 
@@ -77,7 +86,7 @@ static void install_signal_handlers(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fatal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
 		struct sigaction old;

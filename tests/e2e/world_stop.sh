@@ -15,6 +15,11 @@
 #                   (no EINTR) and counted idle;
 #   world_cases sigblock  a thread with every signal blocked is named in
 #                   the W line and the report as not stopped;
+#   world_cases busy ×20  three threads allocating until timeout(1) sends
+#                   SIGTERM (to the process, then to its group: a second
+#                   SIGTERM while the first is being handled must wait for
+#                   our handler, not kill the process before it): each run
+#                   ends `X signal 15` after a `W` line, no heap error;
 #   world_cases lock      a thread frozen inside the allocator holding its
 #                   lock (a library loaded before the shim makes the
 #                   arena's mmap never return) while main dies of
@@ -110,6 +115,19 @@ st=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["summary"]
      "$dir/sigblock/r.json")
 [ "$st" = partial ] || bad "JSON leak_scan.status: $st"
 own_rows "$t" "$exe" | grep -qx "$leak" || bad "records: $(own_rows "$t" "$exe")"
+
+case=busy
+for run in $(seq 1 20); do
+  mkdir -p "$dir/term$run"
+  timeout -s TERM -k 20 0.$((run % 4 + 1)) env HEAPSCOPE_OUT="$dir/term$run/t.trace" \
+    LD_PRELOAD="$shim" "$exe" busy >/dev/null 2>"$dir/term$run/err"
+  rc=$?
+  t=$dir/term$run/t.trace
+  [ "$rc" = 124 ] || { bad "run $run: status $rc: $(head -c 200 "$dir/term$run/err")"; continue; }
+  [ "$(tail -n 1 "$t")" = "X signal 15" ] || bad "run $run: trace ends with: $(tail -n 1 "$t" | cut -c1-80)"
+  grep -q '^W ' "$t" || bad "run $run: no W line"
+  grep -q '^E ' "$t" && bad "run $run: heap errors: $(grep '^E ' "$t" | head -n 2)"
+done
 
 # The freezing library: the thread named in freeze_tid stops for good in
 # the mmap that maps a new arena (8 MiB, MAP_NORESERVE: buddy.c), which
