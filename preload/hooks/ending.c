@@ -231,6 +231,14 @@ void hs_finish(const char *how, int value)
 	claimed_done();
 }
 
+bool hs_signal_inside(void *ctx)
+{
+	uintptr_t regs[HS_WORLD_NREGS], sp, pc, lo, hi;
+	hs_world_context(ctx, regs, &sp, &pc);
+	hs_modules_self_text(&lo, &hi);
+	return hs_busy || (pc >= lo && pc < hi);
+}
+
 void hs_finish_signal(int sig, void *ctx)
 {
 	if (!trace_is_mine())
@@ -250,8 +258,6 @@ void hs_finish_signal(int sig, void *ctx)
 	}
 	uintptr_t regs[HS_WORLD_NREGS], sp, pc;
 	size_t nregs = hs_world_context(ctx, regs, &sp, &pc);
-	uintptr_t lo, hi;
-	hs_modules_self_text(&lo, &hi);
 	struct hs_lk_self self = {
 		/* the interrupted code's red zone is live; the handler's frames
 		 * are below it (or on the alternate stack) */
@@ -262,6 +268,6 @@ void hs_finish_signal(int sig, void *ctx)
 		self.skip_lo = (uintptr_t)ss.ss_sp;
 		self.skip_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
 	}
-	finish_work("signal", sig, &self, hs_busy || (pc >= lo && pc < hi));
+	finish_work("signal", sig, &self, hs_signal_inside(ctx));
 	claimed_done();
 }

@@ -27,6 +27,9 @@ void hs_finish(const char *how, int value);
 /* The same from a fatal signal's handler (ctx: its ucontext), before the
  * default action; the interrupted registers and stack are the roots. */
 void hs_finish_signal(int sig, void *ctx);
+/* A signal's handler (ctx: its ucontext) interrupted heapscope: the
+ * allocator, or code in our text (a header half written). */
+bool hs_signal_inside(void *ctx);
 /* A fork child has not ended yet. */
 void hs_finish_reset_child(void);
 

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -71,8 +73,49 @@ static const int fatal[] = {
  * their X line so. Now the signal stays blocked while the handler runs,
  * a second one waits, and both meet the default action when we return
  * (a faulting instruction would also fault again). */
+/* A signal that interrupted heapscope (a SIGTERM while the program was in
+ * malloc, say) would leave the heap unwalkable. Unless it is a fault (the
+ * instruction would fault again) or SIGABRT (abort() puts the default
+ * action back and raises it again when a handler returns), it is sent
+ * again to this thread 1 ms later, by a timer, so that the allocator call
+ * can finish first; at most 20 times, then the scan is skipped and the
+ * `W` line says why. A timer from the system calls directly: glibc's
+ * timer_create may allocate. */
+#define DEFER_TRIES 20
+
+static bool defer(int sig, const siginfo_t *si, void *ctx)
+{
+	static _Atomic int tries;
+	static _Atomic int timer = -1;
+	bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+	if (sig == SIGABRT || (fault && si->si_code > 0) || !hs_signal_inside(ctx))
+		return false;
+	int old = atomic_exchange(&timer, -1);
+	if (old >= 0)
+		syscall(SYS_timer_delete, old);
+	if (atomic_fetch_add(&tries, 1) >= DEFER_TRIES)
+		return false;
+	struct sigevent ev;
+	memset(&ev, 0, sizeof ev);
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = sig;
+	ev._sigev_un._tid = (int)syscall(SYS_gettid);
+	int id;
+	struct itimerspec in = { .it_value = { 0, 1000 * 1000 } };
+	if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &id) != 0)
+		return false;
+	if (syscall(SYS_timer_settime, id, 0, &in, NULL) != 0) {
+		syscall(SYS_timer_delete, id);
+		return false;
+	}
+	atomic_store(&timer, id);
+	return true;
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
+	if (defer(sig, si, ctx))
+		return;
 	hs_finish_signal(sig, ctx);
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
