@@ -15,7 +15,7 @@
 #                   (no EINTR) and counted idle;
 #   world_cases sigblock  a thread with every signal blocked is named in
 #                   the W line and the report as not stopped;
-#   world_cases busy ×20  three threads allocating until timeout(1) sends
+#   leak_busy forever ×20  four threads allocating until timeout(1) sends
 #                   SIGTERM (to the process, then to its group: a second
 #                   SIGTERM while the first is being handled must wait for
 #                   our handler, not kill the process before it; one that
@@ -121,7 +121,7 @@ case=busy
 for run in $(seq 1 20); do
   mkdir -p "$dir/term$run"
   timeout -s TERM -k 20 0.$((run % 4 + 1)) env HEAPSCOPE_OUT="$dir/term$run/t.trace" \
-    LD_PRELOAD="$shim" "$exe" busy >/dev/null 2>"$dir/term$run/err"
+    LD_PRELOAD="$shim" "$P/leak_busy" forever >/dev/null 2>"$dir/term$run/err"
   rc=$?
   t=$dir/term$run/t.trace
   [ "$rc" = 124 ] || { bad "run $run: status $rc: $(head -c 200 "$dir/term$run/err")"; continue; }

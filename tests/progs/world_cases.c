@@ -6,8 +6,6 @@
  *             and still count them stopped (idle);
  *   sigblock  a thread with every signal blocked allocates in a loop: it
  *             cannot be stopped, and the scan must say so;
- *   busy      main and two threads allocate small, page and huge blocks
- *             until a signal ends the process (timeout(1) in the test);
  *   lock      a thread is frozen inside the allocator holding its lock
  *             (a library loaded before the shim makes its mmap never
  *             return: tests/e2e/world_stop.sh builds it), then main dies
@@ -19,7 +17,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,25 +73,6 @@ static void *blocker(void *arg)
 	return NULL;
 }
 
-static void *churn(void *arg)
-{
-	unsigned seed = (unsigned)(uintptr_t)arg;
-	void *slots[64] = { 0 };
-	for (;;) {
-		seed = seed * 1103515245u + 12345u;
-		unsigned i = (seed >> 8) % 64;
-		size_t size = (seed >> 16) % 16 == 0 ? ((seed >> 20) % 3 + 1) << 21
-		                                     : (seed >> 16) % 5000 + 1;
-		free(slots[i]);
-		slots[i] = malloc(size);
-		if (slots[i])
-			memset(slots[i], 1, size < 256 ? size : 256);
-		if (size > 100000)
-			slots[i] = realloc(slots[i], size / 2);
-	}
-	return NULL;
-}
-
 /* The freezing library's switches, when it is loaded. */
 static void *grower(void *arg)
 {
@@ -112,9 +90,8 @@ static void *grower(void *arg)
 
 static void start(void *(*fn)(void *))
 {
-	static uintptr_t n;
 	pthread_t t;
-	if (pthread_create(&t, NULL, fn, (void *)++n) != 0)
+	if (pthread_create(&t, NULL, fn, NULL) != 0)
 		exit(2);
 }
 
@@ -146,11 +123,6 @@ int main(int argc, char **argv)
 		start(blocker);
 		wait_for(&ready, 1);
 		return 0;
-	}
-	if (strcmp(how, "busy") == 0) {
-		start(churn);
-		start(churn);
-		churn(NULL);
 	}
 	if (strcmp(how, "lock") == 0) {
 		atomic_int *frozen = dlsym(RTLD_DEFAULT, "frozen");
