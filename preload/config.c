@@ -17,6 +17,7 @@ struct hs_config hs_cfg = {
 	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
 	.stack_cache = 1,
+	.unwind = 1,
 	.log = 1,
 };
 int hs_initialized;
@@ -99,6 +100,14 @@ void hs_config_init(void)
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
 	read_bool("HEAPSCOPE_STACK_CACHE", &hs_cfg.stack_cache);
+	/* Which unwinder takes a stack the cache misses: ours (record/unwind.c,
+	 * libunwind where its rules cannot) or libunwind alone. */
+	const char *unw = hs_env("HEAPSCOPE_UNWIND");
+	if (unw && !strcmp(unw, "libunwind"))
+		hs_cfg.unwind = 0;
+	else if (unw && strcmp(unw, "dwarf"))
+		hs_log("HEAPSCOPE_UNWIND=%s: expected dwarf or libunwind; using dwarf", unw);
+	read_bool("HEAPSCOPE_UNWIND_STATS", &hs_cfg.unwind_stats);
 	/* --no-children: an exec'd descendant (the recorder marks them with
 	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
 	 * children are always traced, as valgrind does. */
