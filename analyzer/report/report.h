@@ -20,9 +20,6 @@ struct hs_report_opts {
 	unsigned    show_kinds;    /* bit per enum hs_leak_kind: records listed */
 	bool        quiet;         /* text: only what was found, and notes     */
 	const char *tool_version;  /* "0.1.0"; NULL: left out                  */
-	int         killed_by;     /* the signal that killed the process, as
-	                              `run` saw it, when the trace has no end
-	                              record (SIGKILL); 0: not known         */
 	int         leak_check;    /* HS_LEAK_CHECK_*, 0: as above             */
 	unsigned    error_kinds;   /* FULL: leak kinds counted as errors       */
 	bool        gen_supps;     /* text, XML: a valgrind suppression after
@@ -31,8 +28,7 @@ struct hs_report_opts {
 
 /* Why the leak scan did not run, or NULL if it did ("killed by SIGKILL:
  * no leak scan", the shim's own reason, ...): into buf. */
-const char *hs_report_no_scan(const struct hs_analysis *a, const struct hs_report_opts *o,
-                              char *buf, size_t cap);
+const char *hs_report_no_scan(const struct hs_analysis *a, char *buf, size_t cap);
 
 /* ---- report_memcheck.c: what the text and XML reports share ---------- */
 /* memcheck's title for a heap error (enum hs_err_kind): CTest and other
@@ -72,6 +68,11 @@ void hs_report_text(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
 void hs_report_json(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
+/* One line for a process with nothing to report: how it ended, its
+ * counts, "no leaks, no heap errors" (for a run's other processes). */
+void hs_report_text_brief(FILE *out, const struct hs_analysis *a);
+/* "signal 11 (SIGSEGV)" into buf. */
+const char *hs_signal_text(int sig, char *buf, size_t cap);
 
 /* Why the report is incomplete, one sentence each, in a fixed order; the
  * text and JSON reports both print these. Returns the count; fills at

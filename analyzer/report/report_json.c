@@ -85,8 +85,6 @@ static void header(FILE *f, const struct hs_analysis *a, const struct hs_report_
 		fprintf(f, "  \"exit\": {\"code\": %d},\n", tr->end_value);
 	else if (tr->end == HS_END_SIGNAL)
 		fprintf(f, "  \"exit\": {\"signal\": %d},\n", tr->end_value);
-	else if (tr->end == HS_END_NONE && o->killed_by)
-		fprintf(f, "  \"exit\": {\"signal\": %d},\n", o->killed_by);
 	else
 		fputs("  \"exit\": null,\n", f);
 	char notes[8][1024];
@@ -109,7 +107,7 @@ static void leak_scan(FILE *f, const struct hs_analysis *a, const struct hs_repo
 	};
 	const struct hs_tscan *s = &a->tr->scan;
 	char why[1024];
-	const char *no_scan = hs_report_no_scan(a, o, why, sizeof why);
+	const char *no_scan = hs_report_no_scan(a, why, sizeof why);
 	const char *st = s->result != HS_SCAN_NONE ? status[s->result]
 	               : no_scan ? "not_run" : "unknown";
 	fprintf(f, "    \"leak_scan\": {\"status\": \"%s\", \"reason\": ", st);

@@ -44,6 +44,7 @@
 #include "record/trace.h"
 
 void hs_fault_census_total(void) __attribute__((weak));
+size_t hs_fault_census_line(char *buf, size_t cap) __attribute__((weak));
 
 #define LOCK_MS      1000       /* waiting for the allocator's locks     */
 #define ROUNDS       3          /* stops, when idle threads keep waking  */
@@ -243,15 +244,17 @@ void hs_finish_signal(int sig, void *ctx)
 {
 	if (!trace_is_mine())
 		return;
-	char line[32];
-	int n = hs_fmt(line, sizeof line, "X signal %d\n", sig);
 	enum claim c = claim();
 	if (c == OTHERS)
 		return;
 	if (c == MINE || hs_trace_lock_mine()) {
 		/* A fault inside the finish, or this thread was writing the
-		 * trace: only the end marker, whole lines only. */
-		hs_trace_emergency(line, (size_t)n);
+		 * trace: only sweep's census total (its clean run may end so)
+		 * and the end marker, whole lines only. */
+		char last[160];
+		size_t k = hs_fault_census_line ? hs_fault_census_line(last, sizeof last - 32) : 0;
+		k += (size_t)hs_fmt(last + k, sizeof last - k, "X signal %d\n", sig);
+		hs_trace_emergency(last, k);
 		if (c == CLAIMED)
 			claimed_done();
 		return;

@@ -65,14 +65,6 @@ static const int fatal[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGALRM, SIGXCPU, SIGXFSZ,
 };
 
-/* The default action comes back only now, not on entry (SA_RESETHAND):
- * then a second SIGTERM arriving between the kernel's dequeue of the first
- * and its blocking of the signal for the handler (timeout(1) signals the
- * child and then its process group) found SIG_DFL and killed the process
- * at once, before the handler ran: 4 runs of 60 under `timeout` lost
- * their X line so. Now the signal stays blocked while the handler runs,
- * a second one waits, and both meet the default action when we return
- * (a faulting instruction would also fault again). */
 /* A signal that interrupted heapscope (a SIGTERM while the program was in
  * malloc, say) would leave the heap unwalkable. Unless it is a fault (the
  * instruction would fault again) or SIGABRT (abort() puts the default
@@ -112,6 +104,14 @@ static bool defer(int sig, const siginfo_t *si, void *ctx)
 	return true;
 }
 
+/* The default action comes back only now, not on entry (SA_RESETHAND):
+ * then a second SIGTERM arriving between the kernel's dequeue of the first
+ * and its blocking of the signal for the handler (timeout(1) signals the
+ * child and then its process group) found SIG_DFL and killed the process
+ * at once, before the handler ran: 4 runs of 60 under `timeout` lost
+ * their X line so. Now the signal stays blocked while the handler runs,
+ * a second one waits, and both meet the default action when we return
+ * (a faulting instruction would also fault again). */
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
 	if (defer(sig, si, ctx))
