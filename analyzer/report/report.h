@@ -26,6 +26,10 @@ struct hs_report_opts {
 	                              each error and loss record              */
 };
 
+/* Why the leak scan did not run, or NULL if it did ("killed by SIGKILL:
+ * no leak scan", the shim's own reason, ...): into buf. */
+const char *hs_report_no_scan(const struct hs_analysis *a, char *buf, size_t cap);
+
 /* ---- report_memcheck.c: what the text and XML reports share ---------- */
 /* memcheck's title for a heap error (enum hs_err_kind): CTest and other
  * log parsers count defects by these words. */
@@ -64,6 +68,11 @@ void hs_report_text(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
 void hs_report_json(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
+/* One line for a process with nothing to report: how it ended, its
+ * counts, "no leaks, no heap errors" (for a run's other processes). */
+void hs_report_text_brief(FILE *out, const struct hs_analysis *a);
+/* "signal 11 (SIGSEGV)" into buf. */
+const char *hs_signal_text(int sig, char *buf, size_t cap);
 
 /* Why the report is incomplete, one sentence each, in a fixed order; the
  * text and JSON reports both print these. Returns the count; fills at

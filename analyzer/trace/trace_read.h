@@ -53,6 +53,19 @@ enum hs_alloc_fn {
 
 enum hs_end_how { HS_END_NONE = 0, HS_END_EXIT, HS_END_SIGNAL, HS_END_EXEC };
 
+/* `W`: how the leak scan went. */
+enum hs_scan_result {
+	HS_SCAN_NONE = 0,               /* no `W` line (older shim, or none)  */
+	HS_SCAN_COMPLETE,               /* every other thread stopped or idle */
+	HS_SCAN_PARTIAL,                /* some threads kept running          */
+	HS_SCAN_SKIPPED,                /* no scan: detail says why           */
+};
+struct hs_tscan {
+	enum hs_scan_result result;
+	uint64_t threads, stopped, idle, running;   /* other threads          */
+	char    *detail;                /* "" when there is nothing to say    */
+};
+
 struct hs_tmodule {                 /* `M` */
 	uint32_t id;
 	uint64_t bias;                  /* process address - file vaddr       */
@@ -129,11 +142,14 @@ struct hs_trace {
 	struct hs_tlostpages *lost_pages; size_t nlost_pages, cap_lost_pages; /* `U` */
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
 
+	struct hs_tscan scan;           /* `W` */
 	bool     have_counters;         /* `C` */
 	uint64_t allocs, frees, peak_bytes, live_bytes, live_blocks;
 
 	enum hs_end_how end;            /* `X`; HS_END_NONE: no end record    */
 	int      end_value;
+	bool     end_from_wait;         /* no `X`: end and end_value come from
+	                                   the parent's wait status (`run`)   */
 	size_t   snapshots;             /* `H` lines                          */
 	struct hs_snaps snaps;          /* H/h/g: heap maps (heapsnap.h)      */
 

@@ -345,11 +345,16 @@ void hs_bins_release_slot(void *slot)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void hs_tcache_teardown(struct hs_tcache *tc)
+void hs_tcache_flush_all(struct hs_tcache *tc)
 {
 	for (unsigned b = 0; b < HS_NR_BINS; b++)
 		if (tc->bins[b].count)
 			hs_bins_flush(tc, b, 0);
+}
+
+void hs_tcache_teardown(struct hs_tcache *tc)
+{
+	hs_tcache_flush_all(tc);
 	tc->state = 2;
 }
 
@@ -384,6 +389,21 @@ void hs_bins_lock_all(void)
 	for (unsigned b = 0; b < HS_NR_BINS; b++)
 		pthread_mutex_lock(&central[b].lock);
 	pthread_mutex_lock(&meta_lock);
+}
+
+bool hs_bins_trylock_all(void)
+{
+	for (unsigned b = 0; b < HS_NR_BINS; b++)
+		if (pthread_mutex_trylock(&central[b].lock) != 0) {
+			while (b-- > 0)
+				pthread_mutex_unlock(&central[b].lock);
+			return false;
+		}
+	if (pthread_mutex_trylock(&meta_lock) == 0)
+		return true;
+	for (unsigned b = HS_NR_BINS; b-- > 0;)
+		pthread_mutex_unlock(&central[b].lock);
+	return false;
 }
 
 void hs_bins_unlock_all(void)

@@ -1,26 +1,32 @@
 /*
- * leaks.c — hs_leaks_scan(): the reachability scan at exit.
+ * leaks.c — the reachability scan at exit.
  *
  *   1. where the exiting thread's live frames begin (leakexit.c): the
  *      exit path's own frames below them are not roots;
- *   2. with the buddy and huge locks held (no arena or huge mapping goes
- *      away, none appears), the index of every live block from the
- *      allocator's own structures (leakindex.c): one mark byte per block;
+ *   2. the index of every live block, from the allocator's own
+ *      structures (leakindex.c): one mark byte per block;
  *   3. what is never a root: our arenas and huge mappings (their live
  *      blocks are graph nodes; the rest is free memory with stale
  *      pointers), arena metadata, boot chunks, our library's data, the
  *      scan's own scratch (the mark stack holds block addresses);
  *   4. the roots (leakroots.c) and the classification (leakgraph.c), the
- *      records gathered (leakrecords.c); the locks are released, then the
- *      `C`, `B`, `Z` and `U` lines are written (docs/TRACE-FORMAT.md).
+ *      records gathered while it scans (leakrecords.c);
+ *   5. the `C`, `B`, `Z` and `U` lines (docs/TRACE-FORMAT.md).
  *
- * Other threads may still run. Blocks freed meanwhile by a thread cache
- * stay mapped and are at worst scanned stale; a lookup never reads past
- * a block's slot (leakindex.c).
+ * In three calls, around the world stop that hooks/ending.c makes:
+ * hs_leaks_prepare() before it (what needs the loader's lock: our own
+ * object's data, and the unwind of step 1), hs_leaks_collect() while
+ * every other thread is stopped or idle and every allocator lock is held
+ * (steps 2-4: system calls and our own memory only, nothing that a
+ * stopped thread may hold), and hs_leaks_write() after the threads were
+ * resumed (step 5: the trace and the stack table take locks of their
+ * own). A thread that could not be stopped may still run: huge blocks
+ * are read through copies in case it unmaps one, blocks freed meanwhile
+ * are at worst scanned stale, and a lookup never reads past a block's
+ * slot (leakindex.c).
  */
 #include <link.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include "leaks.h"
 #include "record/record.h"
@@ -116,10 +122,15 @@ static void exclude_boot(struct hs_lk_excl *e, const struct hs_lk_maps *m)
 	}
 }
 
+/* Our library's writable segments, found before the world stops (the
+ * loader's lock may be held by a stopped thread). */
+#define SELF_MAX 8
+static struct hs_lk_range self_obj[SELF_MAX];
+static size_t nself_obj;
+
 static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx)
 {
-	struct hs_lk_excl *e = ctx;
-	uintptr_t me = (uintptr_t)&hs_leaks_scan;
+	uintptr_t me = (uintptr_t)&hs_leaks_prepare;
 	bool mine = false;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -132,25 +143,29 @@ static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
-			hs_lk_exclude(e, page_down(lo), page_up(lo + ph->p_memsz));
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && nself_obj < SELF_MAX)
+			self_obj[nself_obj++] = (struct hs_lk_range){
+				page_down(lo), page_up(lo + ph->p_memsz) };
 	}
 	return 1;
 }
 
-/* ---- 4 ------------------------------------------------------------------ */
+/* ---- the scan ------------------------------------------------------------- */
 
-struct scan {
-	struct hs_lk_roots rt;          /* zeroed: hs_lk_roots_prepare's    */
+static struct {
 	struct hs_lk_index ix;
 	struct hs_lk_records *records;
-	const struct hs_lk_exit_frame *frame;   /* NULL: not found          */
-	uintptr_t sp;                   /* live frames of this thread above  */
-};
+	uintptr_t *scratch;
+	size_t scratch_bytes;
+	struct hs_lk_exit_frame frame;   /* step 1, from prepare              */
+	bool have_frame;
+	const char *fail;                /* why there are no records          */
+	bool ok;                         /* classified: write them            */
+} S;
 
-/* Blocks whose damaged header still vouches for its size and stack were
- * classified as usual (the exit check reports the damage): nothing lost.
- * What could not be trusted is said. */
+/* What could not be trusted is said (blocks whose damaged header still
+ * vouches for its size and stack were classified as usual; the exit
+ * check reports the damage). */
 static void say_untrusted(const struct hs_lk_index *ix)
 {
 	if (ix->skipped)
@@ -159,100 +174,119 @@ static void say_untrusted(const struct hs_lk_index *ix)
 		                "reported\n", ix->skipped, ix->skipped_bytes);
 }
 
-/* Everything between the lock and the records, with the buddy and huge
- * locks held. Kept out of line so that no block address it handles can
- * sit in a frame the stack scan reads. */
-static __attribute__((noinline)) bool classify(struct scan *sc)
+/* The scanning thread as the roots see it. On the exit path (no
+ * interrupted registers) its live frames begin at the frame that called
+ * exit, and the registers that frame had are roots (leakexit.c); at a
+ * signal, the interrupted context hooks/ending.c gives. */
+static struct hs_lk_self live_self(const struct hs_lk_self *self)
 {
-	struct hs_lk_roots *rt = &sc->rt;
-	struct hs_lk_excl *e = &rt->excl;
-	uintptr_t *scratch = NULL;
-	size_t scratch_bytes = 0;
+	struct hs_lk_self s = *self;
+	if (!self->nregs && S.have_frame && S.frame.sp >= self->sp) {
+		s.sp = S.frame.sp;
+		s.regs = S.frame.regs;
+		s.nregs = S.frame.nregs;
+	}
+	return s;
+}
+
+/* Steps 2-4; the caller holds every allocator lock, so no arena or huge
+ * mapping goes away while we read blocks. Kept out of line so that no
+ * block address it handles can sit in a frame the stack scan reads. */
+static __attribute__((noinline)) bool classify(const struct hs_lk_self *self,
+                                               const struct hs_world *w)
+{
+	struct hs_lk_self me = live_self(self);
+	struct hs_lk_roots rt = { .world = w, .self_ctx = &me };
+	struct hs_lk_excl *e = &rt.excl;
 	bool ok = false;
 
-	if (!hs_lk_index_build(&sc->ix))
+	if (!hs_lk_index_build(&S.ix)) {
+		S.fail = "no memory for the leak scan's index";
 		goto out;
+	}
 	hs_buddy_foreach_arena_locked(exclude_arena, e);
-	if (sc->ix.ops.n && !hs_lk_grow((void **)&scratch, &scratch_bytes,
-	                                3 * sc->ix.ops.n * sizeof *scratch))
+	for (size_t i = 0; i < nself_obj; i++)
+		hs_lk_exclude(e, self_obj[i].lo, self_obj[i].hi);
+	if (S.ix.ops.n && !hs_lk_grow((void **)&S.scratch, &S.scratch_bytes,
+	                              3 * S.ix.ops.n * sizeof *S.scratch)) {
+		S.fail = "no memory for the leak scan's mark stack";
 		goto out;
-	exclude_huge(e, &sc->ix);
-	exclude_index(e, &sc->ix);
-	hs_lk_exclude(e, (uintptr_t)sc, (uintptr_t)(sc + 1));  /* it too */
-	hs_lk_exclude(e, (uintptr_t)scratch, (uintptr_t)scratch + scratch_bytes);
-	if (!hs_lk_roots_prepare(rt, sc->sp))
+	}
+	exclude_huge(e, &S.ix);
+	exclude_index(e, &S.ix);
+	hs_lk_exclude(e, (uintptr_t)S.scratch, (uintptr_t)S.scratch + S.scratch_bytes);
+	if (!hs_lk_roots_prepare(&rt, me.sp)) {
+		S.fail = "could not read the process's mappings";
 		goto out;
-	exclude_boot(e, &rt->maps);
+	}
+	exclude_boot(e, &rt.maps);
 
 	struct hs_lk_graph g;
-	hs_lk_init(&g, &sc->ix.ops, scratch);
+	hs_lk_init(&g, &S.ix.ops, S.scratch);
 	g.heuristics = HS_LK_HEUR_ALL;              /* memcheck's default */
 	g.is_vtable = hs_lk_maps_is_vtable;
-	g.vtable_ctx = &rt->maps;
+	g.vtable_ctx = &rt.maps;
 	g.copy = hs_lk_copy_mem;
-	g.copy_buf = rt->copy_buf;                 /* free once roots are read */
+	g.copy_buf = rt.copy_buf;                  /* free once roots are read */
 	g.copy_len = HS_LK_COPY_CHUNK;
-	sc->records = hs_lk_records_new(&sc->ix);
-	g.tell = sc->records ? hs_lk_records_tell : NULL;
-	g.tell_ctx = sc->records;
-	for (unsigned i = 0; sc->frame && i < sc->frame->nregs; i++)
-		hs_lk_root_word(&g, sc->frame->regs[i]);
-	hs_lk_roots_scan(rt, &g);
+	S.records = hs_lk_records_new(&S.ix);
+	g.tell = S.records ? hs_lk_records_tell : NULL;
+	g.tell_ctx = S.records;
+	hs_lk_roots_scan(&rt, &g);
 	hs_lk_classify(&g);
-	if (sc->records && !hs_lk_records_finish(sc->records)) {
-		hs_lk_records_free(sc->records);
-		sc->records = NULL;
+	if (!S.records || !hs_lk_records_finish(S.records)) {
+		S.fail = "no memory for the records";
+		goto out;
 	}
 	ok = true;
 out:
-	hs_lk_roots_free(rt);
-	hs_lk_unmap(scratch, scratch_bytes);
+	hs_lk_roots_free(&rt);
 	return ok;
 }
 
-void hs_leaks_scan(void)
+/* ---- the three calls ------------------------------------------------------- */
+
+bool hs_leaks_prepare(void)
 {
-	static int done;
+	static bool done;
 	if (done || !hs_trace_active())
-		return;
-	done = 1;
-	if (hs_busy) {
-		/* exit reached from inside the allocator (a signal handler):
-		 * its locks may be ours, the heap half-updated */
-		hs_trace_printf("! leak scan skipped: process ended inside the allocator\n");
-		return;
+		return false;
+	done = true;
+	dl_iterate_phdr(exclude_self_object, NULL);  /* takes the loader's lock */
+	S.have_frame = hs_lk_exit_frame(&S.frame);  /* so does the unwind       */
+	return true;
+}
+
+bool hs_leaks_collect(const struct hs_world *w, const struct hs_lk_self *self)
+{
+	hs_leaks_discard();
+	S.ok = classify(self, w);
+	return S.ok;
+}
+
+void hs_leaks_discard(void)
+{
+	hs_lk_records_free(S.records);
+	S.records = NULL;
+	hs_lk_index_free(&S.ix);
+	hs_lk_unmap(S.scratch, S.scratch_bytes);
+	S.scratch = NULL;
+	S.scratch_bytes = 0;
+	S.fail = NULL;
+	S.ok = false;
+}
+
+const char *hs_leaks_failure(void)
+{
+	return S.fail;
+}
+
+void hs_leaks_write(void)
+{
+	if (S.ok) {
+		hs_lk_records_write(S.records);
+		S.records = NULL;
+		say_untrusted(&S.ix);
 	}
-	/* Without the exit frame, this frame is the limit, and the registers
-	 * (callee-saved ones may hold the only pointer to a block) are put in
-	 * it with getcontext. */
-	struct hs_lk_exit_frame frame;
-	ucontext_t regs;
-	bool have_frame = hs_lk_exit_frame(&frame);
-	if (!have_frame)
-		getcontext(&regs);
-	struct scan *sc = hs_lk_map(sizeof *sc);
-	if (!sc) {
-		hs_trace_printf("! leak scan: no memory\n");
-		return;
-	}
-	sc->frame = have_frame ? &frame : NULL;
-	sc->sp = have_frame ? frame.sp : (uintptr_t)&regs;
-	/* the loader's lock (dl_iterate_phdr) is never taken under ours */
-	dl_iterate_phdr(exclude_self_object, &sc->rt.excl);
-	hs_buddy_lock();
-	hs_huge_lock();
-	bool ok = classify(sc);
-	hs_huge_unlock();
-	hs_buddy_unlock();
-	if (!ok)
-		hs_trace_printf("! leak scan: no memory, or could not read the process's mappings\n");
-	else if (!sc->records)
-		hs_trace_printf("! leak scan: no memory for the records\n");
-	else
-		hs_lk_records_write(sc->records);
-	if (ok)
-		say_untrusted(&sc->ix);
-	hs_lk_index_free(&sc->ix);
-	hs_lk_unmap(sc, sizeof *sc);
-	__asm__ volatile("" : : "r"(&regs), "r"(&frame) : "memory");   /* keep them */
+	hs_leaks_discard();
 }
