@@ -121,10 +121,12 @@ static void report_invalid(void *p, const char *call)
 		hs_report_header(exp, call, "block", "it is not released");
 		/* An underrun spared its size and stack: the leak scan would
 		 * still see it live and call it lost, though the program let
-		 * go of it. Marked freed (never reused: it is in no free list),
-		 * a second free of it is a double free, as it should be. */
+		 * go of it. Marked freed and sealed again (never reused: it is
+		 * in no free list), a second free of it is a double free, as
+		 * it should be. */
 		if (exp->state == HS_LIVE && hs_header_words_intact(exp))
-			hs_header_set_state(exp, HS_FREED);
+			hs_header_store(exp, hs_w0_with_state(hs_header_word0(exp), HS_FREED),
+			                exp->stack);
 	} else {
 		hs_error("invalid_free", call, p, 0, 0, "address %p is not in a "
 		         "heap block", p);
