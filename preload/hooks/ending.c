@@ -22,8 +22,8 @@
  *      stack capture, no loader. If a thread thought idle ran meanwhile,
  *      all of it is done again (at most 3 times), that thread signalled;
  *   4. world running again: damage confirmed and reported (E lines),
- *      the `W` line (how the scan went), `C`, `B`, `Z` and `U` lines, the census
- *      total, and `X` last.
+ *      the `W` line (how the scan went), the `C`, `B`, `Z` and `U`
+ *      lines, the census total, and `X` last.
  *
  * A second thread that ends the process meanwhile (two crashes at once)
  * waits for the first to finish, a bounded time, then dies its own way;
