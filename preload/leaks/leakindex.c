@@ -4,19 +4,22 @@
  *
  * The scan asks "which block contains this address" for every word that
  * might be a pointer. heapscope owns the heap, so the answer needs no
- * search: the pagemap names the arena (two loads), the arena's page
- * metadata the slab or page block and the slot (a division), the slot
- * its header. Each block has a number, the index of its mark byte:
- * per arena, each head page keeps the number of its first block and how
- * many follow (a slab's slots as carved when the index was built). So
- * the scan's memory is one byte per block plus 8 KiB per 4 MiB arena;
- * nothing is copied or sorted per block.
+ * search: the pagemap names the arena (two loads), the index's entry for
+ * the page the slab or page block (its head page, bin and first block
+ * number, packed so that the allocator's 48-byte page records are not
+ * touched), a multiplication the slot, the slot its header. Each block
+ * has a number, the index of its mark byte: per arena, each head page
+ * keeps the number of its first block and how many follow (a slab's
+ * slots as carved when the index was built). So the scan's memory is one
+ * byte per block plus 12 KiB per 4 MiB arena; nothing is copied or
+ * sorted per block.
  *
- * The index is built with the buddy and huge locks held, and they stay
- * held while it is used: no arena, slab or huge mapping changes shape
- * meanwhile. Threads that still run may free and allocate slots inside
- * existing slabs, so a lookup re-reads the header and bounds the size it
- * finds by the slot: a block is never read past its slot or page block.
+ * The index is built and used with every allocator lock held (the world
+ * stopped around it, hooks/ending.c): no arena, slab or huge mapping
+ * changes shape meanwhile. A thread that could not be stopped may still
+ * free and allocate slots inside existing slabs, so a lookup re-reads the
+ * header and bounds the size it finds by the slot: a block is never read
+ * past its slot or page block.
  *
  * Headers are judged once, at build: valid and LIVE is a block; valid
  * and FREED is not; a header whose check fails only in its last two
@@ -31,8 +34,6 @@
 #include "leaks.h"
 #include "leakindex.h"
 #include "leakroots.h"
-
-
 
 /* ---- judging a header ---------------------------------------------------- */
 

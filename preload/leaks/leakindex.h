@@ -50,9 +50,10 @@ struct hs_lk_index {
 	                                    scanned, not reported            */
 };
 
-/* Build the index of every live block. The caller holds the buddy and huge
- * locks, so no arena or huge mapping goes away while it is used; other
- * threads may still allocate and free in the slabs. False: no memory. */
+/* Build the index of every live block. The caller holds every allocator
+ * lock while the index is used, so no arena or huge mapping goes away; a
+ * thread that could not be stopped may still allocate and free in the
+ * slabs. False: no memory. */
 bool hs_lk_index_build(struct hs_lk_index *ix);
 void hs_lk_index_free(struct hs_lk_index *ix);
 
