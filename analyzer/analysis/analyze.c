@@ -202,6 +202,7 @@ void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
 	group_leaks(a, supps);
 	group_errors(a, supps);
 	group_faults(a);
+	hs_profile_build(&a->profile, tr);
 }
 
 bool hs_analysis_found_problems(const struct hs_analysis *a)
@@ -216,5 +217,6 @@ void hs_analysis_free(struct hs_analysis *a)
 	free(a->errors);
 	free(a->faults);
 	free(a->error_suppressed);
+	hs_profile_free(&a->profile);
 	memset(a, 0, sizeof *a);
 }

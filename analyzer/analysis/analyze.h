@@ -14,6 +14,7 @@
 #ifndef HS_ANALYZE_H
 #define HS_ANALYZE_H
 
+#include "profile.h"
 #include "suppress.h"
 #include "trace/symbolize.h"
 #include "trace/trace_read.h"
@@ -55,6 +56,7 @@ struct hs_analysis {
 	struct hs_fault_rec *faults;
 	size_t nfaults;
 	unsigned max_frames;           /* 0 = all                              */
+	struct hs_profile profile;     /* the heap by allocation site          */
 };
 
 /* max_frames limits the frames shown per stack (0: all). supps may be NULL. */

@@ -369,7 +369,22 @@ static const struct hs_tag_spec specs[] = {
 	{ "g", HS_TAG_OTHER, 3, false, p_huge },
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
+	{ "U", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_usage },
+	{ "W", HS_TAG_OTHER, 2, false, hs_rd_peak },
+	{ "Q", HS_TAG_OTHER, 6, false, hs_rd_site },
+	{ "O", HS_TAG_OTHER, 5, false, hs_rd_oom },
+	{ "o", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_oom_sites },
 };
+
+int hs_rd_dec(struct hs_rd *rd, unsigned i, const char *what, uint64_t max, uint64_t *out)
+{
+	return dec(rd, i, what, max, out);
+}
+
+int hs_rd_stack_id(struct hs_rd *rd, unsigned i, const char *what, uint32_t *out)
+{
+	return stack_id(rd, i, what, out);
+}
 
 const struct hs_tag_spec *hs_tag_lookup(const char *tag, size_t len)
 {

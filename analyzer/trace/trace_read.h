@@ -98,6 +98,26 @@ struct hs_tleak {                   /* `L` */
 	uint8_t  kind;                  /* enum hs_leak_kind                  */
 };
 
+struct hs_tusage {                  /* one site of a `U` or `o` line      */
+	uint64_t t_ms;
+	uint64_t live;                  /* bytes                              */
+	uint32_t stack;
+};
+
+struct hs_tsite {                   /* `Q`: a site's totals at exit       */
+	uint32_t stack;                 /* 0: allocations without a stack     */
+	uint64_t calls, bytes, temporary;
+	uint64_t peak_live, exit_live;  /* bytes                              */
+};
+
+struct hs_toom {                    /* `O`: the first allocation failure  */
+	bool     have;
+	bool     limit;                 /* a limit= policy; else a real one   */
+	uint64_t t_ms, live, size;
+	uint32_t stack;
+	struct hs_tusage *sites;  size_t nsites, cap_sites;   /* `o` pairs    */
+};
+
 struct hs_trace {
 	char    *file;                  /* name used in messages              */
 	/* `P` and `a` */
@@ -114,6 +134,13 @@ struct hs_trace {
 	struct hs_terror  *errors;   size_t nerrors,  cap_errors;
 	struct hs_tleak   *leaks;    size_t nleaks,   cap_leaks;
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
+
+	/* the heap profile: `U` pairs in file order, `Q`, `W`, `O` and `o` */
+	struct hs_tusage  *usage;    size_t nusage,   cap_usage;
+	struct hs_tsite   *sites;    size_t nsites,   cap_sites;
+	bool     have_peak;             /* `W` */
+	uint64_t peak_t_ms, peak_live;
+	struct hs_toom oom;
 
 	bool     have_counters;         /* `C` */
 	uint64_t allocs, frees, peak_bytes, live_bytes, live_blocks;

@@ -18,6 +18,7 @@
 
 #include "alloc/alloc.h"
 #include "checks/checks.h"
+#include "record/sites.h"
 
 static inline __attribute__((always_inline))
 void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
@@ -79,8 +80,10 @@ bool hs_fast_free(void *p, unsigned accept)
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))
 		return false;
+	size_t size = w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1);
+	hs_site_free(stack, size, p);         /* the heap profile (sites.h) */
 	hs_ts.frees++;
-	hs_ts.live -= (int64_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
+	hs_ts.live -= (int64_t)size;
 	hs_header_store(h, (w0 & ~HS_W0_STATE_MASK) | (uint64_t)HS_FREED << HS_W0_STATE_SHIFT,
 	                stack);
 	hs_busy = 1;

@@ -78,7 +78,11 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		hs_check_canary(h, "realloc");
 	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
 		return NULL;                   /* the old block stays as it was */
-	return hs_heap_realloc(p, n, record_stack());
+	size_t old_n = h->size;
+	uint32_t old_stack = h->stack, stack = record_stack();
+	void *q = hs_heap_realloc(p, n, stack);
+	hs_site_realloc(old_stack, old_n, stack, n, q);
+	return q;
 }
 
 HS_API void *realloc(void *p, size_t n)

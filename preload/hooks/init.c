@@ -15,6 +15,7 @@
 #include "checks/checks.h"
 #include "record/record.h"
 #include "record/sampler.h"
+#include "record/sites.h"
 
 static pthread_key_t thread_key;
 static int thread_key_ok;
@@ -112,6 +113,7 @@ void hs_init(void)
 	if (hs_cfg.enabled && hs_trace_open()) {
 		hs_recording = 1;
 		hs_lifecycle_arm();     /* exit status, signals, fork, lineage  */
+		hs_sites_init();        /* the heap profile's thread-exit key   */
 	}
 	hs_sampler_init();              /* t = 0 of the samples: the trace is open */
 	if (hs_faults_init_from_env)

@@ -1,0 +1,465 @@
+/*
+ * sites.c — per-site counters off the fast path: the registry of thread
+ * tables, their growth, the ended threads' table, the peak, fork, and the
+ * merge the sampler reads (sites.h explains the counters and the peak).
+ *
+ * Tables. A thread's table is one anonymous mapping of 48-byte entries,
+ * indexed by stack id, sized to a power of two above the largest id the
+ * thread used (at least 1024 entries, 48 KiB, of which only the pages
+ * holding ids the thread touched become resident). The owner grows it
+ * when an id does not fit: a new mapping, the old entries copied, the
+ * pointer swapped under the registry lock (the sampler reads tables under
+ * that lock), the old mapping unmapped.
+ *
+ * Registration. A thread's first update while recording puts its table
+ * in the registry and sets a pthread key whose destructor folds the table
+ * into the table of ended threads and takes it out of the registry before
+ * the thread's TLS goes away. Later updates by that thread (other
+ * destructors) go straight to the ended threads' table, under the lock.
+ * Before recording starts (the loader's and libc's first allocations),
+ * every stack id is 0 and a thread counts into a one-entry table in its
+ * own TLS; its registered table starts from that entry, so those blocks'
+ * frees balance.
+ *
+ * Locking. The registry lock guards the list of tables, table swaps, the
+ * ended threads' table and the merge; it is never held while taking
+ * another lock. A signal handler that allocates while its thread holds
+ * it (the merge, a table swap) finds the lock its own and its update is
+ * dropped rather than deadlock. Fork takes it in prepare; the child folds
+ * the tables of the threads that did not come along.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "sites.h"
+#include "sampler.h"
+#include "trace.h"
+
+__thread struct hs_site_tls hs_st;
+_Atomic uint32_t hs_site_epoch = 1;
+
+#define MIN_CAP ((uint32_t)1024)
+#define MAX_CAP ((uint32_t)1 << 24)     /* stacks.c hands out at most 16M ids */
+
+static struct {
+	struct hs_spin lock;
+	struct hs_site_tls *threads;    /* registered tables of live threads  */
+	struct hs_site_ctr *ended;      /* counts of threads that ended       */
+	uint32_t ended_cap;
+	size_t   ended_len;
+	struct hs_site_sum *sum;        /* the merge's result                  */
+	uint32_t sum_cap;
+	size_t   sum_len;
+	pthread_key_t key;
+	_Atomic bool key_ok;
+	_Atomic int64_t peak;           /* live bytes at the highest peak seen */
+	_Atomic uint64_t peak_ns;       /* when (CLOCK_MONOTONIC_COARSE)       */
+} R;
+
+bool hs_sites_counting(void)
+{
+	return hs_recording && atomic_load_explicit(&R.key_ok, memory_order_relaxed);
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- mappings ------------------------------------------------------------ */
+
+static void *map(size_t bytes, size_t *len)
+{
+	size_t l = (bytes + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1);
+	void *p = mmap(NULL, l, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = l;
+	return p;
+}
+
+static uint32_t cap_for(uint32_t id)
+{
+	uint32_t c = MIN_CAP;
+	while (c <= id && c < MAX_CAP)
+		c *= 2;
+	return c;
+}
+
+/* Grow an array of cap elements of size el to hold index id; the copy is
+ * made under whatever lock the caller holds. */
+static bool grow(void **arr, uint32_t *cap, size_t *len, uint32_t id, size_t el)
+{
+	if (id < *cap)
+		return true;
+	if (id >= MAX_CAP)
+		return false;
+	uint32_t nc = cap_for(id);
+	size_t nl;
+	void *n = map((size_t)nc * el, &nl);
+	if (!n)
+		return false;
+	if (*arr) {
+		memcpy(n, *arr, (size_t)*cap * el);
+		munmap(*arr, *len);
+	}
+	*arr = n;
+	*cap = nc;
+	*len = nl;
+	return true;
+}
+
+/* ---- the peak ------------------------------------------------------------ */
+
+static int64_t room_over(int64_t peak)
+{
+	return peak + (peak > 0 ? peak >> 9 : 0);     /* 0.2% above it */
+}
+
+static void raise_peak(int64_t live)
+{
+	int64_t p = atomic_load(&R.peak);
+	while (live > p) {
+		if (atomic_compare_exchange_weak(&R.peak, &p, live)) {
+			atomic_fetch_add(&hs_site_epoch, 1);
+			atomic_store(&R.peak_ns, coarse_ns());
+			return;
+		}
+	}
+}
+
+static void set_room(struct hs_site_tls *st)
+{
+	st->room = st->state == HS_SITES_ON
+	           ? room_over(atomic_load_explicit(&R.peak, memory_order_relaxed)) - st->base
+	           : INT64_MAX;
+}
+
+void hs_site_peak(void)
+{
+	struct hs_site_tls *st = &hs_st;
+	if (st->state == HS_SITES_ON)
+		raise_peak(st->base + hs_ts.live);
+	set_room(st);
+}
+
+void hs_sites_on_fold(int64_t live)
+{
+	struct hs_site_tls *st = &hs_st;
+	st->base = live;
+	set_room(st);
+}
+
+void hs_sites_final_peak(void)
+{
+	struct hs_site_tls *st = &hs_st;
+	raise_peak(st->base + hs_ts.live);
+}
+
+void hs_sites_peak_info(int64_t *live, uint64_t *when_ns)
+{
+	*live = atomic_load(&R.peak);
+	*when_ns = atomic_load(&R.peak_ns);
+}
+
+void hs_sites_restart(void)
+{
+	struct hs_site_tls *st = &hs_st;
+	atomic_store(&R.peak, 0);
+	raise_peak(st->base + hs_ts.live);
+	set_room(st);
+}
+
+/* ---- the ended threads' table ------------------------------------------- */
+
+/* Its value at the current peak, as sites.h defines it. */
+static int64_t at_peak_of(const volatile struct hs_site_ctr *e, uint32_t ep)
+{
+	return e->epoch == ep ? e->at_peak : e->live;
+}
+
+/* Add a thread's table to the ended threads'. Caller holds the lock. */
+static void fold_ended(const struct hs_site_ctr *t, uint32_t cap)
+{
+	if (!cap || !grow((void **)&R.ended, &R.ended_cap, &R.ended_len, cap - 1,
+	                  sizeof *R.ended))
+		return;
+	uint32_t ep = atomic_load(&hs_site_epoch);
+	for (uint32_t i = 0; i < cap; i++) {
+		const struct hs_site_ctr *e = &t[i];
+		struct hs_site_ctr *r = &R.ended[i];
+		if (!e->calls && !e->live && !e->temporary && e->epoch != ep)
+			continue;
+		int64_t at = at_peak_of(r, ep) + at_peak_of(e, ep);
+		r->calls += e->calls;
+		r->bytes += e->bytes;
+		r->temporary += e->temporary;
+		r->live += e->live;
+		r->at_peak = at;
+		r->epoch = ep;
+	}
+}
+
+static void unlink_thread(struct hs_site_tls *st)
+{
+	for (struct hs_site_tls **pp = &R.threads; *pp; pp = &(*pp)->next)
+		if (*pp == st) {
+			*pp = st->next;
+			return;
+		}
+}
+
+void hs_sites_thread_exit(void)
+{
+	struct hs_site_tls *st = &hs_st;
+	if (st->state != HS_SITES_ON) {
+		st->state = HS_SITES_RETIRED;
+		st->tab = NULL;
+		st->cap = 0;
+		st->room = INT64_MAX;
+		return;
+	}
+	hs_spin_lock(&R.lock);
+	unlink_thread(st);
+	fold_ended(st->tab, st->cap);
+	struct hs_site_ctr *t = st->tab;
+	size_t len = st->map_len;
+	st->tab = NULL;
+	st->cap = 0;
+	st->state = HS_SITES_RETIRED;
+	st->room = INT64_MAX;
+	hs_spin_unlock(&R.lock);
+	munmap(t, len);
+}
+
+static void key_destructor(void *arg)
+{
+	(void)arg;
+	hs_sites_thread_exit();
+}
+
+/* ---- registration and growth --------------------------------------------- */
+
+/* Give this thread a table that holds id, registering it the first time. */
+static bool own_table(struct hs_site_tls *st, uint32_t id)
+{
+	if (id >= MAX_CAP)
+		return false;
+	uint32_t cap = cap_for(id);
+	size_t len;
+	struct hs_site_ctr *t = map((size_t)cap * sizeof *t, &len), *old = NULL;
+	if (!t)
+		return false;
+	size_t old_len = st->map_len;
+	bool first = st->state != HS_SITES_ON;
+	if (first && pthread_setspecific(R.key, st) != 0) {
+		munmap(t, len);
+		return false;
+	}
+	hs_spin_lock(&R.lock);
+	if (first) {
+		t[0] = st->none;         /* what it counted before recording */
+		st->next = R.threads;
+		R.threads = st;
+		st->state = HS_SITES_ON;
+	} else {
+		memcpy(t, st->tab, (size_t)st->cap * sizeof *t);
+		old = st->tab;
+	}
+	st->tab = t;
+	st->cap = cap;
+	st->map_len = len;
+	hs_spin_unlock(&R.lock);
+	if (old)
+		munmap(old, old_len);
+	if (first)
+		hs_counters_fold();     /* sets base and room (hs_sites_on_fold) */
+	return true;
+}
+
+/* The entry a slow-path update goes to: this thread's own (registered or
+ * grown now), or the ended threads' with the lock held (*locked), or
+ * NULL: the update is dropped. */
+static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bool *locked)
+{
+	*locked = false;
+	if (st->state == HS_SITES_NEW || st->state == HS_SITES_OFF) {
+		if (st->state == HS_SITES_NEW) {
+			st->state = HS_SITES_OFF;
+			st->tab = &st->none;
+			st->cap = 1;
+			st->room = INT64_MAX;
+		}
+		if (hs_sites_counting() && !hs_spin_mine(&R.lock))
+			own_table(st, stack);
+	} else if (st->state == HS_SITES_ON && stack >= st->cap && !hs_spin_mine(&R.lock)) {
+		own_table(st, stack);
+	}
+	if (st->state != HS_SITES_RETIRED)
+		return stack < st->cap ? hs_site_entry(st, stack) : NULL;
+	if (hs_spin_mine(&R.lock))
+		return NULL;
+	hs_spin_lock(&R.lock);
+	if (!grow((void **)&R.ended, &R.ended_cap, &R.ended_len, stack, sizeof *R.ended)) {
+		hs_spin_unlock(&R.lock);
+		return NULL;
+	}
+	*locked = true;
+	struct hs_site_ctr *e = &R.ended[stack];
+	uint32_t ep = atomic_load(&hs_site_epoch);
+	if (e->epoch != ep) {
+		e->at_peak = e->live;
+		e->epoch = ep;
+	}
+	return e;
+}
+
+void hs_site_alloc_slow(uint32_t stack, size_t n, const void *p)
+{
+	struct hs_site_tls *st = &hs_st;
+	if (!p) {
+		/* a real failure; a request no heap could serve is not memory
+		 * running out */
+		if (n <= HS_MAX_REQUEST)
+			hs_sampler_oom("real", n, stack);
+		return;
+	}
+	bool locked;
+	struct hs_site_ctr *e = slow_entry(st, stack, &locked);
+	if (e) {
+		e->calls++;
+		e->bytes += n;
+		e->live += (int64_t)n;
+	}
+	st->last = p;
+	if (locked)
+		hs_spin_unlock(&R.lock);
+}
+
+static void release(struct hs_site_tls *st, uint32_t stack, size_t n, const void *p,
+                    bool may_be_temporary)
+{
+	bool locked;
+	struct hs_site_ctr *e = slow_entry(st, stack, &locked);
+	if (e) {
+		e->live -= (int64_t)n;
+		if (may_be_temporary && p == st->last) {
+			e->temporary++;
+			st->last = NULL;
+		}
+	}
+	if (locked)
+		hs_spin_unlock(&R.lock);
+}
+
+void hs_site_free_slow(uint32_t stack, size_t n, const void *p)
+{
+	release(&hs_st, stack, n, p, true);
+}
+
+void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
+                     const void *q)
+{
+	struct hs_site_tls *st = &hs_st;
+	if (!q) {
+		hs_site_alloc_slow(stack, n, NULL);
+		return;
+	}
+	if (unlikely(hs_ts.live > st->room))
+		hs_site_peak();
+	if (old_stack < st->cap) {
+		hs_site_entry(st, old_stack)->live -= (int64_t)old_n;
+	} else {
+		release(st, old_stack, old_n, NULL, false);
+	}
+	hs_site_alloc(stack, n, q);
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+	hs_spin_lock(&R.lock);
+}
+
+static void fork_parent(void)
+{
+	hs_spin_unlock(&R.lock);
+}
+
+/* The other threads did not come along: their counts are ended ones. */
+static void fork_child(void)
+{
+	struct hs_site_tls *me = NULL;
+	for (struct hs_site_tls *t = R.threads, *next; t; t = next) {
+		next = t->next;
+		if (t == &hs_st) {
+			me = t;
+			continue;
+		}
+		fold_ended(t->tab, t->cap);
+		munmap(t->tab, t->map_len);
+	}
+	R.threads = me;
+	if (me)
+		me->next = NULL;
+	hs_spin_unlock(&R.lock);
+}
+
+void hs_sites_init(void)
+{
+	if (atomic_load(&R.key_ok))
+		return;
+	if (pthread_key_create(&R.key, key_destructor) != 0)
+		return;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	atomic_store(&R.key_ok, true);
+}
+
+/* ---- the merge ------------------------------------------------------------ */
+
+static void add_table(const struct hs_site_ctr *t, uint32_t cap, bool full, uint32_t ep)
+{
+	for (uint32_t i = 0; i < cap; i++) {
+		const volatile struct hs_site_ctr *e = &t[i];
+		struct hs_site_sum *s = &R.sum[i];
+		int64_t live = e->live;
+		s->live += live;
+		if (full) {
+			s->calls += e->calls;
+			s->bytes += e->bytes;
+			s->temporary += e->temporary;
+			s->at_peak += e->epoch == ep ? e->at_peak : live;
+		}
+	}
+}
+
+bool hs_sites_merge(bool full, void (*fn)(uint32_t id, const struct hs_site_sum *s,
+                                           void *ctx), void *ctx)
+{
+	if (hs_spin_mine(&R.lock))
+		return false;
+	hs_spin_lock(&R.lock);
+	uint32_t n = R.ended_cap;
+	for (struct hs_site_tls *t = R.threads; t; t = t->next)
+		n = t->cap > n ? t->cap : n;
+	if (!n || !grow((void **)&R.sum, &R.sum_cap, &R.sum_len, n - 1, sizeof *R.sum)) {
+		hs_spin_unlock(&R.lock);
+		return n == 0;
+	}
+	memset(R.sum, 0, (size_t)n * sizeof *R.sum);
+	uint32_t ep = atomic_load(&hs_site_epoch);
+	add_table(R.ended, R.ended_cap, full, ep);
+	for (struct hs_site_tls *t = R.threads; t; t = t->next)
+		add_table(t->tab, t->cap, full, ep);
+	hs_spin_unlock(&R.lock);
+	/* R.sum is the sampler's: only one merge runs at a time (its lock) */
+	for (uint32_t i = 0; i < n; i++)
+		fn(i, &R.sum[i], ctx);
+	return true;
+}
