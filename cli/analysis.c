@@ -37,15 +37,23 @@ static int close_out(FILE *f, const char *name)
 	return bad ? -1 : 0;
 }
 
-/* --html: the report as one page (analyzer/pictures/html.c). */
-static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
-                      const struct hs_report_opts *o, long pid)
+/* One more output file (%p expanded): --html (analyzer/pictures/html.c),
+ * --massif-out, --folded (analyzer/report/). */
+enum extra { OUT_HTML, OUT_MASSIF, OUT_FOLDED };
+
+static int write_extra(const char *pattern, enum extra what, const struct hs_analysis *a,
+                       const struct hs_report_opts *o, long pid)
 {
 	char *name;
-	FILE *f = open_out(c->html, pid, &name);
+	FILE *f = open_out(pattern, pid, &name);
 	int rc = -1;
 	if (f) {
-		hs_report_html(f, a, o);
+		if (what == OUT_HTML)
+			hs_report_html(f, a, o);
+		else if (what == OUT_MASSIF)
+			hs_report_massif(f, a);
+		else
+			hs_report_folded(f, a);
 		rc = close_out(f, name);
 	}
 	free(name);
@@ -112,8 +120,15 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 		}
 		free(name);
 	}
-	/* --html and --svg: like --json, for the main trace only */
-	if (c->html && (flags & HS_OUT_JSON) && write_html(c, &a, &o, pid) < 0)
+	/* --html, --massif-out, --folded and --svg: like --json, for the main
+	 * trace only */
+	if (c->html && (flags & HS_OUT_JSON) && write_extra(c->html, OUT_HTML, &a, &o, pid) < 0)
+		rc = -1;
+	if (c->massif_out && (flags & HS_OUT_JSON)
+	    && write_extra(c->massif_out, OUT_MASSIF, &a, &o, pid) < 0)
+		rc = -1;
+	if (c->folded && (flags & HS_OUT_JSON)
+	    && write_extra(c->folded, OUT_FOLDED, &a, &o, pid) < 0)
 		rc = -1;
 	if (c->svg_dir && (flags & HS_OUT_JSON) && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
 		rc = -1;

@@ -40,6 +40,12 @@ const char *hs_text_where(const struct hs_frame *fr, char *buf, size_t cap);
  * `"profile": ...` (the last one of the report, no trailing comma). */
 void hs_text_profile(FILE *f, const char *prefix, const struct hs_analysis *a, bool quiet);
 void hs_json_profile(FILE *f, const struct hs_analysis *a);
+/* Exports of the profile that other tools read: valgrind massif's file
+ * format (report_massif.c; ms_print, massif-visualizer) and folded stacks
+ * of the live bytes at the peak (report_folded.c; flamegraph.pl,
+ * speedscope). */
+void hs_report_massif(FILE *f, const struct hs_analysis *a);
+void hs_report_folded(FILE *f, const struct hs_analysis *a);
 /* A stack as JSON frames (report_json.c); ind: the indentation. */
 void hs_json_stack(FILE *f, const struct hs_analysis *a, uint32_t stack, const char *ind);
 

@@ -336,7 +336,7 @@ void hs_site_alloc_slow(uint32_t stack, size_t n, const void *p)
 		e->bytes += n;
 		e->live += (int64_t)n;
 	}
-	st->last = p;
+	st->last = ~(uintptr_t)p;
 	if (locked)
 		hs_spin_unlock(&R.lock);
 }
@@ -348,9 +348,9 @@ static void release(struct hs_site_tls *st, uint32_t stack, size_t n, const void
 	struct hs_site_ctr *e = slow_entry(st, stack, &locked);
 	if (e) {
 		e->live -= (int64_t)n;
-		if (may_be_temporary && p == st->last) {
+		if (may_be_temporary && ~(uintptr_t)p == st->last) {
 			e->temporary++;
-			st->last = NULL;
+			st->last = 0;
 		}
 	}
 	if (locked)

@@ -19,7 +19,9 @@
  *   bytes      bytes those calls asked for
  *   temporary  blocks freed before the same thread allocated again
  *              (heaptrack's definition): the thread remembers the last
- *              block it allocated, and a free of that very block counts
+ *              block it allocated (as ~address: the leak scan reads TLS
+ *              and must not find it there), and a free of that very block
+ *              counts
  *   live       bytes allocated here minus bytes freed of blocks from here
  *   at_peak    live as it was at the heap's peak, kept lazily: a new peak
  *              bumps hs_site_epoch (O(1)), and the first update of an entry
@@ -67,7 +69,10 @@ struct hs_site_tls {
 	struct hs_site_ctr *tab;        /* indexed by stack id                 */
 	uint32_t cap;                   /* entries in tab; 0 = none yet        */
 	uint32_t state;                 /* enum hs_site_state                  */
-	const void *last;               /* the last block this thread allocated */
+	uintptr_t last;                 /* ~address of the last block this thread
+	                                   allocated: inverted, so that the leak
+	                                   scan does not take it for a pointer
+	                                   that keeps the block reachable     */
 	int64_t  room;                  /* hs_ts.live above this: a new peak   */
 	int64_t  base;                  /* global live bytes at the last fold  */
 	struct hs_site_tls *next;       /* the registry of live threads        */
@@ -106,7 +111,7 @@ void hs_site_alloc(uint32_t stack, size_t n, const void *p)
 		e->calls++;
 		e->bytes += n;
 		e->live += (int64_t)n;
-		st->last = p;
+		st->last = ~(uintptr_t)p;
 		return;
 	}
 	hs_site_alloc_slow(stack, n, p);
@@ -123,9 +128,9 @@ void hs_site_free(uint32_t stack, size_t n, const void *p)
 	if (likely(stack < st->cap)) {
 		struct hs_site_ctr *e = hs_site_entry(st, stack);
 		e->live -= (int64_t)n;
-		if (unlikely(p == st->last)) {
+		if (unlikely(~(uintptr_t)p == st->last)) {
 			e->temporary++;
-			st->last = NULL;
+			st->last = 0;
 		}
 		return;
 	}
