@@ -21,8 +21,9 @@
  *               leaf one malloc of 16 bytes, freed at once) and one big
  *               site (big_site, 1 MiB kept).
  *
- * The sites are the lines tagged SITE(...) below; profile.sh finds their
- * line numbers by that tag.
+ * The sites are the lines tagged SITE(...) below (and the calls that make
+ * one function two sites, CALL(...)); profile.sh finds their line numbers
+ * by these tags.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -170,13 +171,13 @@ static void free_all(void)
 
 static int peak(void)
 {
-	site_a(100);
-	site_b(50);
+	site_a(100);            /* CALL(a1) */
+	site_b(50);             /* CALL(b1) */
 	free_all();
-	site_a(300);
-	site_c(200);
+	site_a(300);            /* CALL(a2) */
+	site_c(200);            /* CALL(c2) */
 	free_all();
-	site_b(100);
+	site_b(100);            /* CALL(b3) */
 	printf("peak a=300000 b=0 c=400000; exit b=300000\n");
 	return 0;
 }
