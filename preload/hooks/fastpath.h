@@ -81,7 +81,8 @@ bool hs_fast_free(void *p, unsigned accept)
 	if (unlikely(tb->count >= tb->limit))
 		return false;
 	size_t size = w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1);
-	hs_site_free(stack, size, p);         /* the heap profile (sites.h) */
+	if (unlikely(!hs_site_free_fast(stack, size, p)))   /* heap profile */
+		return false;                 /* (sites.h): free_slow counts it */
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)size;
 	hs_header_store(h, (w0 & ~HS_W0_STATE_MASK) | (uint64_t)HS_FREED << HS_W0_STATE_SHIFT,

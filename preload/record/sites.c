@@ -116,6 +116,22 @@ static bool grow(void **arr, uint32_t *cap, size_t *len, uint32_t id, size_t el)
 
 /* ---- the peak ------------------------------------------------------------ */
 
+void hs_site_keep_peak(struct hs_site_ctr *e, uint32_t epoch)
+{
+	e->at_peak = e->live;
+	e->epoch = epoch;
+}
+
+/* Entry stack of this thread's table, its value at the peak kept. */
+static struct hs_site_ctr *entry(struct hs_site_tls *st, uint32_t stack)
+{
+	struct hs_site_ctr *e = &st->tab[stack];
+	uint32_t ep = atomic_load_explicit(&hs_site_epoch, memory_order_relaxed);
+	if (e->epoch != ep)
+		hs_site_keep_peak(e, ep);
+	return e;
+}
+
 static int64_t room_over(int64_t peak)
 {
 	return peak + (peak > 0 ? peak >> 9 : 0);     /* 0.2% above it */
@@ -301,7 +317,7 @@ static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bo
 		own_table(st, stack);
 	}
 	if (st->state != HS_SITES_RETIRED)
-		return stack < st->cap ? hs_site_entry(st, stack) : NULL;
+		return stack < st->cap ? entry(st, stack) : NULL;
 	if (hs_spin_mine(&R.lock))
 		return NULL;
 	hs_spin_lock(&R.lock);
@@ -359,7 +375,10 @@ static void release(struct hs_site_tls *st, uint32_t stack, size_t n, const void
 
 void hs_site_free_slow(uint32_t stack, size_t n, const void *p)
 {
-	release(&hs_st, stack, n, p, true);
+	struct hs_site_tls *st = &hs_st;
+	if (hs_ts.live > st->room)
+		hs_site_peak();
+	release(st, stack, n, p, true);
 }
 
 void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
@@ -373,7 +392,7 @@ void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
 	if (unlikely(hs_ts.live > st->room))
 		hs_site_peak();
 	if (old_stack < st->cap) {
-		hs_site_entry(st, old_stack)->live -= (int64_t)old_n;
+		entry(st, old_stack)->live -= (int64_t)old_n;
 	} else {
 		release(st, old_stack, old_n, NULL, false);
 	}

@@ -47,10 +47,15 @@
 
 #include "record.h"
 
-/* One site in one thread's table. 48 bytes. */
+/* One site in one thread's table. 48 bytes. The three fields every
+ * allocation adds to are not next to each other: GCC would pair two
+ * neighbours into one SSE add, six instructions where two do. */
 struct hs_site_ctr {
-	uint64_t calls, bytes, temporary;
-	int64_t  live, at_peak;
+	uint64_t calls;
+	int64_t  at_peak;
+	uint64_t bytes;
+	uint64_t temporary;
+	int64_t  live;
 	uint32_t epoch;                 /* hs_site_epoch when at_peak was set  */
 	uint32_t unused;
 };
@@ -84,21 +89,14 @@ extern __thread __attribute__((visibility("hidden"))) struct hs_site_tls hs_st;
  * looks current). */
 extern _Atomic uint32_t hs_site_epoch __attribute__((visibility("hidden")));
 
+/* The slow halves: a table to grow or register, an entry's first change
+ * since the peak (hs_site_keep_peak), a new peak, a failed allocation.
+ * The inline halves below call them last, with nothing to keep across
+ * the call, so they cost the entry points no registers. */
 void hs_site_alloc_slow(uint32_t stack, size_t n, const void *p);
 void hs_site_free_slow(uint32_t stack, size_t n, const void *p);
 void hs_site_peak(void);
-
-static inline __attribute__((always_inline))
-struct hs_site_ctr *hs_site_entry(struct hs_site_tls *st, uint32_t stack)
-{
-	struct hs_site_ctr *e = &st->tab[stack];
-	uint32_t ep = atomic_load_explicit(&hs_site_epoch, memory_order_relaxed);
-	if (unlikely(e->epoch != ep)) {       /* first change since the peak */
-		e->at_peak = e->live;
-		e->epoch = ep;
-	}
-	return e;
-}
+void hs_site_keep_peak(struct hs_site_ctr *e, uint32_t epoch);
 
 /* An allocation call returned p (NULL: it failed, which the slow path
  * takes as the moment memory ran out). */
@@ -106,35 +104,49 @@ static inline __attribute__((always_inline))
 void hs_site_alloc(uint32_t stack, size_t n, const void *p)
 {
 	struct hs_site_tls *st = &hs_st;
+	uint32_t ep = atomic_load_explicit(&hs_site_epoch, memory_order_relaxed);
 	if (likely(stack < st->cap) && likely(p != NULL)) {
-		struct hs_site_ctr *e = hs_site_entry(st, stack);
-		e->calls++;
-		e->bytes += n;
-		e->live += (int64_t)n;
-		st->last = ~(uintptr_t)p;
-		return;
+		struct hs_site_ctr *e = &st->tab[stack];
+		if (likely(e->epoch == ep)) {
+			e->calls++;
+			e->bytes += n;
+			e->live += (int64_t)n;
+			st->last = ~(uintptr_t)p;
+			return;
+		}
 	}
 	hs_site_alloc_slow(stack, n, p);
 }
 
 /* The program freed p, a live block of n bytes from site stack. Called
- * before the allocator's own counters (hs_ts.live) go down. */
+ * before the allocator's own counters (hs_ts.live) go down: a free that
+ * finds the heap above room ends a new peak. The _fast form does only
+ * the common case and says false otherwise, so that the inline free path
+ * can hand the whole call to its slow path (which calls hs_site_free)
+ * instead of making a call it must keep its registers across. */
+static inline __attribute__((always_inline))
+bool hs_site_free_fast(uint32_t stack, size_t n, const void *p)
+{
+	struct hs_site_tls *st = &hs_st;
+	uint32_t ep = atomic_load_explicit(&hs_site_epoch, memory_order_relaxed);
+	if (unlikely(stack >= st->cap) || unlikely(hs_ts.live > st->room))
+		return false;
+	struct hs_site_ctr *e = &st->tab[stack];
+	if (unlikely(e->epoch != ep))
+		return false;
+	e->live -= (int64_t)n;
+	if (unlikely(~(uintptr_t)p == st->last)) {
+		e->temporary++;
+		st->last = 0;
+	}
+	return true;
+}
+
 static inline __attribute__((always_inline))
 void hs_site_free(uint32_t stack, size_t n, const void *p)
 {
-	struct hs_site_tls *st = &hs_st;
-	if (unlikely(hs_ts.live > st->room))
-		hs_site_peak();
-	if (likely(stack < st->cap)) {
-		struct hs_site_ctr *e = hs_site_entry(st, stack);
-		e->live -= (int64_t)n;
-		if (unlikely(~(uintptr_t)p == st->last)) {
-			e->temporary++;
-			st->last = 0;
-		}
-		return;
-	}
-	hs_site_free_slow(stack, n, p);
+	if (!hs_site_free_fast(stack, n, p))
+		hs_site_free_slow(stack, n, p);
 }
 
 /* ---- sites.c: the rest, off the fast path ---------------------------- */
