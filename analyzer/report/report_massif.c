@@ -32,6 +32,7 @@
  * 1/MAX_TREE_SITES of the heap, far below the threshold, and is counted
  * in the root's "below threshold" line, which bounds the symbolization.
  */
+#include "analysis/frametree.h"
 #include "report.h"
 #include "util.h"
 
@@ -44,89 +45,43 @@
 #define MAX_TREE_SITES 2000
 #define THRESHOLD      0.01
 
-struct node {
-	char    *label;                 /* "0x4005c4: fn (file.c:12)"           */
-	uint64_t bytes;
-	size_t   first, next;           /* children, siblings: index + 1; 0 none */
-};
-
-struct tree {
-	struct node *v;
-	size_t n, cap;
-};
-
-static size_t add_node(struct tree *t, const char *label, size_t parent)
-{
-	struct node *x = HS_PUSH(t->v, t->n, t->cap);
-	memset(x, 0, sizeof *x);
-	x->label = hs_xstrdup(label);
-	/* '#' starts a comment for ms_print */
-	for (char *c = x->label; *c; c++)
-		if (*c == '#' || *c == '\n')
-			*c = '_';
-	if (parent) {
-		t->v[t->n - 1].next = t->v[parent - 1].first;
-		t->v[parent - 1].first = t->n;
-	}
-	return t->n;
-}
-
-static size_t child(struct tree *t, size_t parent, const char *label)
-{
-	for (size_t c = t->v[parent - 1].first; c; c = t->v[c - 1].next)
-		if (!strcmp(t->v[c - 1].label, label))
-			return c;
-	return add_node(t, label, parent);
-}
-
-static void add_site(const struct hs_analysis *a, struct tree *t, uint32_t stack,
+static void add_site(const struct hs_analysis *a, struct hs_ftree *t, uint32_t stack,
                      uint64_t bytes)
 {
 	const struct hs_frame *fr;
 	size_t n = hs_display(a, stack, &fr), at = 1;
-	t->v[0].bytes += bytes;
+	hs_fnode(t, 1)->bytes += bytes;
 	if (!n) {
-		at = child(t, at, "0x0: ??? (stack not recorded)");
-		t->v[at - 1].bytes += bytes;
+		at = hs_ftree_child(t, at, "0x0: ??? (stack not recorded)", NULL);
+		hs_fnode(t, at)->bytes += bytes;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {      /* innermost first, as massif */
 		char label[1400], where[1200];
 		snprintf(label, sizeof label, "0x%" PRIx64 ": %s%s", fr[i].address,
 		         fr[i].function ? fr[i].function : "???",
 		         hs_text_where(&fr[i], where, sizeof where));
-		at = child(t, at, label);
-		t->v[at - 1].bytes += bytes;
+		for (char *c = label; *c; c++)          /* '#' starts a comment */
+			if (*c == '#')                   /* for ms_print          */
+				*c = '_';
+		at = hs_ftree_child(t, at, label, NULL);
+		hs_fnode(t, at)->bytes += bytes;
 	}
-}
-
-static int by_bytes(const void *x, const void *y, void *arg)
-{
-	const struct tree *t = arg;
-	uint64_t a = t->v[*(const size_t *)x - 1].bytes, b = t->v[*(const size_t *)y - 1].bytes;
-	return a > b ? -1 : a < b;
 }
 
 /* Node i and its subtree; extra, places: insignificant bytes in sites
  * that are not in the tree (the root's only). */
-static void print_node(FILE *f, struct tree *t, size_t i, unsigned depth, uint64_t total,
-                       uint64_t extra, size_t places)
+static void print_node(FILE *f, const struct hs_ftree *t, size_t i, unsigned depth,
+                       uint64_t total, uint64_t extra, size_t places)
 {
-	struct node *x = &t->v[i - 1];
-	size_t nkids = 0, nsig = 0, *kids;
-	for (size_t c = x->first; c; c = t->v[c - 1].next)
-		nkids++;
-	kids = hs_xmalloc((nkids ? nkids : 1) * sizeof *kids);
-	nkids = 0;
-	for (size_t c = x->first; c; c = t->v[c - 1].next)
-		kids[nkids++] = c;
-	qsort_r(kids, nkids, sizeof *kids, by_bytes, t);
+	const struct hs_fnode *x = hs_fnode(t, i);
+	size_t nkids, nsig = 0, *kids = hs_ftree_children(t, i, &nkids);
 	uint64_t small = extra;
 	size_t nsmall = places;
-	for (size_t k = 0; k < nkids; k++) {
-		if ((double)t->v[kids[k] - 1].bytes >= THRESHOLD * (double)total) {
+	for (size_t k = 0; k < nkids; k++) {     /* most bytes first */
+		if ((double)hs_fnode(t, kids[k])->bytes >= THRESHOLD * (double)total) {
 			nsig++;
 		} else {
-			small += t->v[kids[k] - 1].bytes;
+			small += hs_fnode(t, kids[k])->bytes;
 			nsmall += 1;
 		}
 	}
@@ -149,12 +104,11 @@ static int by_value(const void *x, const void *y, void *arg)
 
 /* The detailed tree of bytes[i] per site i (profile order) into t; the
  * sites left out add up to *rest bytes in *rest_places sites. */
-static void tree_of(const struct hs_analysis *a, const double *bytes, struct tree *t,
+static void tree_of(const struct hs_analysis *a, const double *bytes, struct hs_ftree *t,
                     uint64_t *rest, size_t *rest_places)
 {
 	const struct hs_profile *p = &a->profile;
-	t->n = 0;
-	add_node(t, "(heap allocation functions) malloc/new/new[], --alloc-fns, etc.", 0);
+	hs_ftree_init(t, "(heap allocation functions) malloc/new/new[], --alloc-fns, etc.");
 	size_t *order = hs_xmalloc((p->nsites ? p->nsites : 1) * sizeof *order), m = 0;
 	for (size_t i = 0; i < p->nsites; i++)
 		if (bytes[i] >= 1)
@@ -174,13 +128,6 @@ static void tree_of(const struct hs_analysis *a, const double *bytes, struct tre
 	free(order);
 }
 
-static void free_tree(struct tree *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->v[i].label);
-	free(t->v);
-}
-
 static void snapshot(FILE *f, unsigned *num, uint64_t t_ms, uint64_t heap, const char *kind)
 {
 	fprintf(f, "#-----------\nsnapshot=%u\n#-----------\ntime=%" PRIu64 "\nmem_heap_B=%"
@@ -191,14 +138,14 @@ static void snapshot(FILE *f, unsigned *num, uint64_t t_ms, uint64_t heap, const
 static void detailed(FILE *f, const struct hs_analysis *a, unsigned *num, uint64_t t_ms,
                      const double *bytes, bool peak)
 {
-	struct tree t = { 0 };
+	struct hs_ftree t;
 	uint64_t rest;
 	size_t places;
 	tree_of(a, bytes, &t, &rest, &places);
-	uint64_t total = t.v[0].bytes + rest;
+	uint64_t total = hs_fnode(&t, 1)->bytes + rest;
 	snapshot(f, num, t_ms, total, peak ? "peak" : "detailed");
 	print_node(f, &t, 1, 0, total, rest, places);
-	free_tree(&t);
+	hs_ftree_free(&t);
 }
 
 void hs_report_massif(FILE *f, const struct hs_analysis *a)
