@@ -61,7 +61,16 @@ SAMPLES    := $(patsubst samples/%.c,$(B)/samples/%,$(wildcard samples/*.c)) \
               $(patsubst samples/%.cc,$(B)/samples/%,$(wildcard samples/*.cc))
 BENCH_WORK := $(patsubst bench/work/%.c,$(B)/bench/%,$(wildcard bench/work/*.c))
 
-.PHONY: all deps test-deps check unit e2e demo bench fuzz clean
+# make install [PREFIX=/usr/local] [DESTDIR=]: the command, the shim in
+# lib/heapscope/ (the command finds it relative to itself, cli/shim_path.c),
+# the header, its pkg-config file and the manual page.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+INSTALLED := bin/heapscope lib/heapscope/libheapscope.so include/heapscope.h \
+             lib/pkgconfig/heapscope.pc share/man/man1/heapscope.1
+
+.PHONY: all deps test-deps check unit e2e demo bench fuzz clean install uninstall
 all: $(B)/libheapscope.so $(if $(CLI_OBJ),$(B)/heapscope) $(SAMPLES)
 
 deps:
@@ -82,7 +91,7 @@ $(B)/analyzer/%.o: analyzer/%.c
 
 $(B)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) -Icli -DHS_VERSION='"$(shell cat VERSION 2>/dev/null || echo 0.1.0)"' -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) -Icli -DHS_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ)
 	$(CC) -o $@ $^ $(DW_LIBS) -lm
@@ -143,6 +152,21 @@ fuzz:
 	@bash scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bash scripts/fuzz.sh
+
+install: $(B)/libheapscope.so $(B)/heapscope
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/heapscope \
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	           $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/heapscope $(DESTDIR)$(PREFIX)/bin/heapscope
+	install -m 644 $(B)/libheapscope.so $(DESTDIR)$(PREFIX)/lib/heapscope/libheapscope.so
+	install -m 644 include/heapscope.h $(DESTDIR)$(PREFIX)/include/heapscope.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' heapscope.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/heapscope.pc
+	install -m 644 docs/heapscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapscope.1
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/heapscope 2>/dev/null
 
 clean:
 	rm -rf $(B)

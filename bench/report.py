@@ -35,7 +35,13 @@ TABLES = {
                     ("lsan", "LeakSanitizer")],
     },
 }
-WORKLOAD_ORDER = ["churn1", "churnmt", "realloc", "large", "aligned"]
+WORKLOAD_ORDER = ["churn1", "churnmt", "realloc", "large", "aligned", "deepstack",
+                  "sqlite3", "cc1", "python3"]
+
+
+# (table, workload, config) that cannot apply: LeakSanitizer needs the
+# program rebuilt with clang, which a real program (sqlite3, cc1) is not.
+NOT_APPLICABLE = set()
 
 
 def load(raw_path, meta_path):
@@ -62,6 +68,8 @@ def load(raw_path, meta_path):
             configs[f[1]][f[2]] = f[3] if len(f) > 3 else ""
         elif f[0] == "cmd":
             cmds[f[1]][f[2]] = f[3]
+        elif f[0] == "na":                      # table, workload, config
+            NOT_APPLICABLE.add((f[1], f[2], f[3]))
         elif len(f) >= 2:
             meta[f[0]] = f[1]
     return runs, args, meta, configs, cmds
@@ -111,6 +119,8 @@ class Table:
             return reason, [], None
         rs = self.runs.get((self.name, w, cfg), [])
         if not rs:
+            if (self.name, w, cfg) in NOT_APPLICABLE:
+                return "n/a (needs a rebuild)", [], None
             return "not run", [], None
         bad = [r for r in rs if r["status"] != "exit:0"]
         if bad:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh — time heapscope against other allocators and other tools.
 #
-# Two tables, each over the workloads in bench/work/ (built by `make bench`):
+# Two tables, each over the workloads in bench/work/ (built by `make bench`)
+# and three real programs users run (sqlite3 on an SQL script, gcc's cc1 on
+# a generated C file, python3 on a dict/list churn; inputs made by
+# bench/inputs/gen.py, their output compared like a workload's checksum):
 #   alloc   glibc, jemalloc, mimalloc and heapscope as a plain allocator
 #           (HEAPSCOPE_RECORD=0): time and peak RSS as ratios to glibc.
 #   record  native, heapscope recording, heaptrack, valgrind memcheck and
@@ -72,7 +75,33 @@ churnmt  8000000   1000000  1000000  200000
 realloc  24000000  100000   3000000  30000
 large    2000      300      300      40
 aligned  500000    90000    90000    10000
+deepstack 400000   400000   40000    40000
+sqlite3  40000     40000    5000     5000
+cc1      2500      2500     400      400
+python3  200000    200000   20000    20000
 "
+# Real programs: the argument is the size of the generated input (rows,
+# lines of C, loop turns). LeakSanitizer needs a program rebuilt with
+# clang, so it has no row for them.
+REAL_PROGRAMS="sqlite3 cc1 python3"
+CC1=$(gcc -print-prog-name=cc1 2>/dev/null)
+is_real() { case " $REAL_PROGRAMS " in *" $1 "*) return 0 ;; esac; return 1; }
+# real_cmd WORKLOAD SIZE: the command in R (inputs generated once).
+real_cmd() {
+	local w=$1 size=$2 in=$B/inputs
+	mkdir -p "$in"
+	case $w in
+	sqlite3) f=$in/sqlite3.$size.sql ;;
+	cc1)     f=$in/cc1.$size.c ;;
+	python3) f=$in/python3.py ;;
+	esac
+	[ -s "$f" ] || python3 bench/inputs/gen.py "$w" "$size" "$f" || return 1
+	case $w in
+	sqlite3) R=(sqlite3 -batch -init "$f" :memory: .quit) ;;
+	cc1)     R=("$CC1" -quiet -O2 "$f" -o /dev/null) ;;
+	python3) R=(python3 "$f" "$size") ;;
+	esac
+}
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -121,17 +150,20 @@ case " $TABLES " in *" record "*) build_lsan ;; esac
 cmd_for() {
 	local cfg=$1 w=$2 dir=$3
 	shift 3
-	local prog=$B/$w
+	local P=("$B/$w" "$@")
+	if is_real "$w"; then
+		real_cmd "$w" "$@" && P=("${R[@]}")
+	fi
 	M=()
 	case $cfg in
-	glibc | native) M=(-- "$prog" "$@") ;;
-	jemalloc) M=(-e "LD_PRELOAD=$JEMALLOC" -- "$prog" "$@") ;;
-	mimalloc) M=(-e "LD_PRELOAD=$MIMALLOC" -- "$prog" "$@") ;;
+	glibc | native) M=(-- "${P[@]}") ;;
+	jemalloc) M=(-e "LD_PRELOAD=$JEMALLOC" -- "${P[@]}") ;;
+	mimalloc) M=(-e "LD_PRELOAD=$MIMALLOC" -- "${P[@]}") ;;
 	heapscope)
 		# HEAPSCOPE_OUT too, so that a plain-mode run that writes a trace
 		# anyway shows up in the trace column instead of littering.
 		M=(-e "LD_PRELOAD=$HS_LIB" -e HEAPSCOPE_RECORD=0
-		   -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace" -- "$prog" "$@") ;;
+		   -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace" -- "${P[@]}") ;;
 	hs-record)
 		local word env=() pre=() in_env=1
 		for word in $HS_RECORD_CMD; do
@@ -144,27 +176,27 @@ cmd_for() {
 				pre+=("$word")
 			fi
 		done
-		M=("${env[@]}" -- "${pre[@]}" "$prog" "$@") ;;
+		M=("${env[@]}" -- "${pre[@]}" "${P[@]}") ;;
 	hs-lib)
 		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
-		   -- "$prog" "$@") ;;
+		   -- "${P[@]}") ;;
 	hs-nochecks)
 		# the same without the heap error checks (--no-checks): what
 		# canaries, the quarantine and free stacks cost
 		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
-		   -e HEAPSCOPE_CHECKS=0 -- "$prog" "$@") ;;
+		   -e HEAPSCOPE_CHECKS=0 -- "${P[@]}") ;;
 	hs-noquar)
 		# checks on but no quarantine: canaries, vetting and free stacks
 		# alone; against hs-nochecks and hs-lib it splits the checks' cost
 		M=(-e "LD_PRELOAD=$HS_LIB" -e "HEAPSCOPE_OUT=$dir/trace/hs.%p.trace"
-		   -e HEAPSCOPE_QUARANTINE=0 -- "$prog" "$@") ;;
+		   -e HEAPSCOPE_QUARANTINE=0 -- "${P[@]}") ;;
 	hs-run-nochecks)
 		# what a leak hunt costs through the CLI: recording and report,
 		# no heap error checks (issue #3's scope, LeakSanitizer's job)
 		M=(-- build/heapscope run --no-checks -o "$dir/trace/hs.%p.trace" --
-		   "$prog" "$@") ;;
-	heaptrack) M=(-- heaptrack -o "$dir/trace/ht" "$prog" "$@") ;;
-	valgrind) M=(-- valgrind --leak-check=full "$prog" "$@") ;;
+		   "${P[@]}") ;;
+	heaptrack) M=(-- heaptrack -o "$dir/trace/ht" "${P[@]}") ;;
+	valgrind) M=(-- valgrind --leak-check=full "${P[@]}") ;;
 	lsan) M=(-- "$B/lsan/$w" "$@") ;;
 	esac
 }
@@ -257,7 +289,14 @@ run_one() {
 	sys=$(field sys_ms "$line")
 	rss=$(field maxrss_kib "$line")
 	other=$(field other_cpu_ms "$line")
-	sum=$(grep -o 'checksum=[0-9a-f]*' "$dir/out" | tail -1 | cut -d= -f2)
+	if is_real "$w"; then       # a real program's whole output is its checksum
+		# (heaptrack writes its own lines to the same stdout)
+		sum=$(grep -v -e '^heaptrack output will be written' -e '^/.*libheaptrack_preload' \
+			-e '^starting application, this might' -e '^Heaptrack finished' \
+			-e '^  heaptrack --analyze' -e '^$' "$dir/out" | md5sum | cut -c1-16)
+	else
+		sum=$(grep -o 'checksum=[0-9a-f]*' "$dir/out" | tail -1 | cut -d= -f2)
+	fi
 	bytes=$(find "$dir/trace" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 	[ -n "$(ls -A "$dir/trace")" ] || bytes=-
 	if [ "$status" != "exit:0" ]; then
@@ -285,7 +324,13 @@ args_for() {
 selected_workloads() {
 	local w
 	for w in $(awk 'NF {print $1}' <<<"$WORKLOADS"); do
-		[ -x "$B/$w" ] || { say "bench: $B/$w missing, skipped"; continue; }
+		if is_real "$w"; then
+			local p=$w
+			[ "$w" = cc1 ] && p=$CC1
+			command -v "$p" >/dev/null 2>&1 || { say "bench: $w not installed, skipped"; continue; }
+		else
+			[ -x "$B/$w" ] || { say "bench: $B/$w missing, skipped"; continue; }
+		fi
 		if [ -n "${BENCH_ONLY:-}" ]; then
 			case " $BENCH_ONLY " in *" $w "*) ;; *) continue ;; esac
 		fi
@@ -315,7 +360,9 @@ run_table() {
 	done
 	for w in $(selected_workloads); do
 		# One unmeasured native run pages in the program and its libraries.
-		"$B/$w" $(args_for "$table" "$w") >/dev/null 2>&1
+		cmd_for native "$w" "$WORK" $(args_for "$table" "$w")
+		"${M[@]:1}" >/dev/null 2>&1
+		is_real "$w" && printf 'na\t%s\t%s\t%s\n' "$table" "$w" lsan >>"$META"
 	done
 	for ((round = 1; round <= RUNS; round++)); do
 		round_spent_ms=0
@@ -325,6 +372,7 @@ run_table() {
 				cfg=${cfgs[$k]}
 				[ -n "${unavailable[$cfg]:-}" ] && continue
 				[ "$cfg" = valgrind ] && [ "$round" -gt "$VG_RUNS" ] && continue
+				[ "$cfg" = lsan ] && is_real "$w" && continue
 				run_one "$table" "$cfg" "$w" "$round" $(args_for "$table" "$w")
 			done
 		done

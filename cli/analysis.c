@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static FILE *open_out(const char *pattern, long pid, char **name)
 {
@@ -35,6 +36,54 @@ static int close_out(FILE *f, const char *name)
 	if (bad)
 		fprintf(stderr, "heapscope: error writing %s\n", name);
 	return bad ? -1 : 0;
+}
+
+/* A descriptor given with --log-fd / --xml-fd: stdout and stderr as they
+ * are, any other one through a copy, so that closing the stream leaves
+ * the caller's descriptor open. */
+static FILE *open_fd(int fd, char **name)
+{
+	*name = hs_xmalloc(24);
+	snprintf(*name, 24, "descriptor %d", fd);
+	if (fd == 1 || fd == 2) {
+		fflush(fd == 1 ? stdout : stderr);
+		return fd == 1 ? stdout : stderr;
+	}
+	int copy = dup(fd);
+	FILE *f = copy < 0 ? NULL : fdopen(copy, "w");
+	if (!f) {
+		fprintf(stderr, "heapscope: cannot write to %s: %s\n", *name, strerror(errno));
+		if (copy >= 0)
+			close(copy);
+	}
+	return f;
+}
+
+static int close_any(FILE *f, const char *name)
+{
+	if (f == stderr)
+		return fflush(f) == 0 ? 0 : -1;
+	return close_out(f, name);
+}
+
+/* --xml=yes: memcheck's XML (report_xml.c), to --xml-file or --xml-fd. */
+static int write_xml(const struct hs_cli *c, const struct hs_analysis *a,
+                     const struct hs_report_opts *o, long pid)
+{
+	char *name;
+	FILE *f = c->xml_file ? open_out(c->xml_file, pid, &name) : open_fd(c->xml_fd, &name);
+	int rc = -1;
+	if (f) {
+		bool run = strcmp(c->cmd, "run") == 0;
+		struct hs_xml_info x = {
+			.tool_argv = c->argv, .tool_argc = c->argc_own,
+			.prog_argv = run ? c->args : NULL, .prog_argc = run ? c->nargs : 0,
+		};
+		hs_report_xml(f, a, o, &x);
+		rc = close_any(f, name);
+	}
+	free(name);
+	return rc;
 }
 
 /* One more output file (%p expanded): --html (analyzer/pictures/html.c),
@@ -90,18 +139,21 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 	struct hs_analysis a;
 	hs_analyze(&a, tr, sym, c->supps,
 	           strcmp(c->cmd, "report") == 0 ? (unsigned)c->stack_depth : 0);
-	*problems = hs_analysis_found_problems(&a);
 	struct hs_report_opts o = {
 		.show_kinds = c->show_kinds, .quiet = c->quiet, .tool_version = HS_VERSION,
+		.leak_check = c->leak_check, .error_kinds = c->error_kinds,
+		.gen_supps = c->gen_supps != 0,
 	};
+	*problems = hs_analysis_found(&a, hs_report_counted(&o));
 	long pid = tr->have_process ? tr->pid : 0;
 	char *name = NULL;
 	bool found = *problems || a.nerrors || a.nfaults;
 	if (!(flags & HS_OUT_FOUND_ONLY) || found) {
-		FILE *f = c->log_file ? open_out(c->log_file, pid, &name) : text_out;
+		FILE *f = c->log_file ? open_out(c->log_file, pid, &name)
+		          : c->log_fd >= 0 ? open_fd(c->log_fd, &name) : text_out;
 		if (f) {
 			write_text(f, &a, &o);
-			if (c->log_file && close_out(f, name) < 0)
+			if ((c->log_file || c->log_fd >= 0) && close_any(f, name) < 0)
 				rc = -1;
 		} else {
 			rc = -1;
@@ -120,8 +172,10 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 		}
 		free(name);
 	}
-	/* --html, --massif-out, --folded and --svg: like --json, for the main
-	 * trace only */
+	/* --xml, --html, --massif-out, --folded and --svg: like --json, for
+	 * the main trace only */
+	if (c->xml && (flags & HS_OUT_JSON) && write_xml(c, &a, &o, pid) < 0)
+		rc = -1;
 	if (c->html && (flags & HS_OUT_JSON) && write_extra(c->html, OUT_HTML, &a, &o, pid) < 0)
 		rc = -1;
 	if (c->massif_out && (flags & HS_OUT_JSON)

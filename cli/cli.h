@@ -39,11 +39,53 @@ struct hs_cli {
 	                                 report: the trace                     */
 	int nargs;
 	struct hs_supps *supps;       /* loaded by hs_cli_load_supps           */
+
+	/* valgrind's options, translated (valgrind_opts.c, docs/VALGRIND.md) */
+	bool valgrind;                /* `heapscope [valgrind options] PROG`:
+	                                 valgrind's defaults                   */
+	int leak_check;               /* HS_LEAK_CHECK_* (report.h); 0: ours   */
+	unsigned error_kinds;         /* --errors-for-leak-kinds (leak_check
+	                                 FULL): leak kinds that are errors     */
+	int log_fd;                   /* --log-fd N; -1: not given             */
+	bool xml;                     /* --xml=yes                             */
+	const char *xml_file;         /* --xml-file (%p allowed)               */
+	int xml_fd;                   /* --xml-fd N; -1: not given             */
+	int gen_supps;                /* --gen-suppressions: 0 no, 1 yes, 2 all */
+	bool runtime_supps;           /* valgrind mode: suppress what valgrind's
+	                                 __libc_freeres would have freed       */
+	bool shim_silent;             /* HEAPSCOPE_LOG=0: no error lines from
+	                                 the shim on the program's stderr      */
+	char **argv;                  /* our own command line, for the XML     */
+	int argc_own;                 /*   heapscope's part of it (argv[0..n)) */
+	const char *trace_dir;        /* valgrind's form: private trace dir    */
+	char **owned;                 /* strings the options point into        */
+	size_t nowned, cap_owned;
 };
+
+/* valgrind_opts.c: one valgrind option at arg. Returns 1 when it was
+ * one (taken, or accepted with a note), 2 when it was rewritten as
+ * heapscope's own option into out (options.c parses that), 0 when it is
+ * not a valgrind option, -1 after one line on stderr (a bad value, or an
+ * option that heapscope cannot honour). */
+int  hs_vg_option(struct hs_cli *c, const char *arg, char *out, size_t cap);
+/* Valgrind's defaults, before the options (c->valgrind). */
+void hs_vg_defaults(struct hs_cli *c);
+/* After the options: what they need of each other. 0 or -1 (said). */
+int  hs_vg_check(struct hs_cli *c);
+/* Remove the private trace directory (valgrind's form, no -o). */
+void hs_vg_cleanup(struct hs_cli *c);
+/* Could argv[1] be the program of `heapscope PROG ARGS` (valgrind's
+ * form): a path, or a command found in PATH? */
+bool hs_vg_is_program(const char *arg);
 
 /* Parse argv[first..]; on a problem print one line and return -1. */
 int  hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first);
+void hs_cli_free(struct hs_cli *c);
 int  hs_cli_load_supps(struct hs_cli *c);
+/* A number in [lo, hi] from option opt (its first optlen characters are
+ * named); else one line "WHO: OPT: 'V' is not a number from LO to HI". */
+int  hs_cli_number(const char *who, const char *opt, int optlen, const char *v,
+                   long lo, long hi, long *out);
 void hs_cli_usage(FILE *f);
 
 struct hs_trace;

@@ -2,6 +2,12 @@
  * main.c — heapscope: run a program under the heap checker, or report on
  * a saved trace. The work is in run.c and analysis.c; this only picks
  * the command.
+ *
+ * Without a subcommand heapscope takes valgrind's command line, so that
+ * it replaces `valgrind` in a script word for word: `heapscope
+ * [valgrind options] [--] PROG [ARGS]` is `heapscope run` with valgrind's
+ * defaults (valgrind_opts.c). The first word is the program when it is a
+ * path or a command found in PATH; any other word is an unknown command.
  */
 #include "cli.h"
 #include "sweep/sweep.h"
@@ -10,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -17,8 +28,7 @@ int main(int argc, char **argv)
 		return HS_EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0
-	    || strcmp(cmd, "help") == 0) {
+	if (is_help(cmd)) {
 		hs_cli_usage(stdout);
 		return 0;
 	}
@@ -28,12 +38,19 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "sweep") == 0)
 		return hs_cmd_sweep(argc - 1, argv + 1);
+	struct hs_cli c = { .cmd = cmd };
+	int first = 2;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "report") != 0) {
-		fprintf(stderr, "heapscope: unknown command '%s' (run, report or sweep; see "
-		        "heapscope --help)\n", cmd);
-		return HS_EXIT_USAGE;
+		if (cmd[0] != '-' && !hs_vg_is_program(cmd)) {
+			fprintf(stderr, "heapscope: unknown command '%s' (run, report or sweep, "
+			        "or a program to run; see heapscope --help)\n", cmd);
+			return HS_EXIT_USAGE;
+		}
+		c.cmd = "run";              /* valgrind's form */
+		c.valgrind = true;
+		first = 1;
 	}
-	for (int i = 2; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
 		if (strcmp(argv[i], "--help") == 0) {
@@ -44,16 +61,14 @@ int main(int argc, char **argv)
 			printf("heapscope %s\n", HS_VERSION);
 			return 0;
 		}
-		if (strcmp(cmd, "run") == 0 && argv[i][0] != '-')
+		if (strcmp(c.cmd, "run") == 0 && argv[i][0] != '-')
 			break;             /* the program's own arguments follow */
 	}
-	struct hs_cli c = { .cmd = cmd };
 	int rc = HS_EXIT_USAGE;
-	if (hs_cli_parse(&c, argc, argv, 2) == 0)
-		rc = strcmp(cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	if (hs_cli_parse(&c, argc, argv, first) == 0)
+		rc = strcmp(c.cmd, "run") == 0 ? hs_cmd_run(&c) : hs_cmd_report(&c);
+	hs_vg_cleanup(&c);
 	/* freed so that heapscope itself checks clean under a leak checker */
-	free(c.args);
-	free(c.supp_files);
-	hs_supps_free(c.supps);
+	hs_cli_free(&c);
 	return rc;
 }

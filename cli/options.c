@@ -19,6 +19,7 @@ void hs_cli_usage(FILE *f)
 {
 	fputs(
 "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
+"       heapscope [valgrind options] [--] PROGRAM [ARGS...]\n"
 "       heapscope report [options] TRACE\n"
 "       heapscope sweep [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope --help | --version\n"
@@ -28,6 +29,13 @@ void hs_cli_usage(FILE *f)
 "report  prints the report of a trace written by an earlier run (to stdout).\n"
 "sweep   fails PROGRAM's allocations one point at a time and reports which\n"
 "        calls it does not survive (heapscope sweep --help).\n"
+"\n"
+"Without a command, heapscope takes valgrind's memcheck options and\n"
+"defaults (--leak-check=, --show-leak-kinds=, --errors-for-leak-kinds=,\n"
+"--num-callers=, --log-file=, --log-fd=, --xml=yes --xml-file=,\n"
+"--gen-suppressions=, --trace-children=, ...), so it can stand in for\n"
+"valgrind in CTest, meson test --wrap and CI scripts; `run` takes them too.\n"
+"The table: docs/VALGRIND.md, or man heapscope.\n"
 "\n"
 "options:\n"
 "  -o FILE               run: the trace file (default heapscope.PROG.%p.trace\n"
@@ -88,19 +96,27 @@ static int usage_error(const struct hs_cli *c, const char *fmt, const char *arg)
 	return -1;
 }
 
-static int number(const struct hs_cli *c, const char *opt, const char *v,
+int hs_cli_number(const char *who, const char *opt, int optlen, const char *v,
                   long lo, long hi, long *out)
 {
 	char *end;
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (!*v || *end || errno || n < lo || n > hi) {
-		fprintf(stderr, "heapscope %s: %s: '%s' is not a number from %ld to %ld\n",
-		        c->cmd, opt, v, lo, hi);
+		fprintf(stderr, "%s: %.*s: '%s' is not a number from %ld to %ld\n",
+		        who, optlen, opt, v, lo, hi);
 		return -1;
 	}
 	*out = n;
 	return 0;
+}
+
+static int number(const struct hs_cli *c, const char *opt, const char *v,
+                  long lo, long hi, long *out)
+{
+	char who[32];
+	snprintf(who, sizeof who, "heapscope %s", c->cmd);
+	return hs_cli_number(who, opt, (int)strlen(opt), v, lo, hi, out);
 }
 
 static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
@@ -197,10 +213,20 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 	return -1;
 }
 
-/* One option at argv[*i]; advances *i past its value. */
+/* One option at argv[*i]; advances *i past its value. valgrind's own
+ * options (valgrind_opts.c) come first: they are taken there or
+ * rewritten as one of ours. */
 static int option(struct hs_cli *c, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	char ours[64];
+	int vg = hs_vg_option(c, a, ours, sizeof ours);
+	if (vg < 0)
+		return -1;
+	if (vg == 1)
+		return 0;
+	if (vg == 2)                /* the value is kept: options point into it */
+		a = *HS_PUSH(c->owned, c->nowned, c->cap_owned) = hs_xstrdup(ours);
 	if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
 		c->quiet = true;
 		return 0;
@@ -250,10 +276,17 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 	c->show_kinds = 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_INDIRECT
 	                | 1u << HS_LEAK_POSSIBLE;
 	c->sample_ms = -1;
+	c->error_kinds = 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_POSSIBLE;
+	c->log_fd = c->xml_fd = -1;
+	if (c->valgrind)
+		hs_vg_defaults(c);
+	c->argv = argv;
+	c->argc_own = argc;
 	c->args = hs_xcalloc((size_t)argc + 1, sizeof(char *));
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
+			c->argc_own = i + 1;
 			while (++i < argc)
 				c->args[c->nargs++] = argv[i];
 			break;
@@ -263,6 +296,8 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 				return -1;
 			continue;
 		}
+		if (run)
+			c->argc_own = i;
 		c->args[c->nargs++] = argv[i];
 		if (run) {                 /* the program: the rest is its own     */
 			while (++i < argc)
@@ -276,6 +311,46 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 	if (!run && c->nargs != 1)
 		return usage_error(c, "%s", c->nargs ? "give exactly one trace file"
 		                   : "no trace file given (heapscope report [options] TRACE)");
+	return hs_vg_check(c);
+}
+
+void hs_cli_free(struct hs_cli *c)
+{
+	free(c->args);
+	free(c->supp_files);
+	hs_supps_free(c->supps);
+	for (size_t i = 0; i < c->nowned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+}
+
+/* What valgrind's exit-time clean-up frees (__libc_freeres and
+ * __gnu_cxx::__freeres, which it calls before its leak check) is still
+ * allocated when heapscope's scan runs, inside the process, before
+ * stdio is flushed: calling them there would free buffers the exit path
+ * still uses. In valgrind's style those still-reachable blocks are
+ * suppressed instead, so a clean program is clean under both tools:
+ * stdio's buffers, and blocks allocated before the recorder started
+ * (the loader's, and libstdc++'s emergency exception pool, 72,704
+ * bytes), which have no stack. */
+static const char runtime_supps[] =
+	"{\n"
+	"   heapscope:libc-stdio-buffer\n"
+	"   Memcheck:Leak\n"
+	"   match-leak-kinds: reachable\n"
+	"   fun:malloc\n"
+	"   fun:_IO_file_doallocate\n"
+	"}\n";
+
+static int load_runtime_supps(struct hs_supps *s)
+{
+	char err[512];
+	if (hs_supps_parse(s, "(heapscope's runtime suppressions)", runtime_supps,
+	                   sizeof runtime_supps - 1, err, sizeof err) < 0) {
+		fprintf(stderr, "heapscope: %s\n", err);
+		return -1;
+	}
+	hs_supps_add_unrecorded(s, "heapscope:runtime-start-up", 1u << HS_LEAK_REACHABLE);
 	return 0;
 }
 
@@ -283,6 +358,8 @@ int hs_cli_load_supps(struct hs_cli *c)
 {
 	char err[512];
 	c->supps = hs_supps_new();
+	if (c->runtime_supps && load_runtime_supps(c->supps) < 0)
+		return -1;
 	for (size_t i = 0; i < c->nsupp; i++)
 		if (hs_supps_load(c->supps, c->supp_files[i], err, sizeof err) < 0) {
 			fprintf(stderr, "heapscope: bad suppression file: %s\n", err);

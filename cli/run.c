@@ -2,8 +2,8 @@
  * run.c — `heapscope run`: the program under the shim, then the report.
  *
  * The environment carries everything to the shim: LD_PRELOAD (our
- * libheapscope.so, found next to this binary, in front of any existing
- * preload), HEAPSCOPE_OUT (the trace name, made absolute so a program
+ * libheapscope.so, found relative to this binary by shim_path.c, in
+ * front of any existing preload), HEAPSCOPE_OUT (the trace name, made absolute so a program
  * that changes directory still writes where we will look), and the
  * HEAPSCOPE_* settings from our options. The program is started with
  * fork + execvp; an exec failure comes back through a close-on-exec pipe,
@@ -13,6 +13,7 @@
  * pass SIGTERM/SIGHUP on to it.
  */
 #include "cli.h"
+#include "shim_path.h"
 #include "trace/trace_files.h"
 #include "trace/trace_read.h"
 #include "util.h"
@@ -35,37 +36,6 @@ static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, sig);
-}
-
-/* libheapscope.so in the directory of /proc/self/exe. */
-static char *find_shim(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0) {
-		fprintf(stderr, "heapscope: cannot resolve /proc/self/exe: %s\n",
-		        strerror(errno));
-		return NULL;
-	}
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	*slash = 0;
-	size_t len = strlen(self) + sizeof "/libheapscope.so";
-	char *lib = hs_xmalloc(len);
-	snprintf(lib, len, "%s/libheapscope.so", self);
-	if (access(lib, R_OK) != 0) {
-		fprintf(stderr, "heapscope: cannot find the preload library %s: %s\n",
-		        lib, strerror(errno));
-		free(lib);
-		return NULL;
-	}
-	if (strpbrk(lib, " :")) {   /* LD_PRELOAD separates entries with these */
-		fprintf(stderr, "heapscope: the path %s contains a space or ':', which "
-		        "LD_PRELOAD cannot carry; install heapscope elsewhere\n", lib);
-		free(lib);
-		return NULL;
-	}
-	return lib;
 }
 
 /* The trace name pattern, absolute; default heapscope.PROG.%p.trace. */
@@ -139,6 +109,8 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 		rc |= set_env("HEAPSCOPE_CHECKS", "0");
 	if (c->quarantine)
 		rc |= set_env("HEAPSCOPE_QUARANTINE", c->quarantine);
+	if (c->shim_silent)
+		rc |= set_env("HEAPSCOPE_LOG", "0");
 	return rc;
 }
 
@@ -266,7 +238,7 @@ int hs_cmd_run(struct hs_cli *c)
 {
 	if (hs_cli_load_supps(c) < 0)
 		return HS_EXIT_USAGE;
-	char *lib = find_shim();
+	char *lib = hs_find_shim("heapscope");
 	if (!lib)
 		return HS_EXIT_TRACE;
 	char *pattern = trace_pattern(c);
@@ -306,7 +278,8 @@ int hs_cmd_run(struct hs_cli *c)
 
 	bool problems;
 	bool failed = report_chain(c, pattern, pid, &problems);
-	hs_trace_files_children(stderr, pattern, pid, (long)started);
+	if (!c->trace_dir)          /* valgrind's form removes its traces */
+		hs_trace_files_children(stderr, pattern, pid, (long)started);
 	free(pattern);
 	if (c->error_exitcode && (problems || failed))
 		return c->error_exitcode;

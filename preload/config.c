@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "unwind.h"
 
 struct hs_config hs_cfg = {
 	.enabled = 1,
@@ -17,6 +18,8 @@ struct hs_config hs_cfg = {
 	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
 	.stack_cache = 1,
+	.unwind = 1,
+	.log = 1,
 };
 int hs_initialized;
 int hs_recording;
@@ -91,9 +94,21 @@ static void read_size(const char *name, size_t hi, size_t *dst)
 
 void hs_config_init(void)
 {
+	/* first, so that it also quiets what the settings below may say:
+	 * `heapscope` in valgrind's style reports every error once, in its
+	 * report (or log file), and not also as a line on the program's stderr */
+	read_bool("HEAPSCOPE_LOG", &hs_cfg.log);
 	read_bool("HEAPSCOPE_RECORD", &hs_cfg.enabled);
 	read_int("HEAPSCOPE_STACK_DEPTH", 1, 256, &hs_cfg.stack_depth);
 	read_bool("HEAPSCOPE_STACK_CACHE", &hs_cfg.stack_cache);
+	/* Which unwinder takes a stack the cache misses: ours (record/unwind.c,
+	 * libunwind where its rules cannot) or libunwind alone. */
+	const char *unw = hs_env("HEAPSCOPE_UNWIND");
+	if (unw && !strcmp(unw, "libunwind"))
+		hs_cfg.unwind = 0;
+	else if (unw && strcmp(unw, "dwarf"))
+		hs_log("HEAPSCOPE_UNWIND=%s: expected dwarf or libunwind; using dwarf", unw);
+	read_bool("HEAPSCOPE_UNWIND_STATS", &hs_cfg.unwind_stats);
 	/* --no-children: an exec'd descendant (the recorder marks them with
 	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
 	 * children are always traced, as valgrind does. */

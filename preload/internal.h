@@ -59,6 +59,10 @@ struct hs_config {
 	size_t quarantine_bytes;/* per-thread quarantine budget, 0 = none     */
 	int    abort_on_error;  /* stop at the first heap error               */
 	int    stack_cache;     /* per-thread stack cache (record/stackcache.c) */
+	int    unwind;          /* 1: our DWARF unwinder first (record/unwind.c),
+	                           0: libunwind alone (HEAPSCOPE_UNWIND)      */
+	int    unwind_stats;    /* say at exit which unwinder took how many   */
+	int    log;             /* 0: hs_log writes nothing (HEAPSCOPE_LOG=0) */
 };
 extern struct hs_config hs_cfg;
 void hs_config_init(void);

@@ -136,6 +136,8 @@ static void write_all(int fd, const char *p, size_t n)
 
 void hs_log(const char *fmt, ...)
 {
+	if (!hs_cfg.log)
+		return;
 	int saved = errno;
 	char line[512];
 	int n = hs_fmt(line, sizeof line, "==%d== heapscope: ", (int)getpid());

@@ -53,26 +53,41 @@ size_t hs_display(const struct hs_analysis *a, uint32_t stack,
 	return hs_sym_stack_to_main(a->sym, stack, a->max_frames, out);
 }
 
-/* A record is suppressed when an entry matches its whole stack; only ask
- * (and so symbolize the whole stack) when some entry is about this kind. */
-static bool leak_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
-                            const struct hs_leak_rec *r)
+/* The suppression that matched, as index + 1 in a->supp_uses (memcheck's
+ * XML counts uses per suppression); 0 when none did. */
+static size_t supp_use(struct hs_analysis *a, const struct hs_supp *sp)
 {
-	if (!hs_supps_cover_leak(supps, r->kind))
-		return false;
-	const struct hs_frame *all;
-	size_t nall = hs_sym_stack(a->sym, r->stack, &all);
-	return hs_supps_match_leak(supps, r->kind, all, nall) != NULL;
+	if (!sp)
+		return 0;
+	for (size_t i = 0; i < a->nsupp_uses; i++)
+		if (a->supp_uses[i].supp == sp)
+			return i + 1;
+	struct hs_supp_use *u = HS_PUSH(a->supp_uses, a->nsupp_uses, a->cap_supp_uses);
+	u->supp = sp;
+	u->count = 0;
+	return a->nsupp_uses;
 }
 
-static bool error_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
-                             const struct hs_terror *e)
+/* A record is suppressed when an entry matches its whole stack; only ask
+ * (and so symbolize the whole stack) when some entry is about this kind. */
+static size_t leak_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
+                              const struct hs_leak_rec *r)
+{
+	if (!hs_supps_cover_leak(supps, r->kind))
+		return 0;
+	const struct hs_frame *all;
+	size_t nall = hs_sym_stack(a->sym, r->stack, &all);
+	return supp_use(a, hs_supps_match_leak(supps, r->kind, all, nall));
+}
+
+static size_t error_suppressed(struct hs_analysis *a, const struct hs_supps *supps,
+                               const struct hs_terror *e)
 {
 	if (!hs_supps_cover_error(supps, e->kind))
-		return false;
+		return 0;
 	const struct hs_frame *all;
 	size_t nall = hs_sym_stack(a->sym, e->stack, &all);
-	return hs_supps_match_error(supps, e->kind, all, nall) != NULL;
+	return supp_use(a, hs_supps_match_error(supps, e->kind, all, nall));
 }
 
 /* ---- leaks --------------------------------------------------------------- */
@@ -112,7 +127,9 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 
 	size_t kept = 0;
 	for (size_t i = 0; i < ng; i++) {
-		if (leak_suppressed(a, supps, &g[i])) {
+		size_t use = leak_suppressed(a, supps, &g[i]);
+		if (use) {
+			a->supp_uses[use - 1].count++;
 			a->suppressed.blocks += g[i].amount.blocks;
 			a->suppressed.bytes += g[i].amount.bytes;
 			a->suppressed_records++;
@@ -147,8 +164,8 @@ static void group_errors(struct hs_analysis *a, const struct hs_supps *supps)
 		                       : 1ull << 63 | i;
 		size_t *slot = group_slot(&map, (uint64_t)e->kind << 32 | e->stack, k1);
 		if (!*slot) {
-			size_t rec = 0;
-			if (!error_suppressed(a, supps, e)) {
+			size_t rec = 0, use = error_suppressed(a, supps, e);
+			if (!use) {
 				struct hs_err_rec *r = HS_PUSH(a->errors, a->nerrors, cap);
 				memset(r, 0, sizeof *r);
 				r->first = e;
@@ -156,14 +173,16 @@ static void group_errors(struct hs_analysis *a, const struct hs_supps *supps)
 			} else {
 				a->error_contexts_suppressed++;
 			}
-			*HS_PUSH(group_rec, ngroups, grcap) = rec;
+			/* a suppressed group keeps its suppression, as ~use */
+			*HS_PUSH(group_rec, ngroups, grcap) = rec ? rec : ~use;
 			*slot = ngroups;
 		}
 		size_t rec = group_rec[*slot - 1];
-		if (rec) {
+		if (rec <= a->nerrors) {
 			a->errors[rec - 1].count++;
 			a->error_count++;
 		} else {
+			a->supp_uses[~rec - 1].count++;
 			a->error_suppressed[i] = true;
 			a->errors_suppressed++;
 		}
@@ -205,10 +224,18 @@ void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
 	hs_profile_build(&a->profile, tr);
 }
 
+bool hs_analysis_found(const struct hs_analysis *a, unsigned leak_kinds)
+{
+	for (int k = 0; k < HS_NR_LEAK_KINDS; k++)
+		if (leak_kinds & (1u << k) && a->kind[k].blocks)
+			return true;
+	return a->error_count != 0;
+}
+
 bool hs_analysis_found_problems(const struct hs_analysis *a)
 {
-	return a->kind[HS_LEAK_DEFINITE].blocks || a->kind[HS_LEAK_INDIRECT].blocks
-	       || a->kind[HS_LEAK_POSSIBLE].blocks || a->error_count;
+	return hs_analysis_found(a, 1u << HS_LEAK_DEFINITE | 1u << HS_LEAK_INDIRECT
+	                            | 1u << HS_LEAK_POSSIBLE);
 }
 
 void hs_analysis_free(struct hs_analysis *a)
@@ -218,5 +245,6 @@ void hs_analysis_free(struct hs_analysis *a)
 	free(a->faults);
 	free(a->error_suppressed);
 	hs_profile_free(&a->profile);
+	free(a->supp_uses);
 	memset(a, 0, sizeof *a);
 }

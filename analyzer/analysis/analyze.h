@@ -56,6 +56,11 @@ struct hs_analysis {
 	struct hs_fault_rec *faults;
 	size_t nfaults;
 	unsigned max_frames;           /* 0 = all                              */
+	struct hs_supp_use {           /* each suppression that matched: leak  */
+		const struct hs_supp *supp;/* records and error occurrences it hid */
+		uint64_t count;
+	} *supp_uses;                  /* in order of first use                */
+	size_t nsupp_uses, cap_supp_uses;
 	struct hs_profile profile;     /* the heap by allocation site          */
 };
 
@@ -74,5 +79,8 @@ size_t hs_display(const struct hs_analysis *a, uint32_t stack,
 /* Did the run find what --error-exitcode is about: a definite, indirect
  * or possible leak, or a heap error (suppressed ones excluded)? */
 bool hs_analysis_found_problems(const struct hs_analysis *a);
+/* The same with the leak kinds that count chosen (bits of enum
+ * hs_leak_kind; valgrind's --errors-for-leak-kinds). */
+bool hs_analysis_found(const struct hs_analysis *a, unsigned leak_kinds);
 
 #endif

@@ -63,6 +63,17 @@ void hs_supps_free(struct hs_supps *s)
 }
 
 size_t hs_supps_count(const struct hs_supps *s) { return s ? s->n : 0; }
+
+void hs_supps_add_unrecorded(struct hs_supps *s, const char *name, unsigned kinds)
+{
+	struct hs_supp *sp = HS_PUSH(s->v, s->n, s->cap);
+	memset(sp, 0, sizeof *sp);
+	sp->name = hs_xstrdup(name);
+	sp->file = hs_xstrdup("(built in)");
+	sp->leak_kinds = kinds;
+	sp->unrecorded = true;
+}
+
 const char *hs_supp_name(const struct hs_supp *sp) { return sp->name; }
 const char *hs_supp_file(const struct hs_supp *sp) { return sp->file; }
 unsigned hs_supp_line(const struct hs_supp *sp) { return sp->line; }

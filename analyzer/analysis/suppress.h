@@ -47,6 +47,11 @@ int    hs_supps_load(struct hs_supps *s, const char *path, char *err, size_t err
 int    hs_supps_parse(struct hs_supps *s, const char *name, const char *text,
                       size_t len, char *err, size_t errlen);
 size_t hs_supps_count(const struct hs_supps *s);
+/* An entry no file can write: it matches leak records of these kinds
+ * (bits of enum hs_leak_kind) whose stack was not recorded at all --
+ * blocks allocated before the recorder started (`heapscope` in
+ * valgrind's style uses it, docs/VALGRIND.md). name is copied. */
+void   hs_supps_add_unrecorded(struct hs_supps *s, const char *name, unsigned kinds);
 
 /* The first entry that suppresses a leak record of kind (enum
  * hs_leak_kind) / an error of kind (enum hs_err_kind) with these frames,

@@ -26,6 +26,8 @@ struct hs_supp {
 	unsigned err_kinds;         /* bit per enum hs_err_kind                */
 	struct supp_frame *frames;
 	size_t nframes;
+	bool unrecorded;            /* matches only records without a stack
+	                               (hs_supps_add_unrecorded)              */
 };
 
 struct hs_supps {

@@ -215,6 +215,11 @@ const struct hs_supp *hs_supps_match_leak(const struct hs_supps *s, unsigned kin
 		const struct hs_supp *sp = &s->v[i];
 		if (!(sp->leak_kinds & (1u << kind)))
 			continue;
+		if (sp->unrecorded) {
+			if (n == 0)
+				return sp;
+			continue;
+		}
 		if (sp->lsan ? lsan_stack(sp, f, n)
 		             : frames_match(sp, f, n, NULL) || frames_match(sp, f, n, alloc_names))
 			return sp;
@@ -227,7 +232,7 @@ const struct hs_supp *hs_supps_match_error(const struct hs_supps *s, unsigned ki
 {
 	for (size_t i = 0; s && i < s->n; i++) {
 		const struct hs_supp *sp = &s->v[i];
-		if (!(sp->err_kinds & (1u << kind)))
+		if (!(sp->err_kinds & (1u << kind)) || sp->unrecorded)
 			continue;
 		if (frames_match(sp, f, n, NULL) || frames_match(sp, f, n, free_names))
 			return sp;

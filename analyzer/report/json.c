@@ -6,7 +6,7 @@
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one.
  * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static int utf8_len(const unsigned char *s)
+int hs_utf8_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	int n;
@@ -59,7 +59,7 @@ void hs_json_string(FILE *out, const char *str)
 			putc(c, out);
 			s++;
 		} else {
-			int n = utf8_len(s);
+			int n = hs_utf8_len(s);
 			if (n) {
 				fwrite(s, 1, (size_t)n, out);
 				s += n;

@@ -130,24 +130,18 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	return n;
 }
 
-static const char *err_title(unsigned kind)
-{
-	switch (kind) {
-	case HS_ERR_INVALID_FREE:     return "Invalid free() / delete / delete[] / realloc()";
-	case HS_ERR_DOUBLE_FREE:      return "Invalid free(): the block was already freed (double free)";
-	case HS_ERR_REALLOC_FREED:    return "realloc() of a block that was already freed";
-	case HS_ERR_MISMATCHED_FREE:  return "Mismatched free() / delete / delete []";
-	case HS_ERR_HEAP_OVERFLOW:    return "Heap block overrun: bytes past the end of the block were written";
-	case HS_ERR_WRITE_AFTER_FREE: return "Write to a block after it was freed";
-	}
-	return "Heap error";
-}
-
 /* Like memcheck, stop listing after this many error contexts: past that
  * the text is not read anyway, and the JSON report has them all. */
 #define MAX_ERROR_CONTEXTS 1000
 
-static void errors(struct out *o, const struct hs_analysis *a)
+/* --gen-suppressions: the entry, unprefixed so it can be pasted */
+static void gen_supp(struct out *o, struct hs_gensupp *g)
+{
+	hs_gensupp_print(o->f, g);
+	hs_gensupp_free(g);
+}
+
+static void errors(struct out *o, const struct hs_analysis *a, bool gen)
 {
 	for (size_t i = 0; i < a->nerrors; i++) {
 		if (i == MAX_ERROR_CONTEXTS) {
@@ -157,7 +151,7 @@ static void errors(struct out *o, const struct hs_analysis *a)
 			break;
 		}
 		const struct hs_err_rec *r = &a->errors[i];
-		line(o, "%s", err_title(r->first->kind));
+		line(o, "%s", hs_err_title(r->first->kind));
 		frames(o, a, r->first->stack);
 		if (r->first->detail[0])
 			line(o, " Address 0x%" PRIX64 ": %s", r->first->addr, r->first->detail);
@@ -174,6 +168,11 @@ static void errors(struct out *o, const struct hs_analysis *a)
 		if (r->count > 1)
 			line(o, " (%" PRIu64 " times with these stacks; the address is the "
 			     "first one's)", r->count);
+		if (gen) {
+			struct hs_gensupp g;
+			if (hs_gensupp_error(&g, a, r))
+				gen_supp(o, &g);
+		}
 		line(o, "%s", "");
 	}
 }
@@ -209,7 +208,7 @@ static void heap_summary(struct out *o, const struct hs_analysis *a)
 	     hs_commas(tr->peak_bytes, b3));
 }
 
-static void leaks(struct out *o, const struct hs_analysis *a, unsigned show)
+static void leaks(struct out *o, const struct hs_analysis *a, unsigned show, bool gen)
 {
 	static const char *const words[HS_NR_LEAK_KINDS] = {
 		"definitely lost", "indirectly lost", "possibly lost", "still reachable",
@@ -224,11 +223,17 @@ static void leaks(struct out *o, const struct hs_analysis *a, unsigned show)
 		     hs_commas(r->amount.bytes, b1), hs_commas(r->amount.blocks, b2),
 		     words[r->kind], a->nleaks - k, a->nleaks);
 		frames(o, a, r->stack);
+		if (gen) {
+			struct hs_gensupp g;
+			if (hs_gensupp_leak(&g, a, r))
+				gen_supp(o, &g);
+		}
 		line(o, "%s", "");
 	}
 }
 
-static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned show)
+static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned show,
+                         bool summary_only)
 {
 	static const char *const labels[HS_NR_LEAK_KINDS] = {
 		"   definitely lost", "   indirectly lost", "     possibly lost",
@@ -247,11 +252,13 @@ static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned sh
 			strcat(hidden, hidden[0] ? ", " : "");
 			strcat(hidden, hs_leak_kind_word[k]);
 		}
-	if (strcmp(hidden, "reachable") == 0)
+	if (summary_only && a->nleaks)      /* --leak-check=summary */
+		line(o, "Rerun with --leak-check=full to see details of leaked memory");
+	else if (strcmp(hidden, "reachable") == 0)
 		line(o, "Reachable blocks (those to which a pointer was found) are not shown.");
 	else if (hidden[0])
 		line(o, "Loss records of these kinds are not shown: %s.", hidden);
-	if (hidden[0])
+	if (hidden[0] && !summary_only)
 		line(o, "To see them, rerun with: --leak-kinds=all");
 }
 
@@ -284,16 +291,17 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 	else
 		snprintf(o.prefix, sizeof o.prefix, "==?== ");
 	bool q = opt->quiet;
+	unsigned listed = hs_report_listed(opt), counted = hs_report_counted(opt);
 	size_t shown = 0;
 	for (size_t i = 0; i < a->nleaks; i++)
-		if (opt->show_kinds & (1u << a->leaks[i].kind))
+		if (listed & (1u << a->leaks[i].kind))
 			shown++;
 
 	if (!q) {
 		line(&o, "Command: %s", tr->argv ? tr->argv : tr->exe ? tr->exe : "?");
 		line(&o, "%s", "");
 	}
-	errors(&o, a);
+	errors(&o, a, opt->gen_supps);
 	faults(&o, a);
 	if (!q) {
 		heap_summary(&o, a);
@@ -301,15 +309,20 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 	}
 	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
 	hs_text_profile(f, o.prefix, a, q);     /* report_profile.c */
-	leaks(&o, a, opt->show_kinds);
-	if (tr->have_counters && !a->nleaks && !a->suppressed.blocks) {
+	leaks(&o, a, listed, opt->gen_supps);
+	if (opt->leak_check == HS_LEAK_CHECK_NO) {
+		if (!q) {
+			line(&o, "For a detailed leak analysis, rerun with: --leak-check=full");
+			line(&o, "%s", "");
+		}
+	} else if (tr->have_counters && !a->nleaks && !a->suppressed.blocks) {
 		if (!q) {
 			line(&o, "All heap blocks were freed -- no leaks are possible");
 			line(&o, "%s", "");
 		}
 	} else if (tr->have_counters || a->nleaks) {
 		if (!q || shown) {
-			leak_summary(&o, a, opt->show_kinds);
+			leak_summary(&o, a, listed, opt->leak_check == HS_LEAK_CHECK_SUMMARY);
 			line(&o, "%s", "");
 		}
 	} else if (!q) {
@@ -318,7 +331,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 	}
 	uint64_t leak_errs = 0;
 	for (size_t i = 0; i < a->nleaks; i++)
-		if (a->leaks[i].kind != HS_LEAK_REACHABLE)
+		if (counted & (1u << a->leaks[i].kind))
 			leak_errs++;
 	if (!q || a->error_count || leak_errs) {
 		char b1[32], b2[32], b3[32], b4[32];

@@ -23,6 +23,7 @@
  */
 #include "sweep.h"
 #include "exit_status.h"
+#include "shim_path.h"
 #include "trace/trace_files.h"
 #include "trace/symbolize.h"
 #include "util.h"
@@ -52,7 +53,6 @@ struct sweep {
 	double last_progress;
 };
 
-#define EXIT_FOUND  1
 #define EXIT_CANNOT 3
 
 /* ---- the clean run --------------------------------------------------------- */
@@ -178,24 +178,33 @@ static int clean_run(struct sweep *w)
 
 /* ---- the plan and the runs -------------------------------------------------- */
 
+/* Every run of the plan, or with --shard K/N the runs whose plan index i
+ * has i % N == K - 1: a fixed share whatever the machine, and spread
+ * over the whole plan (crashes cluster at some sites; shares in blocks
+ * would not take equally long). */
 static void plan(struct sweep *w)
 {
 	uint64_t points = w->o.nth_mode ? w->census.total : w->census.nsites;
 	unsigned per = (w->o.flavours & SW_TRANSIENT ? 1 : 0) +
 	               (w->o.flavours & SW_PERSISTENT ? 1 : 0);
-	w->sum.nruns = (size_t)points * per;
-	w->sum.runs = hs_xcalloc(w->sum.nruns + 1, sizeof *w->sum.runs);
-	size_t r = 0;
+	w->sum.planned = (size_t)points * per;
+	w->sum.runs = hs_xcalloc(w->sum.planned + 1, sizeof *w->sum.runs);
+	size_t r = 0, i = 0;
 	for (uint64_t k = 0; k < points; k++)
 		for (unsigned f = SW_TRANSIENT; f <= SW_PERSISTENT; f <<= 1) {
 			if (!(w->o.flavours & f))
 				continue;
+			size_t index = i++;
+			if (w->o.shard_n && index % w->o.shard_n != w->o.shard_k - 1)
+				continue;
 			struct sw_run *run = &w->sum.runs[r++];
+			run->index = index;
 			run->nth = w->o.nth_mode ? k + 1 : w->census.sites[k].nth;
 			run->flavour = f;
 			run->site = w->o.nth_mode ? -1 : (long)k;
 			run->exit_code = -1;
 		}
+	w->sum.nruns = r;
 }
 
 static void progress(struct sweep *w, size_t done, bool final)
@@ -265,17 +274,7 @@ static void finish(struct sweep *w, struct sw_run *r, struct sw_proc *p)
 			r->off_site = true;
 			w->sum.off_site++;
 		}
-		struct sw_site *site = &w->sites.sites[s];
-		site->runs++;
-		site->counts[r->outcome]++;
-		if (r->nth < site->first_nth)
-			site->first_nth = r->nth;
-		if (r->outcome > site->outcome)
-			site->outcome = r->outcome;
-		if (r->outcome == SW_CRASHED && !site->signal) {
-			site->signal = r->signal;
-			site->crash_nth = r->nth;
-		}
+		sw_site_file_run(&w->sites.sites[s], r);
 		w->sum.outcomes[r->outcome]++;
 	} else {
 		w->sum.not_injected++;
@@ -403,7 +402,9 @@ int hs_cmd_sweep(int argc, char **argv)
 		return HS_EXIT_USAGE;
 	if (help)
 		return 0;
-	char *shim = sw_find_shim();
+	if (w.o.merge)
+		return sw_merge(&w.o);
+	char *shim = hs_find_shim("heapscope sweep");
 	if (!shim)
 		return EXIT_CANNOT;
 	char *dir = make_dir();
@@ -433,12 +434,7 @@ int hs_cmd_sweep(int argc, char **argv)
 		sw_sites_sort(&w.sites, w.sum.runs, w.sum.nruns);
 		w.sum.sites = w.sites.sites;
 		w.sum.nsites = w.sites.n;
-		bool to_stdout = !(w.o.json && strcmp(w.o.json, "-") == 0);
-		sw_report_text(to_stdout ? stdout : stderr, &w.sum);
-		if (w.o.json && sw_report_json(w.o.json, &w.sum) < 0)
-			rc = EXIT_CANNOT;
-		if (rc == 0 && (w.sum.outcomes[SW_CRASHED] || w.sum.outcomes[SW_HUNG]))
-			rc = EXIT_FOUND;
+		rc = sw_report(&w.sum);
 	} else if (rc > 128) {
 		fprintf(stderr, "\nheapscope sweep: interrupted\n");
 	}

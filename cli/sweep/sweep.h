@@ -46,6 +46,8 @@ struct sw_opts {
 	const char *json;           /* --json FILE, "-" = stdout               */
 	bool     keep;              /* --keep the temp dir                    */
 	bool     quiet;             /* no progress line                       */
+	unsigned shard_k, shard_n;  /* --shard K/N; 0/0 = every run           */
+	bool     merge;             /* --merge: args are the parts' JSON files */
 	char   **args;              /* the program and its arguments          */
 	int      nargs;
 };
@@ -75,8 +77,6 @@ struct sw_proc {
 };
 
 double sw_now(void);
-/* Find libheapscope.so beside our own executable; NULL (said) if missing. */
-char  *sw_find_shim(void);
 /* Start p (idx and policy set) in its own process group, its output in
  * DIR/rIDX.out, its traces named DIR/rIDX.%p. false (said) on failure. */
 bool   sw_start(const struct sw_env *e, struct sw_proc *p, double timeout);
@@ -161,6 +161,7 @@ void  sw_frames_free(struct sw_frame *f, size_t n);
 
 /* ---- sweep_report.c ---------------------------------------------------------- */
 struct sw_run {
+	size_t   index;             /* in the whole plan (shards keep it)     */
 	uint64_t nth;               /* the planned call number                */
 	enum sw_flavour flavour;
 	bool     injected;          /* an `F` line was written                */
@@ -181,9 +182,14 @@ struct sw_site {
 	uint64_t counts[SW_NR_OUTCOMES];
 	uint64_t runs;
 	enum sw_outcome outcome;    /* worst                                  */
-	int      signal;            /* of the first crashed run, else 0       */
-	uint64_t crash_nth;         /* that run's call number                 */
+	int      signal;            /* of the crashed run first in the plan   */
+	size_t   crash_index;       /* that run's plan index                  */
 };
+
+/* File run r under site s: its counts, first failing call, worst
+ * outcome and crash signal. The result does not depend on the order the
+ * runs come in (a sweep's finish order, a merge's file order). */
+void sw_site_file_run(struct sw_site *s, const struct sw_run *r);
 
 /* ---- sweep_sites.c: sites by key ------------------------------------------------ */
 struct sw_sitetab {
@@ -210,12 +216,21 @@ struct sw_summary {
 	double   clean_seconds, seconds, timeout;
 	unsigned gen;               /* the image injected in                  */
 	struct sw_run  *runs;   size_t nruns;
+	size_t   planned;           /* runs in the whole plan (all shards)    */
 	struct sw_site *sites;  size_t nsites;
 	uint64_t outcomes[SW_NR_OUTCOMES];
 	uint64_t not_injected, off_site;
 };
 
 void sw_report_text(FILE *f, const struct sw_summary *s);
+/* The table and --json of a summary; returns the sweep's exit status
+ * (0, 1 when a run crashed or hung, 3 when the JSON could not be written). */
+int  sw_report(const struct sw_summary *s);
+
+/* ---- sweep_merge.c: --merge ----------------------------------------------------- */
+/* Join the JSON of every shard of one sweep (o->args) into the result
+ * one sweep gives; refuses parts of different sweeps, naming the file. */
+int  sw_merge(struct sw_opts *o);
 /* Returns 0, -1 when the file could not be written (said). */
 int  sw_report_json(const char *path, const struct sw_summary *s);
 

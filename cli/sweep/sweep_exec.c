@@ -51,29 +51,6 @@ double sw_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-char *sw_find_shim(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0) {
-		fprintf(stderr, "heapscope sweep: cannot resolve /proc/self/exe: %s\n",
-		        strerror(errno));
-		return NULL;
-	}
-	self[n] = 0;
-	*strrchr(self, '/') = 0;
-	size_t len = strlen(self) + sizeof "/libheapscope.so";
-	char *lib = hs_xmalloc(len);
-	snprintf(lib, len, "%s/libheapscope.so", self);
-	if (access(lib, R_OK) != 0 || strpbrk(lib, " :")) {
-		fprintf(stderr, "heapscope sweep: %s: %s\n", lib, access(lib, R_OK) ?
-		        strerror(errno) : "LD_PRELOAD cannot carry a path with ' ' or ':'");
-		free(lib);
-		return NULL;
-	}
-	return lib;
-}
-
 char *sw_trace_pattern(const struct sw_env *e, size_t idx)
 {
 	size_t len = strlen(e->dir) + 48;

@@ -43,6 +43,13 @@ static void usage(FILE *f)
 "  --json FILE           write the results as JSON (- = stdout)\n"
 "  --keep                keep the temporary directory of traces and outputs\n"
 "  --quiet               no progress line\n"
+"  --shard K/N           do only runs K, K+N, K+2N, ... of the plan (the K-th\n"
+"                        of N shares) and write them with --json; one share\n"
+"                        per machine\n"
+"\n"
+"heapscope sweep [--json FILE] [--frames N] --merge PART.json...\n"
+"                        join the --json files of every shard of one sweep\n"
+"                        into the result a single sweep gives\n"
 "\n"
 "Only the program's own process is failed: when PROGRAM is a wrapper that\n"
 "execs the real program (a shell script), the last image exec'd by the\n"
@@ -157,6 +164,16 @@ bool sw_parse_opts(struct sw_opts *o, int argc, char **argv, bool *help)
 			o->show_frames = (unsigned)n;
 		} else if ((v = value("--json", argc, argv, &i, &missing))) {
 			o->json = v;
+		} else if ((v = value("--shard", argc, argv, &i, &missing))) {
+			unsigned sk, sn;
+			char end;
+			if (sscanf(v, "%u/%u%c", &sk, &sn, &end) != 2 || sk < 1 || sn > 100000
+			    || sk > sn)
+				return bad("--shard needs K/N with 1 <= K <= N", v);
+			o->shard_k = sk;
+			o->shard_n = sn;
+		} else if (strcmp(a, "--merge") == 0) {
+			o->merge = true;
 		} else if (missing) {
 			return bad("option needs a value", a);
 		} else {
@@ -165,8 +182,16 @@ bool sw_parse_opts(struct sw_opts *o, int argc, char **argv, bool *help)
 		if (missing)
 			return bad("option needs a value", a);
 	}
+	if (o->merge && o->shard_n)
+		return bad("--merge joins shards; it takes no --shard", "");
+	if (o->shard_n && !o->json)
+		return bad("--shard writes its part with --json FILE; give one", "");
 	if (i >= argc)
-		return bad("no program to sweep", "");
+		return bad(o->merge ? "--merge needs the JSON files of the shards"
+		           : "no program to sweep", "");
+	for (int j = i; o->merge && j < argc; j++)
+		if (argv[j][0] == '-' && argv[j][1])
+			return bad("--merge: options come before the files", argv[j]);
 	o->args = argv + i;
 	o->nargs = argc - i;
 	return true;

@@ -115,6 +115,9 @@ void sw_report_text(FILE *f, const struct sw_summary *s)
 	        o->flavours == (SW_TRANSIENT | SW_PERSISTENT) ? "transient+persistent" :
 	        o->flavours == SW_TRANSIENT ? "transient" : "persistent",
 	        s->nruns, o->jobs, s->timeout, s->seconds);
+	if (o->shard_n)
+		fprintf(f, "shard %u/%u: %zu of the plan's %zu runs (heapscope sweep --merge "
+		        "joins the shards)\n", o->shard_k, o->shard_n, s->nruns, s->planned);
 	if (s->nsites) {
 		fprintf(f, "\n%-8s %-8s %5s  %-7s %s\n", "OUTCOME", "SIGNAL", "RUNS",
 		        "CALL", "SITE (the failed allocation, innermost frame first)");
@@ -187,6 +190,11 @@ static void json_write(FILE *f, const struct sw_summary *s)
 	        o->flavours & SW_TRANSIENT ? "\"transient\"" : "",
 	        o->flavours == (SW_TRANSIENT | SW_PERSISTENT) ? ", " : "",
 	        o->flavours & SW_PERSISTENT ? "\"persistent\"" : "");
+	fprintf(f, "  \"site_frames\": %u,\n  \"planned_runs\": %zu,\n", o->site_frames,
+	        s->planned);
+	if (o->shard_n)
+		fprintf(f, "  \"shard\": {\"index\": %u, \"count\": %u},\n", o->shard_k,
+		        o->shard_n);
 	fprintf(f, "  \"jobs\": %u,\n  \"timeout_seconds\": %.3f,\n"
 	        "  \"wall_seconds\": %.3f,\n", o->jobs, s->timeout, s->seconds);
 	fprintf(f, "  \"clean\": {\"exit\": {\"code\": %d}, \"calls\": ", s->clean_exit);
@@ -209,6 +217,8 @@ static void json_write(FILE *f, const struct sw_summary *s)
 		fprintf(f, ", \"function\": \"%s\", \"first_nth\": %" PRIu64 ", \"outcomes\": ",
 		        fn_name(t->fn), t->first_nth);
 		json_outcomes(f, t->counts);
+		fputs(",\n      \"key\": ", f);
+		hs_json_string(f, t->key);
 		fputs(",\n      \"stack\": ", f);
 		json_frames(f, t->frames, t->nframes);
 		fputs("}", f);
@@ -216,8 +226,8 @@ static void json_write(FILE *f, const struct sw_summary *s)
 	fputs(s->nsites ? "\n  ],\n  \"runs\": [" : "],\n  \"runs\": [", f);
 	for (size_t i = 0; i < s->nruns; i++) {
 		const struct sw_run *r = &s->runs[i];
-		fprintf(f, "%s\n    {\"nth\": %" PRIu64 ", \"flavour\": \"%s\", "
-		        "\"policy\": \"%s=%" PRIu64 "\", \"outcome\": ", i ? "," : "",
+		fprintf(f, "%s\n    {\"index\": %zu, \"nth\": %" PRIu64 ", \"flavour\": \"%s\", "
+		        "\"policy\": \"%s=%" PRIu64 "\", \"outcome\": ", i ? "," : "", r->index,
 		        r->nth, r->flavour == SW_TRANSIENT ? "transient" : "persistent",
 		        r->flavour == SW_TRANSIENT ? "nth" : "after", r->nth);
 		fprintf(f, "\"%s\", \"signal\": ", sw_outcome_name[r->outcome]);
@@ -256,4 +266,14 @@ int sw_report_json(const char *path, const struct sw_summary *s)
 		return -1;
 	}
 	return 0;
+}
+
+int sw_report(const struct sw_summary *s)
+{
+	const struct sw_opts *o = s->o;
+	bool to_stdout = !(o->json && strcmp(o->json, "-") == 0);
+	sw_report_text(to_stdout ? stdout : stderr, s);
+	if (o->json && sw_report_json(o->json, s) < 0)
+		return 3;
+	return s->outcomes[SW_CRASHED] || s->outcomes[SW_HUNG] ? 1 : 0;
 }

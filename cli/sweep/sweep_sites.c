@@ -80,7 +80,23 @@ static int site_order(const void *a, const void *b)
 	const struct sw_site *y = &((const struct ranked *)b)->s;
 	if (x->outcome != y->outcome)
 		return x->outcome > y->outcome ? -1 : 1;
-	return (x->first_nth > y->first_nth) - (x->first_nth < y->first_nth);
+	if (x->first_nth != y->first_nth)
+		return x->first_nth > y->first_nth ? 1 : -1;
+	return strcmp(x->key, y->key);   /* the same order on every machine */
+}
+
+void sw_site_file_run(struct sw_site *s, const struct sw_run *r)
+{
+	s->runs++;
+	s->counts[r->outcome]++;
+	if (r->nth < s->first_nth)
+		s->first_nth = r->nth;
+	if (r->outcome > s->outcome)
+		s->outcome = r->outcome;
+	if (r->outcome == SW_CRASHED && (!s->signal || r->index < s->crash_index)) {
+		s->signal = r->signal;
+		s->crash_index = r->index;
+	}
 }
 
 void sw_sites_sort(struct sw_sitetab *t, struct sw_run *runs, size_t nruns)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "trace.h"
+#include "unwind.h"
 
 #define MAX_MODULES  1024
 #define BUILD_ID_MAX 64               /* bytes; GNU build-ids are 20      */
@@ -216,6 +217,7 @@ void hs_modules_refresh(void)
 	if (c[0] && c[0] == atomic_load(&MT.adds) && c[1] == atomic_load(&MT.subs))
 		return;
 	dl_iterate_phdr(visit, NULL);
+	hs_unwind_modules_changed();     /* a dlclose retires cached rules */
 	atomic_store(&MT.adds, c[0]);
 	atomic_store(&MT.subs, c[1]);
 }

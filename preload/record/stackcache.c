@@ -32,8 +32,9 @@
  * known written, so a hit asks stacks.c only after a new trace began.
  *
  * The miss path (stacks.c's hs_stack_capture_slow, then
- * hs_stack_capture_at) walks with a libunwind cursor (to learn each
- * frame's stack pointer), interns the stack, and fills the entry. Stacks
+ * hs_stack_capture_at) unwinds with unwind.c's cached DWARF rules, or a
+ * libunwind cursor for stacks those cannot do (both learn each frame's
+ * stack pointer), interns the stack, and fills the entry. Stacks
  * that start inside heapscope never get an entry (the slow path takes
  * them elsewhere), so a hit needs no such test.
  *
@@ -51,6 +52,7 @@
 
 #include "fpstack.h"             /* this thread's stack bounds */
 #include "stackcache.h"
+#include "unwind.h"
 
 #define MAX_DEPTH 64                    /* deeper stacks are not cached    */
 #define SC_BYTES  (HS_SC_TABLE_BYTES + HS_SC_POOL * sizeof(struct hs_sc_frame))
@@ -85,7 +87,7 @@ uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa)
 
 /* Unwind from here with a cursor; record from the frame whose ip is ra and
  * stack pointer cfa (the program's frame) outward. 0 if not found. */
-static unsigned walk(uintptr_t ra, uintptr_t cfa, int depth, uintptr_t *ips, uintptr_t *sps)
+static __attribute__((noinline)) unsigned walk(uintptr_t ra, uintptr_t cfa, int depth, uintptr_t *ips, uintptr_t *sps)
 {
 	unw_context_t ctx;
 	unw_cursor_t cur;
@@ -183,7 +185,10 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth)
 	char *base = hs_sc.base;
 	struct hs_sc_entry *e = hs_sc_slot(base, ra, cfa);
 	uintptr_t ips[MAX_DEPTH], sps[MAX_DEPTH];
-	unsigned n = walk(ra, cfa, depth, ips, sps);
+	/* Our own unwinder (unwind.c) where its rules can say; libunwind
+	 * for any stack they cannot, or when HEAPSCOPE_UNWIND=libunwind. */
+	int got = hs_cfg.unwind ? hs_unwind(ra, cfa, depth, ips, sps) : -1;
+	unsigned n = got > 0 ? (unsigned)got : walk(ra, cfa, depth, ips, sps);
 	if (n == 0)
 		return 0;
 	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);

@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (hs_cfg.quarantine_bytes > ((size_t)1 << 40))
 		abort();
-	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_cfg.stack_cache | hs_cfg.checks) & ~1)
+	if ((hs_cfg.enabled | hs_cfg.abort_on_error | hs_cfg.stack_cache | hs_cfg.checks |
+	     hs_cfg.unwind | hs_cfg.unwind_stats) & ~1)
 		abort();
 	for (size_t i = 0; i < nv; i++)
 		free(vars[i]);
