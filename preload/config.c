@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "unwind.h"
 
 struct hs_config hs_cfg = {
 	.enabled = 1,
