@@ -72,10 +72,20 @@ static uint64_t coarse_ns(void)
 
 /* ---- mappings ------------------------------------------------------------ */
 
+/* The tables are mapped away from where the kernel puts mappings it
+ * chooses itself (top down from below the stack): at addresses handed
+ * out upward from MAP_HINT, which the kernel takes when they are free.
+ * Where our mappings land decides where the heap's arenas land after
+ * them, and programs that hash pointers take other paths when those move
+ * (gcc's cc1 does): counting sites must not change the program's run. */
+#define MAP_HINT ((uintptr_t)0x500000000000ull)
+static _Atomic uintptr_t map_next = MAP_HINT;
+
 static void *map(size_t bytes, size_t *len)
 {
 	size_t l = (bytes + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1);
-	void *p = mmap(NULL, l, PROT_READ | PROT_WRITE,
+	void *hint = (void *)atomic_fetch_add(&map_next, l);
+	void *p = mmap(hint, l, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
@@ -199,12 +209,21 @@ static int64_t at_peak_of(const volatile struct hs_site_ctr *e, uint32_t ep)
 	return e->epoch == ep ? e->at_peak : e->live;
 }
 
+/* Room in the merge's array for cap sites (their written values move
+ * along). Caller holds the lock. */
+static void fit_sum(uint32_t cap)
+{
+	if (cap)
+		grow((void **)&R.sum, &R.sum_cap, &R.sum_len, cap - 1, sizeof *R.sum);
+}
+
 /* Add a thread's table to the ended threads'. Caller holds the lock. */
 static void fold_ended(const struct hs_site_ctr *t, uint32_t cap)
 {
 	if (!cap || !grow((void **)&R.ended, &R.ended_cap, &R.ended_len, cap - 1,
 	                  sizeof *R.ended))
 		return;
+	fit_sum(cap);
 	uint32_t ep = atomic_load(&hs_site_epoch);
 	for (uint32_t i = 0; i < cap; i++) {
 		const struct hs_site_ctr *e = &t[i];
@@ -290,6 +309,7 @@ static bool own_table(struct hs_site_tls *st, uint32_t id)
 	st->tab = t;
 	st->cap = cap;
 	st->map_len = len;
+	fit_sum(cap);
 	hs_spin_unlock(&R.lock);
 	if (old)
 		munmap(old, old_len);
@@ -311,7 +331,13 @@ static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bo
 			st->cap = 1;
 			st->room = INT64_MAX;
 		}
-		if (hs_sites_counting() && !hs_spin_mine(&R.lock))
+		/* Registered by a stack the program's own call made: not by
+		 * id 0, such as libunwind's allocations inside a capture, so that
+		 * the table's mapping comes at the same point of the program's
+		 * run whichever unwinder is used (where it lands moves every
+		 * later mapping, heap arenas included, and programs that hash
+		 * pointers then take other paths; tests/e2e/stack_cache.sh) */
+		if (stack && hs_sites_counting() && !hs_spin_mine(&R.lock))
 			own_table(st, stack);
 	} else if (st->state == HS_SITES_ON && stack >= st->cap && !hs_spin_mine(&R.lock)) {
 		own_table(st, stack);
@@ -325,6 +351,7 @@ static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bo
 		hs_spin_unlock(&R.lock);
 		return NULL;
 	}
+	fit_sum(R.ended_cap);
 	*locked = true;
 	struct hs_site_ctr *e = &R.ended[stack];
 	uint32_t ep = atomic_load(&hs_site_epoch);
@@ -467,18 +494,36 @@ bool hs_sites_merge(bool full, void (*fn)(uint32_t id, const struct hs_site_sum 
 	uint32_t n = R.ended_cap;
 	for (struct hs_site_tls *t = R.threads; t; t = t->next)
 		n = t->cap > n ? t->cap : n;
-	if (!n || !grow((void **)&R.sum, &R.sum_cap, &R.sum_len, n - 1, sizeof *R.sum)) {
-		hs_spin_unlock(&R.lock);
-		return n == 0;
+	if (n > R.sum_cap)                 /* its growth failed: the rest waits */
+		n = R.sum_cap;
+	for (uint32_t i = 0; i < n; i++) {
+		struct hs_site_sum *s = &R.sum[i];
+		s->calls = s->bytes = s->temporary = 0;
+		s->live = s->at_peak = 0;
 	}
-	memset(R.sum, 0, (size_t)n * sizeof *R.sum);
 	uint32_t ep = atomic_load(&hs_site_epoch);
-	add_table(R.ended, R.ended_cap, full, ep);
+	add_table(R.ended, R.ended_cap < n ? R.ended_cap : n, full, ep);
 	for (struct hs_site_tls *t = R.threads; t; t = t->next)
-		add_table(t->tab, t->cap, full, ep);
-	hs_spin_unlock(&R.lock);
-	/* R.sum is the sampler's: only one merge runs at a time (its lock) */
+		add_table(t->tab, t->cap < n ? t->cap : n, full, ep);
 	for (uint32_t i = 0; i < n; i++)
 		fn(i, &R.sum[i], ctx);
-	return true;
+	hs_spin_unlock(&R.lock);
+	return n != 0;
+}
+
+void hs_sites_set_written(const uint32_t *id, const int64_t *live, size_t n)
+{
+	hs_spin_lock(&R.lock);
+	for (size_t i = 0; i < n; i++)
+		if (id[i] < R.sum_cap)
+			R.sum[id[i]].written = live[i];
+	hs_spin_unlock(&R.lock);
+}
+
+void hs_sites_forget_written(void)
+{
+	hs_spin_lock(&R.lock);
+	for (uint32_t i = 0; i < R.sum_cap; i++)
+		R.sum[i].written = 0;
+	hs_spin_unlock(&R.lock);
 }

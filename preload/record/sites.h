@@ -164,17 +164,26 @@ void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
 /* Thread exit (the key's destructor) calls this; exposed for the tests. */
 void hs_sites_thread_exit(void);
 
-/* The merged view, for the sampler (caller holds the sampler's lock). */
+/* The merged view, for the sampler (caller holds the sampler's lock).
+ * Its array grows with the threads' tables, at the same moments (a
+ * table's growth, a thread's end): never from the timed samples, whose
+ * mappings would move everything the program maps after them to other
+ * addresses from one run to the next. */
 struct hs_site_sum {
 	uint64_t calls, bytes, temporary;
 	int64_t  live, at_peak;
+	int64_t  written;               /* live bytes in the site's last `U`  */
 };
 /* Add up every thread's table and the ended threads'; calls fn for each
- * site id < count with a non-zero entry, in id order. full: all fields
- * (at_peak resolved); otherwise only live is summed. Returns false if
- * memory for the sums could not be had. */
+ * site id in order, under the registry lock (fn must not allocate or
+ * take that lock). full: all fields (at_peak resolved); otherwise only
+ * live is summed. False if there is nothing to add up. */
 bool hs_sites_merge(bool full, void (*fn)(uint32_t id, const struct hs_site_sum *s,
                                            void *ctx), void *ctx);
+/* Remember what the `U` lines just written said (n sites); forget it all
+ * in a fork child, whose trace is new. */
+void hs_sites_set_written(const uint32_t *id, const int64_t *live, size_t n);
+void hs_sites_forget_written(void);
 /* The peak as the counters saw it: bytes and when (CLOCK_MONOTONIC_COARSE
  * nanoseconds). At exit, a heap that ends at its highest point makes the
  * exit the peak (hs_sites_final_peak). */
@@ -199,7 +208,5 @@ void hs_sites_exit(uint64_t t_ms, uint64_t (*ms_of)(uint64_t ns));
  * bytes of the biggest sites. how: "real" or "limit". */
 void hs_sites_oom(const char *how, uint64_t t_ms, uint64_t live, size_t size,
                   uint32_t stack);
-/* A fork child: every site's written value is 0 again (its trace is new). */
-void hs_sites_forget_written(void);
 
 #endif

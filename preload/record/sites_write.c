@@ -15,8 +15,6 @@
  * with a million sites that is tens of milliseconds, so the next merge
  * waits 50 times as long as the last one took (at most 2% of the time).
  */
-#include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "sites.h"
@@ -32,9 +30,6 @@ struct pick {
 };
 
 static struct {
-	int64_t *written;               /* per id: live bytes last written      */
-	uint32_t cap;
-	size_t   len;
 	uint64_t next_ns;               /* CLOCK_MONOTONIC: next merge allowed  */
 	struct pick heap[HS_SITES_PER_SAMPLE];   /* min-heap on key             */
 	unsigned nheap;
@@ -45,35 +40,6 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static bool fit_written(uint32_t id)
-{
-	if (id < W.cap)
-		return true;
-	uint32_t nc = W.cap ? W.cap : 1024;
-	while (nc <= id)
-		nc *= 2;
-	size_t nl = ((size_t)nc * sizeof *W.written + HS_PAGE_SIZE - 1) & ~(HS_PAGE_SIZE - 1);
-	int64_t *n = mmap(NULL, nl, PROT_READ | PROT_WRITE,
-	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (n == MAP_FAILED)
-		return false;
-	if (W.written) {
-		memcpy(n, W.written, (size_t)W.cap * sizeof *n);
-		munmap(W.written, W.len);
-	}
-	W.written = n;
-	W.cap = nc;
-	W.len = nl;
-	return true;
-}
-
-void hs_sites_forget_written(void)
-{
-	if (W.written)
-		memset(W.written, 0, (size_t)W.cap * sizeof *W.written);
-	W.next_ns = 0;
 }
 
 /* ---- keep the HS_SITES_PER_SAMPLE largest keys -------------------------- */
@@ -140,12 +106,12 @@ static void write_picks(const char *head)
 static void consider_move(uint32_t id, const struct hs_site_sum *s, void *ctx)
 {
 	(void)ctx;
-	int64_t old = id < W.cap ? W.written[id] : 0;
+	int64_t old = s->written;
 	if (s->live == old)
 		return;
 	uint64_t move = s->live > old ? (uint64_t)(s->live - old) : (uint64_t)(old - s->live);
 	uint64_t need = clamp(old < 0 ? -old : old) / 64;
-	if (move >= (need > MIN_MOVE ? need : MIN_MOVE) && fit_written(id))
+	if (move >= (need > MIN_MOVE ? need : MIN_MOVE))
 		offer(id, s->live, move);
 }
 
@@ -154,8 +120,13 @@ static void sample_now(uint64_t t_ms)
 	W.nheap = 0;
 	if (!hs_sites_merge(false, consider_move, NULL))
 		return;
-	for (unsigned i = 0; i < W.nheap; i++)
-		W.written[W.heap[i].id] = W.heap[i].live;
+	uint32_t id[HS_SITES_PER_SAMPLE];
+	int64_t live[HS_SITES_PER_SAMPLE];
+	for (unsigned i = 0; i < W.nheap; i++) {
+		id[i] = W.heap[i].id;
+		live[i] = W.heap[i].live;
+	}
+	hs_sites_set_written(id, live, W.nheap);
 	char head[32];
 	hs_fmt(head, sizeof head, "U %lu", (unsigned long)t_ms);
 	write_picks(head);
