@@ -1,7 +1,8 @@
 /*
  * sites.c — per-site counters off the fast path: the registry of thread
- * tables, their growth, the ended threads' table, the peak, fork, and the
- * merge the sampler reads (sites.h explains the counters and the peak).
+ * tables, their growth, the ended threads' table, the peak and fork
+ * (sites.h explains the counters and the peak; sites_merge.c adds the
+ * tables up for the sampler).
  *
  * Tables. A thread's table is one anonymous mapping of 48-byte entries,
  * indexed by stack id, sized to a power of two above the largest id the
@@ -33,9 +34,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "sites.h"
 #include "sampler.h"
-#include "trace.h"
+#include "sites_int.h"
 
 __thread struct hs_site_tls hs_st;
 _Atomic uint32_t hs_site_epoch = 1;
@@ -43,20 +43,8 @@ _Atomic uint32_t hs_site_epoch = 1;
 #define MIN_CAP ((uint32_t)1024)
 #define MAX_CAP ((uint32_t)1 << 24)     /* stacks.c hands out at most 16M ids */
 
-static struct {
-	struct hs_spin lock;
-	struct hs_site_tls *threads;    /* registered tables of live threads  */
-	struct hs_site_ctr *ended;      /* counts of threads that ended       */
-	uint32_t ended_cap;
-	size_t   ended_len;
-	struct hs_site_sum *sum;        /* the merge's result                  */
-	uint32_t sum_cap;
-	size_t   sum_len;
-	pthread_key_t key;
-	_Atomic bool key_ok;
-	_Atomic int64_t peak;           /* live bytes at the highest peak seen */
-	_Atomic uint64_t peak_ns;       /* when (CLOCK_MONOTONIC_COARSE)       */
-} R;
+struct hs_sites_registry hs_sites_R;
+#define R hs_sites_R
 
 bool hs_sites_counting(void)
 {
@@ -103,7 +91,7 @@ static uint32_t cap_for(uint32_t id)
 
 /* Grow an array of cap elements of size el to hold index id; the copy is
  * made under whatever lock the caller holds. */
-static bool grow(void **arr, uint32_t *cap, size_t *len, uint32_t id, size_t el)
+bool hs_sites_grow(void **arr, uint32_t *cap, size_t *len, uint32_t id, size_t el)
 {
 	if (id < *cap)
 		return true;
@@ -203,34 +191,20 @@ void hs_sites_restart(void)
 
 /* ---- the ended threads' table ------------------------------------------- */
 
-/* Its value at the current peak, as sites.h defines it. */
-static int64_t at_peak_of(const volatile struct hs_site_ctr *e, uint32_t ep)
-{
-	return e->epoch == ep ? e->at_peak : e->live;
-}
-
-/* Room in the merge's array for cap sites (their written values move
- * along). Caller holds the lock. */
-static void fit_sum(uint32_t cap)
-{
-	if (cap)
-		grow((void **)&R.sum, &R.sum_cap, &R.sum_len, cap - 1, sizeof *R.sum);
-}
-
 /* Add a thread's table to the ended threads'. Caller holds the lock. */
 static void fold_ended(const struct hs_site_ctr *t, uint32_t cap)
 {
-	if (!cap || !grow((void **)&R.ended, &R.ended_cap, &R.ended_len, cap - 1,
+	if (!cap || !hs_sites_grow((void **)&R.ended, &R.ended_cap, &R.ended_len, cap - 1,
 	                  sizeof *R.ended))
 		return;
-	fit_sum(cap);
+	hs_sites_fit_sum(cap);
 	uint32_t ep = atomic_load(&hs_site_epoch);
 	for (uint32_t i = 0; i < cap; i++) {
 		const struct hs_site_ctr *e = &t[i];
 		struct hs_site_ctr *r = &R.ended[i];
 		if (!e->calls && !e->live && !e->temporary && e->epoch != ep)
 			continue;
-		int64_t at = at_peak_of(r, ep) + at_peak_of(e, ep);
+		int64_t at = hs_sites_at_peak(r, ep) + hs_sites_at_peak(e, ep);
 		r->calls += e->calls;
 		r->bytes += e->bytes;
 		r->temporary += e->temporary;
@@ -309,7 +283,7 @@ static bool own_table(struct hs_site_tls *st, uint32_t id)
 	st->tab = t;
 	st->cap = cap;
 	st->map_len = len;
-	fit_sum(cap);
+	hs_sites_fit_sum(cap);
 	hs_spin_unlock(&R.lock);
 	if (old)
 		munmap(old, old_len);
@@ -347,11 +321,11 @@ static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bo
 	if (hs_spin_mine(&R.lock))
 		return NULL;
 	hs_spin_lock(&R.lock);
-	if (!grow((void **)&R.ended, &R.ended_cap, &R.ended_len, stack, sizeof *R.ended)) {
+	if (!hs_sites_grow((void **)&R.ended, &R.ended_cap, &R.ended_len, stack, sizeof *R.ended)) {
 		hs_spin_unlock(&R.lock);
 		return NULL;
 	}
-	fit_sum(R.ended_cap);
+	hs_sites_fit_sum(R.ended_cap);
 	*locked = true;
 	struct hs_site_ctr *e = &R.ended[stack];
 	uint32_t ep = atomic_load(&hs_site_epoch);
@@ -465,65 +439,4 @@ void hs_sites_init(void)
 		return;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&R.key_ok, true);
-}
-
-/* ---- the merge ------------------------------------------------------------ */
-
-static void add_table(const struct hs_site_ctr *t, uint32_t cap, bool full, uint32_t ep)
-{
-	for (uint32_t i = 0; i < cap; i++) {
-		const volatile struct hs_site_ctr *e = &t[i];
-		struct hs_site_sum *s = &R.sum[i];
-		int64_t live = e->live;
-		s->live += live;
-		if (full) {
-			s->calls += e->calls;
-			s->bytes += e->bytes;
-			s->temporary += e->temporary;
-			s->at_peak += e->epoch == ep ? e->at_peak : live;
-		}
-	}
-}
-
-bool hs_sites_merge(bool full, void (*fn)(uint32_t id, const struct hs_site_sum *s,
-                                           void *ctx), void *ctx)
-{
-	if (hs_spin_mine(&R.lock))
-		return false;
-	hs_spin_lock(&R.lock);
-	uint32_t n = R.ended_cap;
-	for (struct hs_site_tls *t = R.threads; t; t = t->next)
-		n = t->cap > n ? t->cap : n;
-	if (n > R.sum_cap)                 /* its growth failed: the rest waits */
-		n = R.sum_cap;
-	for (uint32_t i = 0; i < n; i++) {
-		struct hs_site_sum *s = &R.sum[i];
-		s->calls = s->bytes = s->temporary = 0;
-		s->live = s->at_peak = 0;
-	}
-	uint32_t ep = atomic_load(&hs_site_epoch);
-	add_table(R.ended, R.ended_cap < n ? R.ended_cap : n, full, ep);
-	for (struct hs_site_tls *t = R.threads; t; t = t->next)
-		add_table(t->tab, t->cap < n ? t->cap : n, full, ep);
-	for (uint32_t i = 0; i < n; i++)
-		fn(i, &R.sum[i], ctx);
-	hs_spin_unlock(&R.lock);
-	return n != 0;
-}
-
-void hs_sites_set_written(const uint32_t *id, const int64_t *live, size_t n)
-{
-	hs_spin_lock(&R.lock);
-	for (size_t i = 0; i < n; i++)
-		if (id[i] < R.sum_cap)
-			R.sum[id[i]].written = live[i];
-	hs_spin_unlock(&R.lock);
-}
-
-void hs_sites_forget_written(void)
-{
-	hs_spin_lock(&R.lock);
-	for (uint32_t i = 0; i < R.sum_cap; i++)
-		R.sum[i].written = 0;
-	hs_spin_unlock(&R.lock);
 }
