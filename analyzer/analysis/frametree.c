@@ -42,6 +42,26 @@ size_t hs_ftree_child(struct hs_ftree *t, size_t parent, const char *label,
 	return c;
 }
 
+void hs_ftree_add(struct hs_ftree *t, const char *const *labels, const char *const *details,
+                  size_t n, const char *none, uint64_t bytes)
+{
+	size_t at = 1;
+	hs_fnode(t, 1)->bytes += bytes;
+	if (!n) {
+		at = hs_ftree_child(t, at, none, NULL);
+		hs_fnode(t, at)->bytes += bytes;
+	}
+	for (size_t i = 0; i < n; i++) {
+		at = hs_ftree_child(t, at, labels[i], details ? details[i] : NULL);
+		hs_fnode(t, at)->bytes += bytes;
+	}
+}
+
+const char *hs_ftree_intern(struct hs_ftree *t, const char *s)
+{
+	return hs_intern(t->pool, s);
+}
+
 static int by_bytes(const void *x, const void *y, void *arg)
 {
 	const struct hs_ftree *t = arg;

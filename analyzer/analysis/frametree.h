@@ -38,6 +38,13 @@ void hs_ftree_free(struct hs_ftree *t);
  * from the first). Strings need not be interned by the caller. */
 size_t hs_ftree_child(struct hs_ftree *t, size_t parent, const char *label,
                       const char *detail);
+/* One site's path from the root: labels[0] under the root, labels[1]
+ * under it, ... (details may be NULL); bytes added to the root and to
+ * every node on the path. n 0: the path is `none` alone. */
+void hs_ftree_add(struct hs_ftree *t, const char *const *labels, const char *const *details,
+                  size_t n, const char *none, uint64_t bytes);
+/* A label that stays valid as long as the tree (for building a path). */
+const char *hs_ftree_intern(struct hs_ftree *t, const char *s);
 /* Node i's children, most bytes first; *n set. malloc'd. */
 size_t *hs_ftree_children(const struct hs_ftree *t, size_t i, size_t *n);
 /* Levels below and including node i (1 for a leaf). */

@@ -32,26 +32,26 @@ static const char *const palette[] = {
 	"#f0a830", "#e8743b", "#d95f3d", "#f2c14e", "#eb8c45", "#dc7633",
 };
 
+/* A site's frames, outermost first, by function name (or module). */
 static void add_site(const struct hs_analysis *a, struct hs_ftree *t, uint32_t stack,
                      uint64_t bytes)
 {
 	const struct hs_frame *fr;
-	size_t n = hs_display(a, stack, &fr), at = 1;
-	hs_fnode(t, 1)->bytes += bytes;
-	if (!n) {
-		at = hs_ftree_child(t, at, "(stack not recorded)", NULL);
-		hs_fnode(t, at)->bytes += bytes;
+	size_t n = hs_display(a, stack, &fr);
+	const char **name = hs_xmalloc((n ? n : 1) * sizeof *name);
+	const char **where = hs_xmalloc((n ? n : 1) * sizeof *where);
+	for (size_t k = 0; k < n; k++) {
+		const struct hs_frame *f = &fr[n - 1 - k];
+		const char *m = f->module ? strrchr(f->module, '/') : NULL;
+		char w[1200] = "";
+		if (f->file)
+			snprintf(w, sizeof w, "%s:%u", f->file, f->line);
+		name[k] = hs_ftree_intern(t, f->function ? f->function : m ? m + 1 : "???");
+		where[k] = hs_ftree_intern(t, w);
 	}
-	for (size_t i = n; i-- > 0;) {        /* outermost first */
-		char where[1200] = "", name[256];
-		const char *m = fr[i].module ? strrchr(fr[i].module, '/') : NULL;
-		snprintf(name, sizeof name, "%s", fr[i].function ? fr[i].function
-		         : m ? m + 1 : "???");
-		if (fr[i].file)
-			snprintf(where, sizeof where, "%s:%u", fr[i].file, fr[i].line);
-		at = hs_ftree_child(t, at, name, where);
-		hs_fnode(t, at)->bytes += bytes;
-	}
+	hs_ftree_add(t, name, where, n, "(stack not recorded)", bytes);
+	free(name);
+	free(where);
 }
 
 static unsigned colour(const char *name)

@@ -45,27 +45,26 @@
 #define MAX_TREE_SITES 2000
 #define THRESHOLD      0.01
 
+/* A site's frames, innermost first (massif's order), as massif labels
+ * them: "0x4005c4: fn (file.c:12)". */
 static void add_site(const struct hs_analysis *a, struct hs_ftree *t, uint32_t stack,
                      uint64_t bytes)
 {
 	const struct hs_frame *fr;
-	size_t n = hs_display(a, stack, &fr), at = 1;
-	hs_fnode(t, 1)->bytes += bytes;
-	if (!n) {
-		at = hs_ftree_child(t, at, "0x0: ??? (stack not recorded)", NULL);
-		hs_fnode(t, at)->bytes += bytes;
-	}
-	for (size_t i = 0; i < n; i++) {      /* innermost first, as massif */
-		char label[1400], where[1200];
-		snprintf(label, sizeof label, "0x%" PRIx64 ": %s%s", fr[i].address,
+	size_t n = hs_display(a, stack, &fr);
+	const char **label = hs_xmalloc((n ? n : 1) * sizeof *label);
+	for (size_t i = 0; i < n; i++) {
+		char l[1400], where[1200];
+		snprintf(l, sizeof l, "0x%" PRIx64 ": %s%s", fr[i].address,
 		         fr[i].function ? fr[i].function : "???",
 		         hs_text_where(&fr[i], where, sizeof where));
-		for (char *c = label; *c; c++)          /* '#' starts a comment */
+		for (char *c = l; *c; c++)               /* '#' starts a comment */
 			if (*c == '#')                   /* for ms_print          */
 				*c = '_';
-		at = hs_ftree_child(t, at, label, NULL);
-		hs_fnode(t, at)->bytes += bytes;
+		label[i] = hs_ftree_intern(t, l);
 	}
+	hs_ftree_add(t, label, NULL, n, "0x0: ??? (stack not recorded)", bytes);
+	free(label);
 }
 
 /* Node i and its subtree; extra, places: insignificant bytes in sites
