@@ -16,9 +16,9 @@ struct hs_sites_registry {
 	struct hs_site_ctr *ended;      /* counts of threads that ended       */
 	uint32_t ended_cap;
 	size_t   ended_len;
-	struct hs_site_sum *sum;        /* the merge's result                  */
-	uint32_t sum_cap;
-	size_t   sum_len;
+	int64_t *written;               /* per site: what its last `U` said    */
+	uint32_t written_cap;
+	size_t   written_len;
 	pthread_key_t key;
 	_Atomic bool key_ok;
 	_Atomic int64_t peak;           /* live bytes at the highest peak seen */
@@ -29,7 +29,7 @@ extern struct hs_sites_registry hs_sites_R;
 /* Grow an array of *cap elements of el bytes (a fresh mapping, the old
  * one copied and unmapped) to hold index id. Under the registry lock. */
 bool hs_sites_grow(void **arr, uint32_t *cap, size_t *len, uint32_t id, size_t el);
-/* Room in the merge's array for cap sites (sites_merge.c). Under the lock. */
+/* Room for cap sites' written values (sites_merge.c). Under the lock. */
 void hs_sites_fit_sum(uint32_t cap);
 
 /* An entry's live bytes at the current peak (sites.h). */

@@ -172,6 +172,8 @@ void hs_stacks_new_trace_locked(void);
 /* Counts traces begun in this process (stackcache.c keeps, per entry, the
  * generation in which its stack's S line is known written). */
 extern __attribute__((visibility("hidden"))) _Atomic uint32_t hs_stack_trace_gen;
+/* Stack ids handed out so far: 1 .. hs_stack_count() are valid. */
+uint32_t hs_stack_count(void);
 /* id's S line is in the current trace. */
 bool hs_stack_emitted(uint32_t id);
 /* hs_stack_capture_from when the stack cache cannot answer: unwind

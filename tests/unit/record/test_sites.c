@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "record/sites.h"
+#include "record/trace.h"
 
 #define MAXID 6000
 
@@ -55,6 +56,11 @@ static void setup(void)
 	hs_recording = 1;
 	hs_alloc_hooks.tick = hs_sites_on_fold;   /* as the sampler's tick does */
 	hs_sites_init();
+	/* the merge covers the stack ids handed out: make MAXID of them */
+	for (uintptr_t k = 1; k <= MAXID; k++) {
+		uintptr_t ip = 0x400000 + 16 * k;
+		ck_assert_uint_eq(hs_stack_intern(&ip, 1), k);
+	}
 }
 
 /* Fake block addresses: distinct, never dereferenced. */
