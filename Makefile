@@ -7,7 +7,8 @@
 #                             exported entry points (malloc, operator new, ...);
 #                             the rest is the "core" that unit tests link.
 #   analyzer/**/*.c        -> linked into build/heapscope (and analyzer tests)
-#   cli/**/*.c             -> build/heapscope (cli/main.c has main)
+#   cli/**/*.c             -> build/heapscope (cli/main.c has main), with the
+#                             shim's fault-policy parser (SHARED_OBJ)
 #   tests/unit/{alloc,record,faults,leaks}/*.c
 #                          -> Check tests linked with the preload core
 #   tests/unit/hooks/*.c   -> Check tests linked with the whole shim (so the
@@ -91,9 +92,12 @@ $(B)/analyzer/%.o: analyzer/%.c
 
 $(B)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) -Icli -DHS_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) $(ANALYZER_INC) -Icli $(PRELOAD_INC) -DHS_VERSION='"$(VERSION)"' -c -o $@ $<
 
-$(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ)
+# The fault-policy parser is the shim's own object, shared (cli/fail_policy.c).
+SHARED_OBJ := $(B)/preload/faults/fault_policy.o
+
+$(B)/heapscope: $(CLI_OBJ) $(ANALYZER_OBJ) $(SHARED_OBJ)
 	$(CC) -o $@ $^ $(DW_LIBS) -lm
 
 UT_INC := -Itests/unit

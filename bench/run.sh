@@ -5,7 +5,8 @@
 # and three real programs users run (sqlite3 on an SQL script, gcc's cc1 on
 # a generated C file, python3 on a dict/list churn; inputs made by
 # bench/inputs/gen.py, their output compared like a workload's checksum):
-#   alloc   glibc, jemalloc, mimalloc and heapscope as a plain allocator
+#   alloc   glibc, jemalloc, mimalloc, tcmalloc and heapscope as a plain
+#           allocator
 #           (HEAPSCOPE_RECORD=0): time and peak RSS as ratios to glibc.
 #   record  native, heapscope recording, heaptrack, valgrind memcheck and
 #           LeakSanitizer: what a diagnostic run costs, ratio to native;
@@ -62,6 +63,8 @@ else
 fi
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MIMALLOC=$(dpkg -L libmimalloc2.0 2>/dev/null | grep '/libmimalloc\.so\.2$' | head -1)
+# gperftools' tcmalloc without the profiler (libtcmalloc-minimal4)
+TCMALLOC=$(dpkg -L libtcmalloc-minimal4 2>/dev/null | grep '/libtcmalloc_minimal\.so\.4$' | head -1)
 
 # Workload arguments: name, alloc table, record table, and the same two in
 # quick mode. The record table is smaller because heaptrack and valgrind run
@@ -122,6 +125,7 @@ declare -A unavailable
 have_lib() { [ -n "$1" ] && [ -r "$1" ]; }
 have_lib "$JEMALLOC" || unavailable[jemalloc]="n/a (not installed)"
 have_lib "$MIMALLOC" || unavailable[mimalloc]="n/a (not installed)"
+have_lib "$TCMALLOC" || unavailable[tcmalloc]="n/a (not installed)"
 [ -r "$HS_LIB" ] || { unavailable[heapscope]="n/a (not built)"; unavailable[hs-record]="n/a (not built)"; }
 command -v heaptrack >/dev/null || unavailable[heaptrack]="n/a (not installed)"
 command -v valgrind >/dev/null || unavailable[valgrind]="n/a (not installed)"
@@ -159,6 +163,7 @@ cmd_for() {
 	glibc | native) M=(-- "${P[@]}") ;;
 	jemalloc) M=(-e "LD_PRELOAD=$JEMALLOC" -- "${P[@]}") ;;
 	mimalloc) M=(-e "LD_PRELOAD=$MIMALLOC" -- "${P[@]}") ;;
+	tcmalloc) M=(-e "LD_PRELOAD=$TCMALLOC" -- "${P[@]}") ;;
 	heapscope)
 		# HEAPSCOPE_OUT too, so that a plain-mode run that writes a trace
 		# anyway shows up in the trace column instead of littering.
@@ -382,7 +387,7 @@ run_table() {
 start=$(date +%s)
 for table in $TABLES; do
 	case $table in
-	alloc) run_table alloc glibc jemalloc mimalloc heapscope ;;
+	alloc) run_table alloc glibc jemalloc mimalloc tcmalloc heapscope ;;
 	record)
 		# When recording goes through the CLI, also time the library alone:
 		# it separates the in-process cost from the report's fixed cost.
@@ -415,7 +420,7 @@ done
 	printf 'noise_budget\t%s\n' "$((NOISE_BUDGET_MS / 1000))"
 	printf 'versions\t%s\n' "$(
 		v() { dpkg-query -W -f='${Package} ${Version}' "$1" 2>/dev/null; }
-		echo "$(v libjemalloc2), $(v libmimalloc2.0), $(v heaptrack), $(v valgrind), $(v clang-14)"
+		echo "$(v libjemalloc2), $(v libmimalloc2.0), $(v libtcmalloc-minimal4), $(v heaptrack), $(v valgrind), $(v clang-14)"
 	)"
 } >>"$META"
 

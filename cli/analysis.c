@@ -1,7 +1,9 @@
 /*
- * analysis.c — what `run` and `report` share once a trace exists: read
- * it, symbolize, apply suppressions, print the text report and write the
- * JSON one.
+ * analysis.c — the report of one process, once its trace is read:
+ * symbolize, apply suppressions, print the text report (or one line when
+ * a process other than the one started has nothing to report) and write
+ * the JSON, HTML and SVG ones. processes.c calls it for every trace of a
+ * run.
  */
 #include "cli.h"
 #include "pictures/html.h"
@@ -15,15 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static FILE *open_out(const char *pattern, long pid, char **name)
+/* The file called name, "-" being stdout; NULL (said) if it cannot be
+ * written. */
+static FILE *open_named(const char *name)
 {
-	*name = hs_expand_pid(pattern, pid);
-	if (strcmp(*name, "-") == 0)
+	if (strcmp(name, "-") == 0)
 		return stdout;
-	FILE *f = fopen(*name, "w");
+	FILE *f = fopen(name, "w");
 	if (!f)
-		fprintf(stderr, "heapscope: cannot write %s: %s\n", *name, strerror(errno));
+		fprintf(stderr, "heapscope: cannot write %s: %s\n", name, strerror(errno));
 	return f;
+}
+
+/* A report file: the name with %p as the process's id; a process other
+ * than the one started writes NAME.<id> when the name has no %p. */
+static FILE *open_out(const char *pattern, const struct hs_cli_dest *d, char **name)
+{
+	*name = hs_expand_name(pattern, d->id, !d->main);
+	return open_named(*name);
 }
 
 static int close_out(FILE *f, const char *name)
@@ -66,12 +77,35 @@ static int close_any(FILE *f, const char *name)
 	return close_out(f, name);
 }
 
+FILE *hs_cli_text_open(const struct hs_cli *c, FILE *dflt, char **name)
+{
+	*name = NULL;
+	if (c->log_file && strstr(c->log_file, "%p"))
+		return NULL;                    /* a file per process */
+	if (c->log_file) {
+		*name = hs_xstrdup(c->log_file);
+		return open_named(*name);
+	}
+	if (c->log_fd >= 0)
+		return open_fd(c->log_fd, name);
+	return dflt;
+}
+
+int hs_cli_text_close(FILE *f, char *name, FILE *dflt)
+{
+	int rc = 0;
+	if (f && f != dflt)
+		rc = close_any(f, name);
+	free(name);
+	return rc;
+}
+
 /* --xml=yes: memcheck's XML (report_xml.c), to --xml-file or --xml-fd. */
 static int write_xml(const struct hs_cli *c, const struct hs_analysis *a,
-                     const struct hs_report_opts *o, long pid)
+                     const struct hs_report_opts *o, const struct hs_cli_dest *d)
 {
 	char *name;
-	FILE *f = c->xml_file ? open_out(c->xml_file, pid, &name) : open_fd(c->xml_fd, &name);
+	FILE *f = c->xml_file ? open_out(c->xml_file, d, &name) : open_fd(c->xml_fd, &name);
 	int rc = -1;
 	if (f) {
 		bool run = strcmp(c->cmd, "run") == 0;
@@ -86,15 +120,15 @@ static int write_xml(const struct hs_cli *c, const struct hs_analysis *a,
 	return rc;
 }
 
-/* One more output file (%p expanded): --html (analyzer/pictures/html.c),
- * --massif-out, --folded (analyzer/report/). */
+/* One more output file (named as the other reports): --html
+ * (analyzer/pictures/html.c), --massif-out, --folded (analyzer/report/). */
 enum extra { OUT_HTML, OUT_MASSIF, OUT_FOLDED };
 
 static int write_extra(const char *pattern, enum extra what, const struct hs_analysis *a,
-                       const struct hs_report_opts *o, long pid)
+                       const struct hs_report_opts *o, const struct hs_cli_dest *d)
 {
 	char *name;
-	FILE *f = open_out(pattern, pid, &name);
+	FILE *f = open_out(pattern, d, &name);
 	int rc = -1;
 	if (f) {
 		if (what == OUT_HTML)
@@ -131,8 +165,8 @@ static void write_text(FILE *f, const struct hs_analysis *a, const struct hs_rep
 	free(buf);
 }
 
-int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
-                  unsigned flags, bool *problems)
+int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr,
+                  const struct hs_cli_dest *d, bool *problems)
 {
 	int rc = 0;
 	struct hs_symbolizer *sym = hs_sym_new(tr, stderr);
@@ -145,24 +179,22 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 		.gen_supps = c->gen_supps != 0,
 	};
 	*problems = hs_analysis_found(&a, hs_report_counted(&o));
-	long pid = tr->have_process ? tr->pid : 0;
 	char *name = NULL;
 	bool found = *problems || a.nerrors || a.nfaults;
-	if (!(flags & HS_OUT_FOUND_ONLY) || found) {
-		FILE *f = c->log_file ? open_out(c->log_file, pid, &name)
-		          : c->log_fd >= 0 ? open_fd(c->log_fd, &name) : text_out;
-		if (f) {
-			write_text(f, &a, &o);
-			if ((c->log_file || c->log_fd >= 0) && close_any(f, name) < 0)
-				rc = -1;
-		} else {
-			rc = -1;
-		}
-		free(name);
-		name = NULL;
+	FILE *f = d->text ? d->text : open_out(c->log_file, d, &name);
+	if (f && d->brief && !found) {
+		if (!c->quiet)
+			hs_report_text_brief(f, &a);
+	} else if (f) {
+		write_text(f, &a, &o);
 	}
-	if (c->json && (flags & HS_OUT_JSON)) {
-		FILE *f = open_out(c->json, pid, &name);
+	if (!f || (!d->text && close_out(f, name) < 0))
+		rc = -1;
+	free(name);
+	name = NULL;
+	/* With "-" only the process started goes to stdout: one JSON document. */
+	if (c->json && (d->main || strcmp(c->json, "-") != 0)) {
+		f = open_out(c->json, d, &name);
 		if (f) {
 			hs_report_json(f, &a, &o);
 			if (close_out(f, name) < 0)
@@ -172,39 +204,19 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_
 		}
 		free(name);
 	}
-	/* --xml, --html, --massif-out, --folded and --svg: like --json, for
-	 * the main trace only */
-	if (c->xml && (flags & HS_OUT_JSON) && write_xml(c, &a, &o, pid) < 0)
+	/* --xml, --html, --massif-out, --folded and --svg: the process
+	 * started only */
+	if (c->xml && d->main && write_xml(c, &a, &o, d) < 0)
 		rc = -1;
-	if (c->html && (flags & HS_OUT_JSON) && write_extra(c->html, OUT_HTML, &a, &o, pid) < 0)
+	if (c->html && d->main && write_extra(c->html, OUT_HTML, &a, &o, d) < 0)
 		rc = -1;
-	if (c->massif_out && (flags & HS_OUT_JSON)
-	    && write_extra(c->massif_out, OUT_MASSIF, &a, &o, pid) < 0)
+	if (c->massif_out && d->main && write_extra(c->massif_out, OUT_MASSIF, &a, &o, d) < 0)
 		rc = -1;
-	if (c->folded && (flags & HS_OUT_JSON)
-	    && write_extra(c->folded, OUT_FOLDED, &a, &o, pid) < 0)
+	if (c->folded && d->main && write_extra(c->folded, OUT_FOLDED, &a, &o, d) < 0)
 		rc = -1;
-	if (c->svg_dir && (flags & HS_OUT_JSON) && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
+	if (c->svg_dir && d->main && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
 		rc = -1;
 	hs_analysis_free(&a);
 	hs_sym_free(sym);
 	return rc;
-}
-
-int hs_cmd_report(struct hs_cli *c)
-{
-	bool problems = false;
-	int rc = 0;
-	if (hs_cli_load_supps(c) < 0)
-		return HS_EXIT_USAGE;
-	struct hs_trace tr;
-	bool failed = hs_trace_read(c->args[0], &tr) < 0;
-	if (failed)
-		fprintf(stderr, "heapscope: %s\n", tr.error);
-	if (tr.lines)           /* something to report on */
-		rc = hs_cli_report(c, &tr, stdout, HS_OUT_JSON, &problems);
-	hs_trace_free(&tr);
-	if (problems && c->error_exitcode)
-		return c->error_exitcode;
-	return failed || rc < 0 ? HS_EXIT_TRACE : 0;
 }

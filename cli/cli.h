@@ -1,6 +1,7 @@
 /*
  * cli.h — the heapscope command: options (options.c), `run` (run.c),
- * and the analysis both commands end with (analysis.c).
+ * `report` and the reports of a run's processes (processes.c), the
+ * report of one process (analysis.c).
  */
 #ifndef HS_CLI_H
 #define HS_CLI_H
@@ -36,7 +37,7 @@ struct hs_cli {
 	const char *folded;           /* --folded FILE: stacks of peak bytes   */
 	long sample_ms;               /* --sample-interval MS; -1 = default    */
 	char **args;                  /* run: program and its arguments;
-	                                 report: the trace                     */
+	                                 report: the traces or run directory   */
 	int nargs;
 	struct hs_supps *supps;       /* loaded by hs_cli_load_supps           */
 
@@ -58,6 +59,8 @@ struct hs_cli {
 	char **argv;                  /* our own command line, for the XML     */
 	int argc_own;                 /*   heapscope's part of it (argv[0..n)) */
 	const char *trace_dir;        /* valgrind's form: private trace dir    */
+	bool child_silent;            /* --child-silent-after-fork=yes: report
+	                                 the started pid's images only         */
 	char **owned;                 /* strings the options point into        */
 	size_t nowned, cap_owned;
 };
@@ -89,16 +92,48 @@ int  hs_cli_number(const char *who, const char *opt, int optlen, const char *v,
 void hs_cli_usage(FILE *f);
 
 struct hs_trace;
+struct hs_trace_files;
 
-#define HS_OUT_JSON       1u  /* also write --json                        */
-#define HS_OUT_FOUND_ONLY 2u  /* print the text only if something was found */
+/* Where one process's report goes. */
+struct hs_cli_dest {
+	FILE *text;         /* the text report; NULL: --log-file with %p, a file
+	                       per process                                     */
+	const char *id;     /* "pid" or "pid.gen": %p in file names            */
+	bool main;          /* the process started: --json FILE (the others
+	                       FILE.<id> without %p), --html, --svg             */
+	bool brief;         /* one line instead of the report when nothing was
+	                       found (the run's other processes)               */
+};
 
-/* Report on a trace that has been read (completely or not): print the
- * text report (to text_out unless --log-file) and write --json if asked;
- * the trace's pid expands %p. Sets *problems when leaks or errors were
- * found. Returns 0, or -1 when an output file could not be written. */
-int  hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr, FILE *text_out,
-                   unsigned flags, bool *problems);
+/* Where the text reports of a run go: dflt, or --log-file (NULL when
+ * it has %p: a file per process, opened by hs_cli_report), or --log-fd;
+ * *name names it for messages. NULL with *name set: it cannot be
+ * written (said). hs_cli_text_close closes what open opened (not dflt,
+ * stdout, stderr), frees name, and returns -1 if writing failed. */
+FILE *hs_cli_text_open(const struct hs_cli *c, FILE *dflt, char **name);
+int   hs_cli_text_close(FILE *f, char *name, FILE *dflt);
+
+/* Report on a trace that has been read (completely or not). Sets
+ * *problems when leaks or errors were found. Returns 0, or -1 when an
+ * output file could not be written. (analysis.c) */
+int  hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr,
+                   const struct hs_cli_dest *d, bool *problems);
+
+/* How the process started ended, from waitpid (`run` knows it; `report`
+ * does not: NULL). */
+struct hs_cli_wait {
+	int status;
+};
+
+/* Report on every trace of a run (processes.c): each other process first,
+ * in the order they ended, one line each when nothing was found; the
+ * process started (s->f[main]) last, in full. text: stderr for `run`,
+ * stdout for `report` (--log-file overrides). where: the traces' place,
+ * for the closing line. Sets *problems when any process had leaks or
+ * errors, *failed when a trace could not be read or a report written. */
+void hs_cli_report_set(const struct hs_cli *c, struct hs_trace_files *s, long main,
+                       FILE *text, const struct hs_cli_wait *w, const char *where,
+                       bool *problems, bool *failed);
 
 int  hs_cmd_run(struct hs_cli *c);
 int  hs_cmd_report(struct hs_cli *c);

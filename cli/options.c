@@ -7,6 +7,7 @@
  * Every problem is one line on stderr and exit code 2.
  */
 #include "cli.h"
+#include "fail_policy.h"
 #include "trace/trace_read.h"
 #include "util.h"
 
@@ -20,13 +21,17 @@ void hs_cli_usage(FILE *f)
 	fputs(
 "usage: heapscope run [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope [valgrind options] [--] PROGRAM [ARGS...]\n"
-"       heapscope report [options] TRACE\n"
+"       heapscope report [options] TRACE... | DIR\n"
 "       heapscope sweep [options] [--] PROGRAM [ARGS...]\n"
 "       heapscope --help | --version\n"
 "\n"
 "run     runs PROGRAM with libheapscope.so preloaded, then prints the leak\n"
-"        and heap-error report to stderr.\n"
-"report  prints the report of a trace written by an earlier run (to stdout).\n"
+"        and heap-error report of every process it started to stderr\n"
+"        (==PID== before each line; one line for a process with nothing to\n"
+"        report). Its traces stay in heapscope.PROG.PID/ (one entry in the\n"
+"        current directory) unless -o names them.\n"
+"report  prints the reports of an earlier run (to stdout): its directory,\n"
+"        or trace files.\n"
 "sweep   fails PROGRAM's allocations one point at a time and reports which\n"
 "        calls it does not survive (heapscope sweep --help).\n"
 "\n"
@@ -38,11 +43,14 @@ void hs_cli_usage(FILE *f)
 "The table: docs/VALGRIND.md, or man heapscope.\n"
 "\n"
 "options:\n"
-"  -o FILE               run: the trace file (default heapscope.PROG.%p.trace\n"
-"                        in the current directory); %p is the process id.\n"
-"                        An existing file is never overwritten.\n"
-"  --json FILE           also write the JSON report (%p allowed; - = stdout)\n"
-"  --log-file FILE       write the text report to FILE instead (%p allowed)\n"
+"  -o FILE               run: name the traces FILE instead (%p is the process\n"
+"                        id; without it, processes other than the one\n"
+"                        started write FILE.PID). A file is never overwritten.\n"
+"  --json FILE           also write the JSON report: FILE for the process\n"
+"                        started, FILE.PID for each other one (or %p in FILE;\n"
+"                        - = stdout, the process started only)\n"
+"  --log-file FILE       write the text reports to FILE instead (%p: a file\n"
+"                        per process)\n"
 "  --leak-kinds=LIST     loss records to list: definite,indirect,possible,\n"
 "                        reachable, all or none (default definite,indirect,\n"
 "                        possible); every kind is counted in LEAK SUMMARY\n"
@@ -52,7 +60,8 @@ void hs_cli_usage(FILE *f)
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
 "                        (leak:PATTERN) suppressions; may be repeated\n"
 "  --error-exitcode N    exit with N (1-255) when a definite, indirect or\n"
-"                        possible leak or a heap error was found\n"
+"                        possible leak or a heap error was found in any\n"
+"                        process\n"
 "  --quiet               print only what was found\n"
 "  --no-children         run: do not trace child processes\n"
 "  --fail POLICY         run: inject allocation failures (HEAPSCOPE_FAIL),\n"
@@ -74,7 +83,7 @@ void hs_cli_usage(FILE *f)
 "                        double and mismatched frees are still caught)\n"
 "  --quarantine BYTES    run: freed bytes held per thread before reuse, to catch\n"
 "                        writes after free and double frees (k/m suffix;\n"
-"                        default 1m; 0 = none)\n"
+"                        default 256k; 0 = none)\n"
 "  --help, --version\n"
 "\n"
 "exit status:\n"
@@ -84,7 +93,7 @@ void hs_cli_usage(FILE *f)
 "          executed, 127 it was not found, 2 a usage error, 1 heapscope\n"
 "          itself failed\n"
 "  report  0, or the --error-exitcode value when problems were found;\n"
-"          1 when the trace is unreadable or damaged (the report shows what\n"
+"          1 when a trace is unreadable or damaged (the report shows what\n"
 "          came before the damage); 2 a usage error\n", f);
 }
 
@@ -179,11 +188,17 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 			return -1;
 		c->error_exitcode = (int)n;
 		return 0;
-	case O_FAIL:
+	case O_FAIL: {
+		char err[320];
 		if (!*v)
 			return usage_error(c, "%s: empty policy", name);
+		if (!hs_cli_fail_policy_ok(v, err, sizeof err)) {
+			fprintf(stderr, "heapscope %s: --fail %s: %s\n", c->cmd, v, err);
+			return -1;
+		}
 		c->fail = v;
 		return 0;
+	}
 	case O_HTML:
 	case O_SVG:
 	case O_MASSIF:
@@ -308,9 +323,9 @@ int hs_cli_parse(struct hs_cli *c, int argc, char **argv, int first)
 	if (run && c->nargs == 0)
 		return usage_error(c, "%s", "no program given (heapscope run [options] "
 		                   "[--] PROGRAM [ARGS...])");
-	if (!run && c->nargs != 1)
-		return usage_error(c, "%s", c->nargs ? "give exactly one trace file"
-		                   : "no trace file given (heapscope report [options] TRACE)");
+	if (!run && c->nargs == 0)
+		return usage_error(c, "%s", "no trace given (heapscope report [options] "
+		                   "TRACE... or DIR)");
 	return hs_vg_check(c);
 }
 

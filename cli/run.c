@@ -3,19 +3,31 @@
  *
  * The environment carries everything to the shim: LD_PRELOAD (our
  * libheapscope.so, found relative to this binary by shim_path.c, in
- * front of any existing preload), HEAPSCOPE_OUT (the trace name, made absolute so a program
+ * front of any existing preload), HEAPSCOPE_OUT (where the traces go,
+ * absolute so a program
  * that changes directory still writes where we will look), and the
- * HEAPSCOPE_* settings from our options. The program is started with
- * fork + execvp; an exec failure comes back through a close-on-exec pipe,
- * so "not found" is told apart from a program that exits 127 itself.
- * While it runs we ignore SIGINT/SIGQUIT like system(3) does (the
- * terminal sends them to the program; we still report afterwards) and
- * pass SIGTERM/SIGHUP on to it.
+ * HEAPSCOPE_* settings from our options.
+ *
+ * Where the traces go. A run leaves one thing behind: by default the
+ * directory heapscope.PROG.PID/ (PID: the program's), holding one trace
+ * per process image of the tree (PID.trace, CHILD.trace, PID.1.trace
+ * after an exec...). The program's pid is known only after fork, so the
+ * child makes the directory (the next free name if an earlier run left
+ * one with that pid) and tells us its name through a close-on-exec pipe
+ * before it execs; the same pipe brings back an exec failure, so "not
+ * found" is told apart from a program that exits 127 itself. With -o
+ * the traces are named by that pattern (docs/TRACE-FORMAT.md) instead.
+ *
+ * While the program runs we ignore SIGINT/SIGQUIT like system(3) does
+ * (the terminal sends them to the program; we still report afterwards)
+ * and pass SIGTERM/SIGHUP on to it. Then every trace is reported
+ * (processes.c).
  */
 #include "cli.h"
 #include "shim_path.h"
 #include "trace/trace_files.h"
 #include "trace/trace_read.h"
+#include "report/report.h"
 #include "util.h"
 
 #include <errno.h>
@@ -38,33 +50,29 @@ static void forward(int sig)
 		kill(child_pid, sig);
 }
 
-/* The trace name pattern, absolute; default heapscope.PROG.%p.trace. */
-static char *trace_pattern(const struct hs_cli *c)
+/* The program's name as the shim writes it in file names: the base name
+ * with characters outside [A-Za-z0-9._+-] as '_' (which also keeps a '%'
+ * in it from reading as %p). */
+static char *prog_name(const char *arg0)
 {
-	char cwd[PATH_MAX], *pat;
-	if (c->out) {
-		pat = hs_xstrdup(c->out);
-	} else {
-		/* the shim's default name (docs/TRACE-FORMAT.md): the base name
-		 * with characters outside [A-Za-z0-9._+-] as '_', which also keeps
-		 * a '%' in it from reading as %p */
-		const char *base = strrchr(c->args[0], '/');
-		char *prog = hs_xstrdup(base ? base + 1 : c->args[0]);
-		for (char *q = prog; *q; q++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			            "0123456789._+-", *q))
-				*q = '_';
-		size_t len = strlen(prog) + sizeof "heapscope..%p.trace";
-		pat = hs_xmalloc(len);
-		snprintf(pat, len, "heapscope.%s.%%p.trace", prog);
-		free(prog);
-	}
-	if (pat[0] == '/' || !getcwd(cwd, sizeof cwd))
-		return pat;
-	size_t len = strlen(cwd) + strlen(pat) + 2;
+	const char *base = strrchr(arg0, '/');
+	char *prog = hs_xstrdup(base ? base + 1 : arg0);
+	for (char *q = prog; *q; q++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		            "0123456789._+-", *q))
+			*q = '_';
+	return prog;
+}
+
+/* name made absolute against the current directory. */
+static char *absolute(const char *name)
+{
+	char cwd[PATH_MAX];
+	if (name[0] == '/' || !getcwd(cwd, sizeof cwd))
+		return hs_xstrdup(name);
+	size_t len = strlen(cwd) + strlen(name) + 2;
 	char *abs = hs_xmalloc(len);
-	snprintf(abs, len, "%s/%s", cwd, pat);
-	free(pat);
+	snprintf(abs, len, "%s/%s", cwd, name);
 	return abs;
 }
 
@@ -76,6 +84,7 @@ static int set_env(const char *name, const char *value)
 	return -1;
 }
 
+/* Everything but HEAPSCOPE_OUT, which the child sets in dir mode. */
 static int prepare_env(const struct hs_cli *c, const char *lib, const char *pattern)
 {
 	const char *old = getenv("LD_PRELOAD");
@@ -87,7 +96,9 @@ static int prepare_env(const struct hs_cli *c, const char *lib, const char *patt
 	} else {
 		preload = hs_xstrdup(lib);
 	}
-	int rc = set_env("LD_PRELOAD", preload) | set_env("HEAPSCOPE_OUT", pattern);
+	int rc = set_env("LD_PRELOAD", preload);
+	if (pattern)
+		rc |= set_env("HEAPSCOPE_OUT", pattern);
 	free(preload);
 	if (c->stack_depth) {
 		char n[24];
@@ -136,8 +147,67 @@ static void give_back_signals(const struct saved_sigs *s)
 	sigaction(SIGHUP, &s->hup, NULL);
 }
 
-/* Start the program; returns its pid, or -1 with *code set. */
-static pid_t start(struct hs_cli *c, const struct saved_sigs *sigs, int *code)
+/* What the child tells us before it execs (the directory it made) or
+ * instead (why it could not). One write each, smaller than PIPE_BUF. */
+struct child_msg {
+	int kind;                       /* 'D' run directory, 'M' mkdir failed,
+	                                   'E' exec failed                   */
+	int err;
+	char dir[2048];
+};
+
+static void tell(int fd, int kind, int err, const char *dir)
+{
+	struct child_msg m = { .kind = kind, .err = err };
+	if (dir)
+		snprintf(m.dir, sizeof m.dir, "%s", dir);
+	if (write(fd, &m, sizeof m) < 0)
+		_exit(HS_EXIT_NOEXEC);
+}
+
+/* In the child: heapscope.PROG.PID/ in the current directory (PID.2,
+ * PID.3 ... if an earlier run left that name), and HEAPSCOPE_OUT into it. */
+static void make_run_dir(const struct hs_cli *c, int fd)
+{
+	char *prog = prog_name(c->args[0]), name[256], *dir = NULL;
+	int err = 0;
+	for (int k = 1; k <= 100; k++) {
+		if (k == 1)
+			snprintf(name, sizeof name, "heapscope.%s.%d", prog, (int)getpid());
+		else
+			snprintf(name, sizeof name, "heapscope.%s.%d.%d", prog, (int)getpid(), k);
+		free(dir);
+		dir = absolute(name);
+		if (strlen(dir) + sizeof "/%p.trace" > sizeof ((struct child_msg *)0)->dir) {
+			err = ENAMETOOLONG;
+			break;
+		}
+		if (mkdir(dir, 0700) == 0) {
+			err = 0;
+			break;
+		}
+		err = errno;
+		if (err != EEXIST)
+			break;
+	}
+	if (err) {
+		tell(fd, 'M', err, dir);
+		_exit(HS_EXIT_TRACE);
+	}
+	char pattern[sizeof ((struct child_msg *)0)->dir + 16];
+	snprintf(pattern, sizeof pattern, "%s/%%p.trace", dir);
+	if (setenv("HEAPSCOPE_OUT", pattern, 1) != 0) {
+		tell(fd, 'M', errno, dir);
+		_exit(HS_EXIT_TRACE);
+	}
+	tell(fd, 'D', 0, dir);
+	free(dir);
+	free(prog);
+}
+
+/* Start the program; returns its pid, or -1 with *code set. In dir mode
+ * (no -o) *dir receives the run directory. */
+static pid_t start(struct hs_cli *c, const struct saved_sigs *sigs, char **dir, int *code)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -154,26 +224,46 @@ static pid_t start(struct hs_cli *c, const struct saved_sigs *sigs, int *code)
 	}
 	if (pid == 0) {
 		give_back_signals(sigs);   /* the program gets the terminal's ones */
+		if (!c->out)
+			make_run_dir(c, pfd[1]);
 		execvp(c->args[0], c->args);
-		int e = errno;
-		if (write(pfd[1], &e, sizeof e) < 0)
-			_exit(HS_EXIT_NOEXEC);
+		tell(pfd[1], 'E', errno, NULL);
 		_exit(HS_EXIT_NOTFOUND);
 	}
 	child_pid = pid;
 	close(pfd[1]);
-	int e = 0;
+	struct child_msg m;
+	int failed = 0, err = 0;
 	ssize_t n;
-	do
-		n = read(pfd[0], &e, sizeof e);
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		do
+			n = read(pfd[0], &m, sizeof m);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof m)
+			break;                      /* EOF: the exec happened      */
+		if (m.kind == 'D') {
+			*dir = hs_xstrdup(m.dir);
+		} else {
+			failed = m.kind;
+			err = m.err;
+			if (m.kind == 'M')
+				fprintf(stderr, "heapscope run: cannot create the directory for the "
+				        "traces, %s: %s\n", m.dir, strerror(err));
+		}
+	}
 	close(pfd[0]);
-	if (n == (ssize_t)sizeof e) {          /* exec failed: reap, explain   */
+	if (failed) {                           /* reap, explain */
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
+		if (*dir)
+			rmdir(*dir);            /* empty: nothing ran             */
+		if (failed == 'M') {
+			*code = HS_EXIT_TRACE;
+			return -1;
+		}
 		fprintf(stderr, "heapscope: %s: %s\n", c->args[0],
-		        e == ENOENT ? "command not found" : strerror(e));
-		*code = e == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC;
+		        err == ENOENT ? "command not found" : strerror(err));
+		*code = err == ENOENT ? HS_EXIT_NOTFOUND : HS_EXIT_NOEXEC;
 		return -1;
 	}
 	return pid;
@@ -192,48 +282,6 @@ static int wait_for(pid_t pid, int *status)
 	return 0;
 }
 
-/* Report on the process's trace and, when it exec'd, on the trace of
- * each image that followed: earlier images only if they found something
- * (their heap vanished with the exec, they have no leaks to tell), the
- * last one in full and to --json. Returns true when some trace could not
- * be read completely. */
-static bool report_chain(const struct hs_cli *c, const char *pattern, pid_t pid,
-                         bool *problems)
-{
-	bool failed = false;
-	*problems = false;
-	for (unsigned gen = 0;; gen++) {
-		char *name = hs_trace_file_name(pattern, pid, gen);
-		struct hs_trace tr;
-		if (hs_trace_read(name, &tr) < 0) {
-			failed = true;
-			if (gen == 0 && !tr.lines && access(name, F_OK) != 0)
-				fprintf(stderr, "heapscope: no trace was written (%s); a static "
-				        "or setuid program ignores LD_PRELOAD\n", tr.error);
-			else
-				fprintf(stderr, "heapscope: %s\n", tr.error);
-		}
-		char *next = NULL;
-		bool more = false, found = false;
-		if (tr.end == HS_END_EXEC) {
-			next = hs_trace_file_name(pattern, pid, gen + 1);
-			more = access(next, F_OK) == 0;
-		}
-		if (tr.lines && hs_cli_report(c, &tr, stderr, more ? HS_OUT_FOUND_ONLY
-		                              : HS_OUT_JSON, &found) < 0)
-			failed = true;
-		if (more)
-			fprintf(stderr, "heapscope: %s called exec; following its trace %s\n",
-			        tr.exe ? tr.exe : name, next);
-		*problems |= found;
-		hs_trace_free(&tr);
-		free(name);
-		free(next);
-		if (!more)
-			return failed;
-	}
-}
-
 int hs_cmd_run(struct hs_cli *c)
 {
 	if (hs_cli_load_supps(c) < 0)
@@ -241,8 +289,8 @@ int hs_cmd_run(struct hs_cli *c)
 	char *lib = hs_find_shim("heapscope");
 	if (!lib)
 		return HS_EXIT_TRACE;
-	char *pattern = trace_pattern(c);
-	if (!strstr(pattern, "%p") && access(pattern, F_OK) == 0) {
+	char *pattern = c->out ? absolute(c->out) : NULL, *dir = NULL;
+	if (pattern && !strstr(pattern, "%p") && access(pattern, F_OK) == 0) {
 		fprintf(stderr, "heapscope run: %s exists and a trace is never "
 		        "overwritten; remove it or put %%p in the name\n", pattern);
 		free(lib);
@@ -255,7 +303,7 @@ int hs_cmd_run(struct hs_cli *c)
 	time_t started = time(NULL);
 	take_signals(&sigs);
 	if (prepare_env(c, lib, pattern) == 0)
-		pid = start(c, &sigs, &code);
+		pid = start(c, &sigs, &dir, &code);
 	else
 		code = HS_EXIT_TRACE;
 	free(lib);
@@ -264,23 +312,43 @@ int hs_cmd_run(struct hs_cli *c)
 	give_back_signals(&sigs);
 	if (waited < 0) {
 		free(pattern);
+		free(dir);
 		return pid < 0 ? code : HS_EXIT_TRACE;
 	}
 	if (WIFSIGNALED(status)) {
-		int sig = WTERMSIG(status);
-		const char *ab = sigabbrev_np(sig);
-		fprintf(stderr, "heapscope: %s was killed by signal %d%s%s%s\n", c->args[0],
-		        sig, ab ? " (SIG" : "", ab ? ab : "", ab ? ")" : "");
-		code = 128 + sig;
+		char sig[48];
+		fprintf(stderr, "heapscope: %s was killed by %s\n", c->args[0],
+		        hs_signal_text(WTERMSIG(status), sig, sizeof sig));
+		code = 128 + WTERMSIG(status);
 	} else {
 		code = WEXITSTATUS(status);
 	}
 
-	bool problems;
-	bool failed = report_chain(c, pattern, pid, &problems);
-	if (!c->trace_dir)          /* valgrind's form removes its traces */
-		hs_trace_files_children(stderr, pattern, pid, (long)started);
+	struct hs_trace_files s = { 0 };
+	char err[512];
+	if (dir)
+		hs_trace_files_dir(dir, &s, err, sizeof err);
+	else
+		hs_trace_files_pattern(&s, pattern, pid, (long)started);
+	if (c->child_silent)               /* the started pid's images only */
+		hs_trace_files_keep_pid(&s, pid);
+	long main = hs_trace_files_order(&s, pid);
+	bool problems = false, failed = false;
+	if (main < 0) {
+		fprintf(stderr, "heapscope: no trace was written (%s); a static or setuid "
+		        "program ignores LD_PRELOAD\n", dir ? dir : pattern);
+		failed = true;
+	}
+	struct hs_cli_wait w = { .status = status };
+	/* valgrind's form removes its private directory: no closing line */
+	if (s.n)
+		hs_cli_report_set(c, &s, main, stderr, &w, c->trace_dir ? NULL : dir ? dir : pattern,
+		                  &problems, &failed);
+	hs_trace_files_free(&s);
+	if (dir)
+		rmdir(dir);             /* only if nothing was written: one entry or none */
 	free(pattern);
+	free(dir);
 	if (c->error_exitcode && (problems || failed))
 		return c->error_exitcode;
 	return code;

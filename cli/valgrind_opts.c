@@ -278,7 +278,10 @@ static int take(struct hs_cli *c, const struct vg_opt *o, const char *arg, const
 		c->no_children = !b;
 		return 1;
 	case V_CHILD_SILENT:
-		return yes_no(o->name, v) < 0 ? -1 : 1;
+		if ((b = yes_no(o->name, v)) < 0)
+			return -1;
+		c->child_silent = b;
+		return 1;
 	case V_DEFAULT_SUPPS:
 	case V_FREERES:
 		if ((b = yes_no(o->name, v)) < 0)

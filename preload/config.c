@@ -14,7 +14,7 @@ struct hs_config hs_cfg = {
 	.stack_depth = 32,
 	.tcache_bytes = 64 * 1024,
 	.checks = -1,                   /* unset: follows .enabled            */
-	.quarantine_bytes = 1 << 20,       /* per thread: see docs/ARCHITECTURE.md */
+	.quarantine_bytes = 256 << 10,     /* per thread: see docs/ARCHITECTURE.md */
 	.abort_on_error = 0,
 	.stack_cache = 1,
 	.unwind = 1,
@@ -108,6 +108,11 @@ void hs_config_init(void)
 	else if (unw && strcmp(unw, "dwarf"))
 		hs_log("HEAPSCOPE_UNWIND=%s: expected dwarf or libunwind; using dwarf", unw);
 	read_bool("HEAPSCOPE_UNWIND_STATS", &hs_cfg.unwind_stats);
+	/* Tests: every stack the cache or the walk before gives is checked
+	 * against libunwind's (slow: every allocation unwinds twice). */
+	read_bool("HEAPSCOPE_UNWIND_VERIFY", &hs_cfg.unwind_verify);
+	if (hs_cfg.unwind_verify)
+		hs_cfg.unwind_stats = 1;
 	/* --no-children: an exec'd descendant (the recorder marks them with
 	 * HEAPSCOPE_TRACED) keeps our allocator but records nothing. Forked
 	 * children are always traced, as valgrind does. */

@@ -49,6 +49,23 @@ void hs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Value of NAME in the initial environment, or NULL; no allocation. */
 const char *hs_env(const char *name);
 
+/* A thread the program cancels (pthread_cancel) dies at its next
+ * cancellation point: open, read, write, close... If that is a call of
+ * ours made while we hold a lock (the trace's, the sampler's), the lock
+ * is never released and the process hangs at its next flush or at exit.
+ * Such calls are bracketed with these. */
+static inline int hs_cancel_off(void)
+{
+	int old = PTHREAD_CANCEL_ENABLE;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+static inline void hs_cancel_restore(int old)
+{
+	if (old != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(old, NULL);
+}
+
 /* ---- config.c: HEAPSCOPE_* settings, read once at init ---------------- */
 struct hs_config {
 	int    enabled;         /* 0: plain allocator, nothing recorded       */
@@ -62,6 +79,8 @@ struct hs_config {
 	int    unwind;          /* 1: our DWARF unwinder first (record/unwind.c),
 	                           0: libunwind alone (HEAPSCOPE_UNWIND)      */
 	int    unwind_stats;    /* say at exit which unwinder took how many   */
+	int    unwind_verify;   /* check every cached or reused stack against
+	                           libunwind; count differences (tests)      */
 	int    log;             /* 0: hs_log writes nothing (HEAPSCOPE_LOG=0) */
 };
 extern struct hs_config hs_cfg;

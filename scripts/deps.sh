@@ -9,7 +9,7 @@ mode=${1:-build}
 
 pkgs_build="gcc make pkg-config libunwind-dev libdw-dev libelf-dev check"
 pkgs_test="python3 perl sqlite3 git gzip valgrind binutils g++ chromium cmake meson ninja-build"
-pkgs_bench="libjemalloc2 libmimalloc2.0 heaptrack valgrind clang libclang-rt-14-dev"
+pkgs_bench="libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack valgrind clang libclang-rt-14-dev"
 
 want=$pkgs_build
 case "$mode" in

@@ -114,7 +114,7 @@ static void summary(FILE *f, const struct hs_analysis *a, const struct hs_vmgrow
 	char s[200];
 	snprintf(b, sizeof b, "VmSize %s", hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	row(f, "memory growth", b);
-	if (fr->have_sample) {
+	if (fr->have_sample && fr->held) {
 		snprintf(b, sizeof b, "%.0f%%: %s live of %s held from the system",
 		         fr->heap_efficiency * 100, hs_human_bytes((double)fr->live, c1, sizeof c1),
 		         hs_human_bytes((double)fr->held, c2, sizeof c2));
@@ -156,9 +156,10 @@ static void fragmentation(FILE *f, const struct hs_frag *fr)
 {
 	char a[32], b[32];
 	fputs("<section id=\"fragmentation\"><h2>Fragmentation</h2>\n", f);
-	if (!fr->have_sample) {
-		fputs("<p class=\"note\">No samples in this trace: no fragmentation figures."
-		      "</p></section>\n", f);
+	if (!fr->have_sample || !fr->held) {
+		fputs(fr->have_sample ? "<p class=\"note\">The heap held no memory from the system:"
+		      " no fragmentation figures.</p></section>\n" : "<p class=\"note\">No samples "
+		      "in this trace: no fragmentation figures.</p></section>\n", f);
 		return;
 	}
 	fputs("<table>\n", f);
@@ -177,10 +178,13 @@ static void fragmentation(FILE *f, const struct hs_frag *fr)
 	fprintf(f, "<tr><th>heap efficiency (live \u00f7 held)</th><td class=\"n\">%.1f%%"
 	        "</td></tr>\n<tr><th>free in buddy blocks</th><td class=\"n\">%s</td></tr>\n",
 	        fr->heap_efficiency * 100, hs_human_bytes((double)fr->free_pages * 4096, a, sizeof a));
-	fputs("<tr><th>unusable free index per order</th><td class=\"n\">", f);
-	for (int k = 0; k < HS_SNAP_ORDERS; k++)
-		fprintf(f, "%s%.3f", k ? " " : "", fr->unusable[k]);
-	fputs("</td></tr>\n</table>\n<div class=\"fig\">", f);
+	if (fr->free_pages) {
+		fputs("<tr><th>unusable free index per order</th><td class=\"n\">", f);
+		for (int k = 0; k < HS_SNAP_ORDERS; k++)
+			fprintf(f, "%s%.3f", k ? " " : "", fr->unusable[k]);
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n<div class=\"fig\">", f);
 	hs_svg_free_orders(f, fr);
 	fputs("</div>\n", f);
 	if (!fr->snap) {

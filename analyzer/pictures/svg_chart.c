@@ -193,7 +193,7 @@ void hs_svg_line_chart(FILE *f, const struct hs_chart *c)
 		if (l->filled)
 			fprintf(f, " %.1f,%.1f", PX(bt[m - 1]), PY(0.0));
 		fputs("\"/>\n", f);
-		if (m == 1)          /* one sample: a dot, a line needs two */
+		if (m == 1 && isfinite(by[0]))   /* one sample: a dot, a line needs two */
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
 			        PX(bt[0]), PY(by[0]), l->color);
 	}
@@ -262,7 +262,7 @@ void hs_svg_efficiency(FILE *f, const struct hs_frag *fr)
 		t[k] = (double)p->t_ms / 1000.0;
 		y[0][k] = p->heap_efficiency;
 		y[1][k] = p->held ? (double)p->granted / (double)p->held : NAN;
-		y[2][k] = p->unusable[4];
+		y[2][k] = p->free_pages ? p->unusable[4] : NAN;   /* nothing free: no index */
 	}
 	struct hs_chart c = {
 		.title = "Heap efficiency and fragmentation over time",

@@ -64,6 +64,11 @@ void hs_report_text(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
 void hs_report_json(FILE *out, const struct hs_analysis *a,
                     const struct hs_report_opts *o);
+/* One line for a process with nothing to report: how it ended, its
+ * counts, "no leaks, no heap errors" (for a run's other processes). */
+void hs_report_text_brief(FILE *out, const struct hs_analysis *a);
+/* "signal 11 (SIGSEGV)" into buf. */
+const char *hs_signal_text(int sig, char *buf, size_t cap);
 
 /* Why the report is incomplete, one sentence each, in a fixed order; the
  * text and JSON reports both print these. Returns the count; fills at

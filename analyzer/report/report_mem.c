@@ -80,7 +80,7 @@ static void json_bins(FILE *f, const struct hs_frag *fr)
 
 static void json_fragmentation(FILE *f, const struct hs_frag *fr)
 {
-	if (!fr->have_sample) {
+	if (!fr->have_sample || !fr->held) {     /* no sample, or no heap at all */
 		fputs("  \"fragmentation\": null,\n", f);
 		return;
 	}
@@ -232,6 +232,37 @@ static void spark_line(FILE *f, const char *prefix, const char *name,
 	free(y);
 }
 
+/* Figures only where they mean something: a heap that held nothing from
+ * the system has no efficiency (0 / 0), and where no page is free there
+ * is no free space to call usable or not. */
+static void text_fragmentation(FILE *f, const char *prefix, const struct hs_trace *tr)
+{
+	struct hs_frag fr;
+	char a[32], b[32], c[32], d[32];
+	hs_frag_compute(&fr, tr);
+	if (!fr.held) {
+		fprintf(f, "%sFRAGMENTATION at exit: none: the heap held no memory from the "
+		        "system\n", prefix);
+		hs_frag_free(&fr);
+		return;
+	}
+	fprintf(f, "%sFRAGMENTATION at exit: heap efficiency %.0f%% (%s live of %s held "
+	        "from the system)\n", prefix, fr.heap_efficiency * 100,
+	        hs_human_bytes((double)fr.live, a, sizeof a),
+	        hs_human_bytes((double)fr.held, b, sizeof b));
+	fprintf(f, "%s  internal: %s (headers, rounding, cached slots); ", prefix,
+	        hs_human_bytes((double)fr.internal_bytes, a, sizeof a));
+	if (!fr.free_pages)
+		fprintf(f, "no free pages\n");
+	else
+		fprintf(f, "free: %s, largest free block %s; unusable index for 64 KiB "
+		        "blocks %.2f\n", hs_human_bytes((double)fr.free_pages * 4096, c, sizeof c),
+		        fr.largest_free_order < 0 ? "none" :
+		        hs_human_bytes(4096.0 * (double)(1u << fr.largest_free_order), d, sizeof d),
+		        fr.unusable[4]);
+	hs_frag_free(&fr);
+}
+
 void hs_text_memory(FILE *f, const char *prefix, const struct hs_trace *tr, bool quiet)
 {
 	if (!tr->nsamples) {
@@ -259,22 +290,7 @@ void hs_text_memory(FILE *f, const char *prefix, const struct hs_trace *tr, bool
 			spark_line(f, prefix, "VmRSS", tr, HS_SERIES_RSS, &g.rss, &g.live);
 		spark_line(f, prefix, "live", tr, HS_SERIES_LIVE, &g.live, NULL);
 	}
-	if (!quiet) {
-		struct hs_frag fr;
-		char a[32], b[32], c[32], d[32];
-		hs_frag_compute(&fr, tr);
-		fprintf(f, "%sFRAGMENTATION at exit: heap efficiency %.0f%% (%s live of %s held "
-		        "from the system)\n", prefix, fr.heap_efficiency * 100,
-		        hs_human_bytes((double)fr.live, a, sizeof a),
-		        hs_human_bytes((double)fr.held, b, sizeof b));
-		fprintf(f, "%s  internal: %s (headers, rounding, cached slots); free: %s, "
-		        "largest free block %s; unusable index for 64 KiB blocks %.2f\n", prefix,
-		        hs_human_bytes((double)fr.internal_bytes, a, sizeof a),
-		        hs_human_bytes((double)fr.free_pages * 4096, c, sizeof c),
-		        fr.largest_free_order < 0 ? "none" :
-		        hs_human_bytes(4096.0 * (double)(1u << fr.largest_free_order), d, sizeof d),
-		        fr.unusable[4]);
-		hs_frag_free(&fr);
-	}
+	if (!quiet)
+		text_fragmentation(f, prefix, tr);
 	fprintf(f, "%s\n", prefix);
 }

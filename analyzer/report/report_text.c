@@ -116,6 +116,12 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	if (tr->end == HS_END_NONE && tr->lines && !tr->error[0])
 		NOTE("the trace has no end record: the process did not finish "
 		     "normally (killed?), so leak records and counters may be missing");
+	if (tr->end_from_wait) {
+		char sig[48];
+		NOTE("the trace has no end record: the process was killed by %s, which "
+		     "no handler sees, so leak records and counters are missing",
+		     hs_signal_text(tr->end_value, sig, sizeof sig));
+	}
 	for (size_t i = 0; i < tr->nnotes; i++) {
 		if (i == 3) {
 			NOTE("heapscope lost detail %zu more times", tr->nnotes - 3);
@@ -192,13 +198,59 @@ static void faults(struct out *o, const struct hs_analysis *a)
 	}
 }
 
+const char *hs_signal_text(int sig, char *buf, size_t cap)
+{
+	const char *ab = sigabbrev_np(sig);
+	snprintf(buf, cap, "signal %d%s%s%s", sig, ab ? " (SIG" : "", ab ? ab : "",
+	         ab ? ")" : "");
+	return buf;
+}
+
+/* How the process ended, as the summaries say it. */
+static const char *ending_text(const struct hs_trace *tr, char *buf, size_t cap)
+{
+	char sig[48];
+	switch (tr->end) {
+	case HS_END_EXIT:
+		snprintf(buf, cap, "exited with code %d", tr->end_value);
+		break;
+	case HS_END_SIGNAL:
+		snprintf(buf, cap, "terminated by %s", hs_signal_text(tr->end_value, sig, sizeof sig));
+		break;
+	case HS_END_EXEC:
+		snprintf(buf, cap, "called exec; the new program writes its own trace");
+		break;
+	case HS_END_NONE:
+		snprintf(buf, cap, "no end record (killed, or still running)");
+		break;
+	}
+	return buf;
+}
+
+/* Why there are no final counters or leak records. */
+static const char *why_no_scan(const struct hs_trace *tr, char *buf, size_t cap)
+{
+	char sig[48];
+	if (tr->end == HS_END_SIGNAL)
+		snprintf(buf, cap, "the process was terminated by %s before its exit path ran",
+		         hs_signal_text(tr->end_value, sig, sizeof sig));
+	else if (tr->end == HS_END_EXEC)
+		snprintf(buf, cap, "the process called exec (its heap went with it)");
+	else if (tr->end == HS_END_NONE)
+		snprintf(buf, cap, "the trace has no end record (the process was killed, "
+		         "or is still running)");
+	else
+		snprintf(buf, cap, "the leak scan did not run");
+	return buf;
+}
+
 static void heap_summary(struct out *o, const struct hs_analysis *a)
 {
 	const struct hs_trace *tr = a->tr;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], why[256];
 	line(o, "HEAP SUMMARY:");
 	if (!tr->have_counters) {
-		line(o, "    not available: the trace has no final counters");
+		line(o, "    not available: %s", why_no_scan(tr, why, sizeof why));
 		return;
 	}
 	line(o, "    in use at exit: %s bytes in %s blocks", hs_commas(tr->live_bytes, b1),
@@ -264,32 +316,45 @@ static void leak_summary(struct out *o, const struct hs_analysis *a, unsigned sh
 
 static void ending(struct out *o, const struct hs_trace *tr)
 {
-	switch (tr->end) {
-	case HS_END_EXIT:
-		line(o, "Process exited with code %d", tr->end_value);
-		break;
-	case HS_END_SIGNAL: {
-		const char *abbrev = sigabbrev_np(tr->end_value);
-		line(o, "Process terminated by signal %d%s%s%s", tr->end_value,
-		     abbrev ? " (SIG" : "", abbrev ? abbrev : "", abbrev ? ")" : "");
-		break;
+	char how[160];
+	if (tr->end != HS_END_NONE)
+		line(o, "Process %s", ending_text(tr, how, sizeof how));
+}
+
+static void set_prefix(struct out *o, const struct hs_trace *tr)
+{
+	if (tr->have_process)
+		snprintf(o->prefix, sizeof o->prefix, "==%ld== ", tr->pid);
+	else
+		snprintf(o->prefix, sizeof o->prefix, "==?== ");
+}
+
+void hs_report_text_brief(FILE *f, const struct hs_analysis *a)
+{
+	const struct hs_trace *tr = a->tr;
+	struct out o = { .f = f };
+	set_prefix(&o, tr);
+	char how[160], b1[32], b2[32], counts[96] = "";
+	if (tr->have_counters)
+		snprintf(counts, sizeof counts, "; %s allocs, %s frees", hs_commas(tr->allocs, b1),
+		         hs_commas(tr->frees, b2));
+	const char *cmd = tr->argv ? tr->argv : tr->exe ? tr->exe : "?";
+	if (tr->end == HS_END_EXEC) {       /* its heap went with the exec */
+		line(&o, "%s: called exec%s; no heap errors", cmd, counts);
+		return;
 	}
-	case HS_END_EXEC:
-		line(o, "Process called exec; the new program writes its own trace");
-		break;
-	case HS_END_NONE:
-		break;
-	}
+	const char *leaks = tr->have_counters ? "no leaks"
+	                    : tr->end == HS_END_EXIT ? "no leak scan"
+	                    : "no leak scan (it did not reach its exit path)";
+	line(&o, "%s: %s%s; %s, no heap errors", cmd, ending_text(tr, how, sizeof how), counts,
+	     leaks);
 }
 
 void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *opt)
 {
 	const struct hs_trace *tr = a->tr;
 	struct out o = { .f = f };
-	if (tr->have_process)
-		snprintf(o.prefix, sizeof o.prefix, "==%ld== ", tr->pid);
-	else
-		snprintf(o.prefix, sizeof o.prefix, "==?== ");
+	set_prefix(&o, tr);
 	bool q = opt->quiet;
 	unsigned listed = hs_report_listed(opt), counted = hs_report_counted(opt);
 	size_t shown = 0;
@@ -326,7 +391,8 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 			line(&o, "%s", "");
 		}
 	} else if (!q) {
-		line(&o, "LEAK SUMMARY: not available: the leak scan did not run");
+		char why[256];
+		line(&o, "LEAK SUMMARY: not available: %s", why_no_scan(tr, why, sizeof why));
 		line(&o, "%s", "");
 	}
 	uint64_t leak_errs = 0;

@@ -147,6 +147,8 @@ struct hs_trace {
 
 	enum hs_end_how end;            /* `X`; HS_END_NONE: no end record    */
 	int      end_value;
+	bool     end_from_wait;         /* no `X`: end and end_value come from
+	                                   the parent's wait status (`run`)   */
 	size_t   snapshots;             /* `H` lines                          */
 	struct hs_snaps snaps;          /* H/h/g: heap maps (heapsnap.h)      */
 

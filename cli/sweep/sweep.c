@@ -103,16 +103,21 @@ static int census_run(struct sweep *w)
 	w->sum.clean_seconds = p.seconds;
 	char *pattern = sw_trace_pattern(&w->env, 0);
 	const char *prog = w->o.args[0];
-	if (p.timed_out || WIFSIGNALED(p.status)) {
-		fprintf(stderr, "heapscope sweep: the clean run of %s %s without any "
-		        "injected failure; fix that first (its output is in %s/r0.out)\n",
-		        prog, p.timed_out ? "did not finish in time" : "was killed by a signal",
-		        w->env.dir);
+	if (p.timed_out) {
+		fprintf(stderr, "heapscope sweep: the clean run of %s did not finish in time "
+		        "without any injected failure; fix that first (its output is in "
+		        "%s/r0.out)\n", prog, w->env.dir);
 		w->o.keep = true;
 		free(pattern);
 		return EXIT_CANNOT;
 	}
-	w->sum.clean_exit = WEXITSTATUS(p.status);
+	/* A program may end by a signal as a matter of course (it kills
+	 * itself, or aborts on purpose at the end): that is its clean ending,
+	 * and a run that ends by the same signal ended as the clean run did. */
+	if (WIFSIGNALED(p.status))
+		w->sum.clean_signal = WTERMSIG(p.status);
+	else
+		w->sum.clean_exit = WEXITSTATUS(p.status);
 	/* The target: the last image of the started process. */
 	unsigned gen = 0;
 	for (;; gen++) {
@@ -146,8 +151,9 @@ static int census_run(struct sweep *w)
 		rc = EXIT_CANNOT;
 	} else if (w->o.nth_mode && !w->census.have_total) {
 		fprintf(stderr, "heapscope sweep: the clean run ended without its call "
-		        "count (it left through _exit or a signal); --mode=nth needs "
-		        "it, --mode=site does not\n");
+		        "count (killed by a signal no handler sees, such as SIGKILL, or "
+		        "by one the program handles itself); --mode=nth needs it, "
+		        "--mode=site does not\n");
 		rc = EXIT_CANNOT;
 	}
 	if (rc == 0) {
@@ -237,8 +243,8 @@ static void finish(struct sweep *w, struct sw_run *r, struct sw_proc *p)
 	if (p->timed_out) {
 		r->outcome = SW_HUNG;
 	} else if (WIFSIGNALED(p->status)) {
-		r->outcome = SW_CRASHED;
 		r->signal = WTERMSIG(p->status);
+		r->outcome = r->signal == w->sum.clean_signal ? SW_HANDLED : SW_CRASHED;
 	} else {
 		r->outcome = SW_HANDLED;
 		r->exit_code = WEXITSTATUS(p->status);

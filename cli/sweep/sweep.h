@@ -212,7 +212,9 @@ void sw_sites_free(struct sw_sitetab *t);
 struct sw_summary {
 	const struct sw_opts *o;
 	const struct sw_census *census;
-	int      clean_exit;        /* status of the clean run                */
+	int      clean_exit;        /* exit status of the clean run           */
+	int      clean_signal;      /* or the signal that ended it (0: none);
+	                               runs ending by it ended as it did      */
 	double   clean_seconds, seconds, timeout;
 	unsigned gen;               /* the image injected in                  */
 	struct sw_run  *runs;   size_t nruns;

@@ -100,7 +100,13 @@ void sw_report_text(FILE *f, const struct sw_summary *s)
 	for (int i = 1; i < o->nargs; i++)
 		fprintf(f, " %s", o->args[i]);
 	fputc('\n', f);
-	fprintf(f, "clean run: exit %d, %.2f s, ", s->clean_exit, s->clean_seconds);
+	if (s->clean_signal) {
+		char sb[16];
+		fprintf(f, "clean run: killed by %s (runs that end so count as handled), "
+		        "%.2f s, ", sig_name(s->clean_signal, sb), s->clean_seconds);
+	} else {
+		fprintf(f, "clean run: exit %d, %.2f s, ", s->clean_exit, s->clean_seconds);
+	}
 	if (c->have_total)
 		fprintf(f, "%" PRIu64 " allocation calls", c->total);
 	else
@@ -197,7 +203,10 @@ static void json_write(FILE *f, const struct sw_summary *s)
 		        o->shard_n);
 	fprintf(f, "  \"jobs\": %u,\n  \"timeout_seconds\": %.3f,\n"
 	        "  \"wall_seconds\": %.3f,\n", o->jobs, s->timeout, s->seconds);
-	fprintf(f, "  \"clean\": {\"exit\": {\"code\": %d}, \"calls\": ", s->clean_exit);
+	if (s->clean_signal)
+		fprintf(f, "  \"clean\": {\"exit\": {\"signal\": %d}, \"calls\": ", s->clean_signal);
+	else
+		fprintf(f, "  \"clean\": {\"exit\": {\"code\": %d}, \"calls\": ", s->clean_exit);
 	if (c->have_total)
 		fprintf(f, "%" PRIu64, c->total);
 	else

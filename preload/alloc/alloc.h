@@ -95,6 +95,7 @@ struct hs_arena {
 
 struct hs_buddy_stats {
 	size_t arenas;                     /* arenas mapped now               */
+	size_t peak_arenas;                /* most arenas mapped at once      */
 	size_t free_pages;                 /* pages in free blocks            */
 	size_t nr_free[HS_NR_ORDERS];      /* free blocks per order (buddyinfo)*/
 	size_t dirty_pages;                /* free pages possibly resident    */
@@ -117,6 +118,12 @@ char *hs_buddy_trim_front(void *block, size_t lead);
  * caller must own the block (it was handed out and not yet freed). */
 struct hs_page *hs_buddy_block_of(const void *addr, struct hs_arena **arena_out);
 void  hs_buddy_stats(struct hs_buddy_stats *out);
+/* malloc_trim: unmap whole free arenas, give dirty free pages back until
+ * at most keep_pages stay; returns the pages given back. */
+size_t hs_buddy_trim(size_t keep_pages);
+/* mallopt(M_TRIM_THRESHOLD): free pages that may stay resident before the
+ * decay gives them back at once; SIZE_MAX restores the default rule. */
+void  hs_buddy_set_dirty_budget(size_t pages);
 /* Visit every arena under the buddy lock (heap maps, leak scan). */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
@@ -158,6 +165,15 @@ static inline unsigned hs_size_to_bin(size_t n)
 	return 7 + (msb - 7) * 4 + (unsigned)((s - ((size_t)1 << msb)) >> (msb - 2));
 }
 
+/* A block of room bytes (user bytes and canary) fits the slot of bin in
+ * place: it is no bigger than the slot and not less than half of it
+ * (realloc keeps a block where it is only then). */
+static inline bool hs_bin_fits(unsigned bin, size_t room)
+{
+	return room <= HS_BIN_MAX_USER && hs_size_to_bin(room) <= bin
+	       && (room + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[bin];
+}
+
 /* Per-thread cache: one singly linked list per bin, no lock. */
 struct hs_tcache_bin {
 	void    *head;                  /* slot (header address) list         */
@@ -185,7 +201,8 @@ void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
 void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
 void  hs_bins_release_slot(void *slot);    /* no cache: straight back     */
 void *hs_bins_take_slot(unsigned bin);     /* no cache: straight out      */
-void  hs_tcache_teardown(struct hs_tcache *tc);
+void  hs_tcache_flush_all(struct hs_tcache *tc);   /* every slot back   */
+void  hs_tcache_teardown(struct hs_tcache *tc);    /* flush, then state 2 */
 /* The slot (header address) that contains addr, from slab geometry. */
 void *hs_bins_slot_of(struct hs_page *head, const void *addr);
 /* granted: slots live or parked in a thread cache, times their slot size
@@ -202,12 +219,21 @@ void  hs_bins_reinit_child(void);
 
 /* ---- huge.c: direct mappings above an arena --------------------------- */
 void  *hs_huge_alloc(size_t user_size, size_t align);   /* returns user ptr */
+size_t hs_huge_user_offset(size_t align);  /* user pointer - mapping base */
 void   hs_huge_free(void *user);
 void  *hs_huge_realloc(void *user, size_t new_size);    /* NULL: ENOMEM   */
 bool   hs_huge_owns(const void *user);     /* a mapping of ours, live or cached */
 bool   hs_huge_fresh(const void *user);    /* never used before: all zero  */
 size_t hs_huge_capacity(const void *user);
-size_t hs_huge_mapped_bytes(void);
+size_t hs_huge_mapped_bytes(void);  /* live and cached mappings           */
+struct hs_huge_stats {
+	size_t live, live_bytes;    /* mappings holding a block, their bytes     */
+	size_t peak, peak_bytes;    /* the most of each at any time              */
+};
+void   hs_huge_stats(struct hs_huge_stats *out);    /* no lock taken        */
+size_t hs_huge_requested(void);    /* bytes asked for in live mappings     */
+/* malloc_trim: unmap the freed mappings kept for reuse; returns bytes. */
+size_t hs_huge_trim(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
 void   hs_huge_lock(void);
 void   hs_huge_unlock(void);
@@ -222,7 +248,18 @@ void  *hs_heap_realloc(void *user, size_t size, uint32_t stack);
 /* Validate a pointer handed to free/realloc: returns its header or NULL
  * and sets *where. Never reads memory that is not ours. */
 struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where);
-void   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
+/* Take a LIVE block (one atomic step: of racing releases exactly one
+ * gets true) and give its memory back; false: not LIVE, nothing done. */
+bool   hs_heap_release(void *user, struct hs_header *h, enum hs_where where);
+/* Count and give back a block this thread claimed (hs_header_claim). */
+void   hs_heap_free_claimed(void *user, struct hs_header *h, enum hs_where where);
+/* Slow-path readers of headers another thread may free: pin around the
+ * lookup and the claim (sets hs_busy; returns its old value for unpin).
+ * Unmapping a huge mapping or an arena clears its pagemap entries, then
+ * waits until nobody is pinned (false: gave up, keep the memory). */
+int    hs_heap_pin(void);
+void   hs_heap_unpin(int was_busy);
+bool   hs_heap_wait_unpinned(void);
 /* Give the memory of a block already marked FREED and counted back to its
  * home (thread cache, buddy, mapping): the second half of release, used
  * when a block leaves the quarantine. */
@@ -262,6 +299,54 @@ struct hs_tstat {
 extern __thread struct hs_tstat hs_ts;
 void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
+
+/* ---- freed.c: large blocks remembered after their memory went back -- */
+/* Page blocks and huge mappings are noted as they leave the heap (by
+ * hs_heap_recycle), so a later free or realloc of their address is told
+ * as a double free with the block's size and stacks. */
+#define HS_FREED_RING 1024
+struct hs_freed {
+	const void *user;
+	size_t size;
+	uint64_t record;                /* the second user word at the free
+	                                   (the free record, checks.h)      */
+	uint32_t alloc_stack;
+};
+void hs_freed_note(const struct hs_header *h);
+/* The newest note of a block at user, if the ring still holds one. */
+bool hs_freed_find(const void *user, struct hs_freed *out);
+
+/* ---- nodes.c: blocks libc allocates on our behalf ---------------------- */
+/* Up to 48 zeroed bytes behind a valid boot header, outside the heap (not
+ * walked, not counted); NULL if none is left. hs_heap_lookup knows them
+ * (HS_IN_BOOT) and hs_heap_release gives them back here. */
+void *hs_node_alloc(size_t size);
+bool  hs_node_owns(const void *p);
+void  hs_node_free(void *user);
+void  hs_nodes_lock(void);      /* fork handlers */
+void  hs_nodes_unlock(void);
+void  hs_nodes_reinit_child(void);
+
+/* ---- usage.c: what the heap holds; giving free memory back ------------ */
+/* For the sampler and the mallinfo family; each part read under its own
+ * lock in turn (usage.c). This thread's counters are folded first. */
+struct hs_heap_usage {
+	uint64_t allocs, frees;         /* calls counted so far                  */
+	uint64_t live, peak;            /* requested bytes live, and the peak    */
+	uint64_t arenas, arena_bytes;   /* arenas mapped, times 4 MiB            */
+	uint64_t peak_arena_bytes;      /* the most arena bytes mapped at once   */
+	uint64_t free_pages, dirty_pages, free_blocks;  /* buddy free lists      */
+	uint64_t nr_free[HS_NR_ORDERS]; /* free blocks per order                 */
+	uint64_t granted;               /* see usage.c                           */
+	uint64_t held;                  /* arena bytes + every huge mapping      */
+	uint64_t huge_maps, huge_bytes; /* huge mappings holding a block         */
+	uint64_t huge_peak_maps, huge_peak_bytes;
+};
+void hs_heap_usage(struct hs_heap_usage *u);
+/* malloc_trim: tc's cached slots back to their slabs, cached huge
+ * mappings unmapped, whole free arenas unmapped, dirty free pages given
+ * back until keep_bytes of them stay. Returns the bytes given back. */
+size_t hs_heap_trim(struct hs_tcache *tc, size_t keep_bytes);
 
 /* ---- boot.c: memory for calls that cannot use the heap ---------------- */
 /* A malloc that interrupts the allocator in the same thread (a signal
@@ -347,7 +432,10 @@ struct hs_header *hs_block_before(const struct hs_header *hdr);
  * inline thread-cache path, so the indirection costs the fast path
  * nothing. */
 struct hs_alloc_hooks {
-	/* A thread's first slow-path allocation: arm its cache teardown. */
+	/* A thread's first slow-path allocation: its cache is live now
+	 * (state 1). Its teardown is armed when the thread starts
+	 * (hooks/hook_thread.c), not here: nothing that may take the
+	 * loader's lock runs inside the allocator. */
 	void (*thread_start)(void);
 	/* With checks on, a cached free slot whose header was overwritten:
 	 * report it and drop the rest of that list (its links are not

@@ -345,11 +345,16 @@ void hs_bins_release_slot(void *slot)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void hs_tcache_teardown(struct hs_tcache *tc)
+void hs_tcache_flush_all(struct hs_tcache *tc)
 {
 	for (unsigned b = 0; b < HS_NR_BINS; b++)
 		if (tc->bins[b].count)
 			hs_bins_flush(tc, b, 0);
+}
+
+void hs_tcache_teardown(struct hs_tcache *tc)
+{
+	hs_tcache_flush_all(tc);
 	tc->state = 2;
 }
 

@@ -29,11 +29,15 @@
 #include "alloc.h"
 #include "buddy_impl.h"
 
-/* Free-but-resident pages we tolerate: 8 MiB, or a quarter of the pages
+/* Free-but-resident pages we tolerate: 16 MiB, or a quarter of the pages
  * in use, whichever is more. Tied to what is in use, not to what is
  * mapped, so a fragmented heap does not earn itself a bigger allowance.
- * (glibc never purges inside its heap; jemalloc decays over seconds.) */
-#define DIRTY_MIN   ((size_t)2048)
+ * (glibc never purges inside its heap; jemalloc decays over seconds.)
+ * 8 MiB purged and re-faulted too much on `large` (16 KiB - 8 MiB blocks,
+ * random lifetimes): 210K page faults for 2000 blocks against glibc's
+ * 146K; 16 MiB: 157K, at glibc's peak RSS (docs/ARCHITECTURE.md). */
+#define DIRTY_MIN   ((size_t)4096)
+#define DIRTY_FIRST_ORDER 4             /* 64 KiB and up: see hs_buddy_alloc */
 #define PURGE_MIN_ORDER 2               /* smaller free blocks are not worth
                                            a syscall; not counted as dirty */
 /* Whole free arenas kept mapped: 1, plus one per eight mapped. */
@@ -57,7 +61,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t clock_ms;               /* coarse clock, read on each free */
 static struct free_area free_area[HS_NR_ORDERS];
 static struct hs_arena *arenas;
-static size_t nr_arenas, next_index, free_pages, dirty_pages;
+static size_t nr_arenas, peak_arenas, next_index, free_pages, dirty_pages;
 
 /* The resident map: one bit per page of an arena, set when a block that
  * held the page is freed (the program may have written it), cleared when
@@ -104,10 +108,22 @@ static size_t map_count(struct hs_arena *a, size_t idx, size_t n)
 	return c;
 }
 
+/* mallopt(M_TRIM_THRESHOLD) sets the budget in pages (SIZE_MAX: the
+ * default rule above). */
+static _Atomic size_t dirty_budget = SIZE_MAX;
+
 static size_t dirty_max(void)
 {
+	size_t set = atomic_load_explicit(&dirty_budget, memory_order_relaxed);
+	if (set != SIZE_MAX)
+		return set;
 	size_t share = (nr_arenas * HS_ARENA_PAGES - free_pages) / 4;
 	return share > DIRTY_MIN ? share : DIRTY_MIN;
+}
+
+void hs_buddy_set_dirty_budget(size_t pages)
+{
+	atomic_store_explicit(&dirty_budget, pages, memory_order_relaxed);
 }
 
 
@@ -189,7 +205,8 @@ static struct hs_arena *arena_new(void)
 	}
 	a->next = arenas;
 	arenas = a;
-	nr_arenas++;
+	if (++nr_arenas > peak_arenas)
+		peak_arenas = nr_arenas;
 
 	struct hs_page *pg = &a->pages[0];
 	pg->state = PG_FREE;
@@ -211,6 +228,10 @@ static void arena_release(struct hs_arena *a)
 		}
 	nr_arenas--;
 	free_pages -= HS_ARENA_PAGES;
+	/* a racing free's slow-path reader may still look at a header or
+	 * the page metadata here (hs_heap_pin) */
+	if (!hs_heap_wait_unpinned())
+		return;
 	munmap(a->base, HS_ARENA_SIZE);
 	munmap(a, ARENA_DESC_SIZE);
 }
@@ -297,6 +318,19 @@ static bool purge_due(uint32_t now)
 	return true;
 }
 
+/* Give the dirty free block pg of this order back to the system and
+ * file it among the clean ones; returns how many of its pages were dirty. */
+static size_t give_back(struct hs_page *pg, int order)
+{
+	size_t was = pg->npages;
+	madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
+	list_del(pg);
+	size_t idx = hs_buddy_page_index(pg->arena, pg);
+	map_mark(pg->arena, idx, idx + ((size_t)1 << order), false);
+	list_add(pg, (unsigned)order);
+	return was;
+}
+
 /* Give back dirty free blocks older than DECAY_MS, largest order first
  * and the oldest within an order; while dirty pages exceed the hard cap,
  * young ones too, down to the budget. */
@@ -308,13 +342,36 @@ static void purge(uint32_t now)
 			bool old = now - pg->freed_ms >= DECAY_MS;
 			if (!old && dirty_pages <= dirty_max())
 				break;
-			madvise(hs_page_addr(pg->arena, pg), HS_PAGE_SIZE << order, MADV_DONTNEED);
-			list_del(pg);           /* re-file it among the clean ones */
-			size_t idx = hs_buddy_page_index(pg->arena, pg);
-			map_mark(pg->arena, idx, idx + ((size_t)1 << order), false);
-			list_add(pg, (unsigned)order);
+			give_back(pg, order);
 		}
 	}
+}
+
+/* malloc_trim: every whole free arena is unmapped, then dirty free blocks
+ * of every order are given back, oldest first and largest order first,
+ * until at most keep_pages of them may stay resident. Returns the pages
+ * given back (an unmapped arena counts all of its pages). */
+size_t hs_buddy_trim(size_t keep_pages)
+{
+	size_t given = 0, dirty = 0;
+	pthread_mutex_lock(&lock);
+	struct hs_page *pg;
+	while ((pg = first_free(HS_MAX_ORDER))) {
+		list_del(pg);
+		arena_release(pg->arena);
+		given += HS_ARENA_PAGES;
+	}
+	for (int order = 0; order <= HS_MAX_ORDER; order++)
+		for (pg = free_area[order].list[1].head; pg; pg = pg->next)
+			dirty += pg->npages;
+	for (int order = HS_MAX_ORDER; order >= 0 && dirty > keep_pages; order--)
+		while (dirty > keep_pages && (pg = free_area[order].list[1].tail)) {
+			size_t n = give_back(pg, order);
+			dirty -= n;
+			given += n;
+		}
+	pthread_mutex_unlock(&lock);
+	return given;
 }
 
 static void mark_block(struct hs_arena *a, size_t idx, size_t npages, struct hs_slab *slab)
@@ -341,17 +398,27 @@ void *hs_buddy_alloc(size_t npages, struct hs_slab *slab)
 		order++;
 
 	pthread_mutex_lock(&lock);
+	struct hs_page *pg = NULL;
 	unsigned o = order;
-	while (o <= HS_MAX_ORDER && !first_free(o))
-		o++;
-	if (o > HS_MAX_ORDER) {
-		if (!arena_new()) {
-			pthread_mutex_unlock(&lock);
-			return NULL;
+	/* Resident pages first, of any order that fits, for blocks whose
+	 * pages the program is about to touch all over (DIRTY_FIRST_ORDER
+	 * and up): splitting a bigger dirty block costs no page fault, a
+	 * clean one of the right order faults in every page. */
+	if (order >= DIRTY_FIRST_ORDER)
+		for (o = order; o <= HS_MAX_ORDER && !(pg = free_area[o].list[1].head); o++)
+			;
+	if (!pg) {
+		for (o = order; o <= HS_MAX_ORDER && !first_free(o); o++)
+			;
+		if (o > HS_MAX_ORDER) {
+			if (!arena_new()) {
+				pthread_mutex_unlock(&lock);
+				return NULL;
+			}
+			o = HS_MAX_ORDER;
 		}
-		o = HS_MAX_ORDER;
+		pg = first_free(o);
 	}
-	struct hs_page *pg = first_free(o);
 	struct hs_arena *a = pg->arena;
 	size_t idx = hs_buddy_page_index(a, pg);
 	list_del(pg);
@@ -416,6 +483,7 @@ void hs_buddy_stats(struct hs_buddy_stats *out)
 {
 	pthread_mutex_lock(&lock);
 	out->arenas = nr_arenas;
+	out->peak_arenas = peak_arenas;
 	out->free_pages = free_pages;
 	out->dirty_pages = dirty_pages;
 	for (int o = 0; o < HS_NR_ORDERS; o++)

@@ -99,6 +99,8 @@ bool hs_buddy_resize(void *block, size_t new_npages)
 	struct hs_page *pg = hs_buddy_block_of(block, &a);
 	if (!pg || pg->state != PG_LARGE || new_npages == 0)
 		return false;
+	if (new_npages == pg->npages)   /* the caller's block: stable */
+		return true;
 	hs_buddy_lock();
 	size_t idx = hs_buddy_page_index(a, pg), old = pg->npages;
 	bool ok = true;

@@ -11,6 +11,7 @@
  *   huge   the rest
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -106,10 +107,9 @@ static void *bin_slot(unsigned bin)
 	if (tc->state == 2)                 /* thread is being torn down */
 		return hs_bins_take_slot(bin);
 	if (tc->state == 0) {
+		tc->state = 1;
 		if (hs_alloc_hooks.thread_start)
 			hs_alloc_hooks.thread_start();
-		else
-			tc->state = 1;      /* before start-up, or the allocator alone */
 	}
 	void *slot = hs_bins_refill(tc, bin);
 	hs_counters_fold();
@@ -206,6 +206,20 @@ static void *alloc_huge(size_t size, size_t room, size_t align, unsigned kind,
 	return user;
 }
 
+/* A canary never costs a page (issue #17): a page block or mapping whose
+ * user bytes end on a page boundary, or less than a canary before one,
+ * gets none (guard 0; its header says so). uoff: the user pointer's
+ * offset in its page. Such blocks (page-multiple buffers are common) are
+ * still vetted on free; an overrun past them goes unseen. */
+static size_t page_guard(size_t size, size_t uoff, size_t guard)
+{
+	size_t end = uoff + size;
+	if (guard && (end + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT
+	             != (end + guard + HS_PAGE_SIZE - 1) >> HS_PAGE_SHIFT)
+		return 0;
+	return guard;
+}
+
 /* growing: a realloc moving a block to a bigger size. Past 16 KiB such
  * a block goes to page-exact buddy pages, not to a bin: a string or vector
  * that keeps growing then grows in place into the free pages after it,
@@ -236,12 +250,17 @@ static void *heap_alloc(size_t size, size_t align, unsigned kind, uint32_t stack
 	size_t slack = align > HS_ALIGN ? align : HS_HEADER_SIZE;
 	hs_busy = 1;
 	if (room + slack <= HS_BIN_MAX_SLOT && align < HS_PAGE_SIZE
-	    && !(growing && room + slack > GROW_TO_PAGES))
+	    && !(growing && room + slack > GROW_TO_PAGES)) {
 		user = alloc_bin(size, room, align, kind, stack, guard);
-	else if (room + slack <= HS_ARENA_SIZE)
-		user = alloc_large(size, room, align, kind, stack, guard);
-	else
-		user = alloc_huge(size, room, align, kind, stack, guard);
+	} else if (room + slack <= HS_ARENA_SIZE) {
+		/* where alloc_large puts the user pointer in its page */
+		size_t uoff = align >= HS_PAGE_SIZE ? 0 : align > HS_ALIGN ? align : HS_HEADER_SIZE;
+		guard = page_guard(size, uoff, guard);
+		user = alloc_large(size, hs_room(size, guard), align, kind, stack, guard);
+	} else {
+		guard = page_guard(size, hs_huge_user_offset(align) & (HS_PAGE_SIZE - 1), guard);
+		user = alloc_huge(size, hs_room(size, guard), align, kind, stack, guard);
+	}
 	hs_busy = 0;
 	if (!user) {
 		errno = ENOMEM;
@@ -270,7 +289,7 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 	 * alignment of a granule or more the user pointer starts one. */
 	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
 	if (!v) {
-		if (!hs_boot_owns(user))
+		if (!hs_boot_owns(user) && !hs_node_owns(user))
 			return NULL;
 		struct hs_header *h = hs_header_of(user);
 		if (!hs_header_valid(h) || h->bin != HS_BIN_BOOT)
@@ -316,17 +335,62 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 
 /* ---- release ----------------------------------------------------------- */
 
-static void mark_freed(struct hs_header *h)
+/* Threads reading a header through the slow path (hs_heap_pin), which a
+ * racing free could unmap under them: a huge mapping or a whole arena is
+ * unmapped only once its pagemap entries are cleared and no thread is
+ * pinned (hs_heap_wait_unpinned). Pin before the pagemap lookup: with
+ * both orders sequentially consistent, a reader either is seen by the
+ * unmapping thread or sees the cleared pagemap. */
+static _Atomic unsigned pins;
+
+int hs_heap_pin(void)
 {
-	hs_header_mark_freed(h, hs_header_word0(h));
+	int was_busy = hs_busy;
+	hs_busy = 1;            /* a signal handler's free never unmaps now */
+	atomic_fetch_add(&pins, 1);
+	return was_busy;
 }
 
-/* h is a valid LIVE header for user, found by hs_heap_lookup. */
-void hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
+void hs_heap_unpin(int was_busy)
 {
+	atomic_fetch_sub(&pins, 1);
+	hs_busy = was_busy;
+}
+
+/* Pinned sections are a lookup and a compare-and-swap; they never wait.
+ * false if readers were still pinned after many yields (the caller then
+ * keeps the mapping rather than risk a reader's fault). */
+bool hs_heap_wait_unpinned(void)
+{
+	for (unsigned i = 0; atomic_load(&pins); i++) {
+		if (i == 10000)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
+/* h is a valid header for user, found by hs_heap_lookup: take it (LIVE
+ * to FREED, atomically) and give its memory back. false if it was not
+ * LIVE or a racing free took it first (nothing done). */
+bool hs_heap_release(void *user, struct hs_header *h, enum hs_where where)
+{
+	uint64_t w0 = hs_header_word0(h);
+	if ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || !hs_header_claim(h, &w0))
+		return false;
+	hs_heap_free_claimed(user, h, where);
+	return true;
+}
+
+/* h was claimed by this thread (hs_header_claim): count it, recycle it. */
+void hs_heap_free_claimed(void *user, struct hs_header *h, enum hs_where where)
+{
+	if (unlikely(where == HS_IN_BOOT) && hs_node_owns(user)) {
+		hs_node_free(user);             /* libc's record for us: not counted */
+		return;
+	}
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)h->size;
-	mark_freed(h);
 	hs_heap_recycle(user, h, where);
 }
 
@@ -342,7 +406,7 @@ void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
 		if (h->kind & HS_KIND_MOVED) {
 			struct hs_page *pg = hs_buddy_block_of(h, NULL);
 			slot = hs_bins_slot_of(pg, h);
-			mark_freed((struct hs_header *)slot);
+			hs_header_set_state((struct hs_header *)slot, HS_FREED);
 		}
 		struct hs_tcache *tc = &hs_tc;
 		if (tc->state == 1) {
@@ -361,11 +425,13 @@ void hs_heap_recycle(void *user, struct hs_header *h, enum hs_where where)
 	case HS_IN_BUDDY: {
 		struct hs_arena *a;
 		struct hs_page *pg = hs_buddy_block_of(h, &a);
+		hs_freed_note(h);       /* before the header can be purged */
 		hs_buddy_free(hs_page_addr(a, pg));
 		hs_counters_fold();
 		break;
 	}
 	case HS_IN_HUGE:
+		hs_freed_note(h);       /* before the mapping can go */
 		hs_huge_free(user);
 		hs_counters_fold();
 		break;
@@ -410,9 +476,7 @@ static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where
 	switch (where) {
 	case HS_IN_BIN:
 		/* Same slot if it fits and is not more than twice too big. */
-		return !(h->kind & HS_KIND_MOVED) && size <= HS_BIN_MAX_USER
-		       && hs_size_to_bin(size) <= h->bin
-		       && (size + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[h->bin];
+		return !(h->kind & HS_KIND_MOVED) && hs_bin_fits(h->bin, size);
 	case HS_IN_BUDDY: {
 		if (size + HS_HEADER_SIZE > HS_ARENA_SIZE || size <= HS_BIN_MAX_USER / 2)
 			return false;
@@ -427,18 +491,24 @@ static bool resize_in_place(void *user, struct hs_header *h, enum hs_where where
 	}
 }
 
-/* h valid and LIVE (the hook checked). Returns the new user pointer, or
- * NULL with errno ENOMEM and the old block untouched. */
+/* The block is the caller's, claimed (LIVE -> FREED) by hs_release_vet
+ * so that no racing free takes it meanwhile. Returns the new user
+ * pointer, or NULL with errno ENOMEM and the old block LIVE again,
+ * untouched. */
 void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 {
 	enum hs_where where;
 	struct hs_header *h = hs_heap_lookup(user, &where);
 	if (size > HS_MAX_REQUEST) {
+		hs_header_set_state(h, HS_LIVE);
 		errno = ENOMEM;
 		return NULL;
 	}
 	size_t old = h->size;
-	size_t guard = hs_guard, room = hs_room(size, guard);
+	size_t guard = hs_guard;
+	if (where != HS_IN_BIN)
+		guard = page_guard(size, (uintptr_t)user & (HS_PAGE_SIZE - 1), guard);
+	size_t room = hs_room(size, guard);
 	hs_busy = 1;
 	/* A large block resized in place has its new size's pages (a shrink
 	 * frees the old canary's page, which another thread may take at
@@ -472,13 +542,15 @@ void *hs_heap_realloc(void *user, size_t size, uint32_t stack)
 	if (large)
 		atomic_fetch_sub_explicit(&hs_large_sealing, 1, memory_order_release);
 	void *nu = heap_alloc(size, HS_ALIGN, HS_KIND_MALLOC, stack, size > old);
-	if (!nu)
+	if (!nu) {
+		hs_header_set_state(h, HS_LIVE);
 		return NULL;
+	}
 	memcpy(nu, user, old < size ? old : size);
 	if (guard && hs_alloc_hooks.retire)  /* freed here, by realloc */
 		hs_alloc_hooks.retire(user, h, where, stack);
 	else
-		hs_heap_release(user, h, where);
+		hs_heap_free_claimed(user, h, where);
 	return nu;
 }
 

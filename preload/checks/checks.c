@@ -63,8 +63,18 @@ bool hs_damage_told(const void *h)
 	return false;           /* table full: tell again rather than never */
 }
 
+static void report_freed(void *p, const char *call, size_t size, uint32_t alloc_stack,
+                         uint32_t free_stack);
+
 static void report_invalid(void *p, const char *call)
 {
+	/* A large block whose memory went back is no block any more, but
+	 * the ring of recently freed ones (alloc/freed.c) remembers it. */
+	struct hs_freed f;
+	if (hs_freed_find(p, &f)) {
+		report_freed(p, call, f.size, f.alloc_stack, hs_free_record_stack(p, f.record));
+		return;
+	}
 	struct hs_header *exp, *b = hs_block_containing(p, &exp);
 	if (b) {
 		char *user = hs_user_of(b), *c = p;
@@ -96,23 +106,40 @@ static void report_invalid(void *p, const char *call)
 	}
 }
 
+/* A release of a block that is FREED (before, or just now by a racing
+ * release that won): sizes and stacks as read while the block was pinned. */
+static void report_freed(void *p, const char *call, size_t size, uint32_t alloc_stack,
+                         uint32_t free_stack)
+{
+	bool re = strcmp(call, "realloc") == 0;
+	hs_error(re ? "realloc_freed" : "double_free", call, p, alloc_stack, free_stack,
+	         "the block of size %zu at %p was already freed", size, p);
+}
+
 bool hs_release_vet(void *p, unsigned accept, const char *call,
                     struct hs_header **hp, enum hs_where *where)
 {
+	/* Pinned from the lookup to the claim: a racing free that wins may
+	 * give the memory back, but not unmap it under us (heap.c). */
+	int was_busy = hs_heap_pin();
 	struct hs_header *h = hs_heap_lookup(p, where);
 	*hp = h;
 	if (!h) {
+		hs_heap_unpin(was_busy);
 		if (*where != HS_IN_BOOT)
 			report_invalid(p, call);
 		return false;
 	}
-	if (h->state != HS_LIVE) {
-		bool re = strcmp(call, "realloc") == 0;
-		hs_error(re ? "realloc_freed" : "double_free", call, p, h->stack,
-		         hs_free_record_get(p), "the block of size %zu at %p was "
-		         "already freed", (size_t)h->size, p);
+	uint64_t w0 = hs_header_word0(h);
+	if ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || !hs_header_claim(h, &w0)) {
+		size_t size = (size_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
+		uint32_t alloc_stack = h->stack, free_stack = hs_free_record_get(p);
+		hs_heap_unpin(was_busy);
+		report_freed(p, call, size, alloc_stack, free_stack);
 		return false;
 	}
+	hs_heap_unpin(was_busy);
+	/* the block is ours now (FREED): reading it is safe */
 	if (!((1u << (h->kind & HS_KIND_FAMILY)) & accept))
 		hs_error("mismatched_free", call, p, h->stack, 0, "block of size %zu "
 		         "at %p was allocated with %s", (size_t)h->size, p,
@@ -163,7 +190,7 @@ bool hs_checked_vet(void *p, unsigned accept, const char *call,
 	int saved = errno;
 	bool go = hs_release_vet(p, accept, call, hp, where);
 	if (go && *where == HS_IN_BOOT) {
-		hs_heap_release(p, *hp, *where);
+		hs_heap_free_claimed(p, *hp, *where);
 		go = false;
 	}
 	errno = saved;

@@ -49,12 +49,17 @@ static inline void hs_free_record_put(void *user, uint32_t free_stack)
 	uint64_t w = hs_free_record_word(user, free_stack);
 	__builtin_memcpy((char *)user + 8, &w, sizeof w);
 }
+/* The free stack in a free record word w read from the block at user. */
+static inline uint32_t hs_free_record_stack(const void *user, uint64_t w)
+{
+	uint32_t stack = (uint32_t)w;
+	return stack && w == hs_free_record_word(user, stack) ? stack : 0;
+}
 static inline uint32_t hs_free_record_get(const void *user)   /* 0: none */
 {
 	uint64_t w;
 	__builtin_memcpy(&w, (const char *)user + 8, sizeof w);
-	uint32_t stack = (uint32_t)w;
-	return stack && w == hs_free_record_word(user, stack) ? stack : 0;
+	return hs_free_record_stack(user, w);
 }
 
 /* free/delete with checks on (quarantine.c): ra and fp are the caller's return
@@ -65,8 +70,10 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
                      const char *call);
 /* Vet a pointer handed to a release call (free, delete, realloc) that is
  * not plainly fine: report an invalid, double or mismatched release.
- * true: go on releasing *hp (LIVE; *where may be HS_IN_BOOT); false: the
- * call must be ignored (reported, or a boot block). */
+ * true: *hp was LIVE and this call has claimed it (now FREED, the
+ * caller's to count and recycle, or for realloc to seal LIVE again;
+ * *where may be HS_IN_BOOT); false: the call must be ignored (reported:
+ * a racing release that won makes this one a double free). */
 bool hs_release_vet(void *p, unsigned accept, const char *call,
                     struct hs_header **hp, enum hs_where *where);
 /* hs_release_vet for the checked free: keeps errno, releases boot blocks
@@ -87,12 +94,16 @@ void hs_checks_at_exit(void);
 /* Set hs_guard from hs_cfg (config.c calls it). */
 void hs_checks_configure(void);
 
-/* quarantine.c: h is a valid LIVE header the program just released; count
- * it freed, record the free stack, fill, and hold it until it ages out. */
+/* quarantine.c: h is a header the program just released and this thread
+ * claimed (FREED); count it, record the free stack, fill, and hold it
+ * until it ages out. */
 void hs_quarantine_free(void *user, struct hs_header *h, enum hs_where where,
                         uint32_t free_stack);
 /* Verify and release everything this thread holds (thread exit, exit). */
 void hs_quarantine_drain(void);
+/* The calling thread ends (hooks/init.c): drain its quarantine, unmap the
+ * ring; its later frees recycle at once. */
+void hs_quarantine_thread_exit(void);
 
 /* This process was forked while other threads of its parent had used the
  * allocator: a header or canary one of them was writing at that instant

@@ -65,16 +65,6 @@ struct ring {
 
 static __thread struct ring *q;         /* set while q_state == 1        */
 static __thread int q_state;            /* 0 none yet, 1 live, 2 torn down */
-static pthread_key_t q_key;
-static pthread_once_t q_once = PTHREAD_ONCE_INIT;
-static bool q_key_ok;
-
-static void q_thread_exit(void *arg);
-
-static void make_key(void)
-{
-	q_key_ok = pthread_key_create(&q_key, q_thread_exit) == 0;
-}
 
 /* The most one block may cost: a quarter of the budget (and what an
  * entry's 32-bit field holds). Set with the first ring. */
@@ -87,7 +77,6 @@ static __attribute__((noinline)) struct ring *ring_new(void)
 	size_t max = hs_cfg.quarantine_bytes / 4;
 	q_max_cost = max < UINT32_MAX ? max : UINT32_MAX;
 	q_state = 2;                    /* until set up: no recursion here   */
-	pthread_once(&q_once, make_key);
 	size_t n = hs_cfg.quarantine_bytes / 64, cap = 64;
 	while (cap < n && cap < RING_MAX)
 		cap <<= 1;
@@ -101,10 +90,6 @@ static __attribute__((noinline)) struct ring *ring_new(void)
 	r->mask = cap - 1;
 	q = r;
 	q_state = 1;
-	/* Keys below PTHREAD_KEY_2NDLEVEL_SIZE live in the thread
-	 * descriptor: setspecific does not allocate. */
-	if (q_key_ok)
-		pthread_setspecific(q_key, r);
 	return r;
 }
 
@@ -283,7 +268,6 @@ void quarantine_put(void *user, struct hs_header *h, enum hs_where where,
 	size_t size = h->size;
 	hs_ts.frees++;
 	hs_ts.live -= (int64_t)size;
-	hs_header_set_state(h, HS_FREED);
 	/* The ring and the cache are this thread's: a signal handler that
 	 * frees or allocates meanwhile must not touch them (hookentry.h sends
 	 * it elsewhere while hs_busy is set). Errors reported in here capture
@@ -339,9 +323,15 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
 	enum hs_where where = HS_IN_BIN;
 	struct hs_header *h = hs_header_of(p);
 	uintptr_t g = (uintptr_t)p & (HS_ALIGN - 1) ? 0 : hs_pagemap_get(h);
-	if (unlikely(!g || (g & HS_GRANULE_HUGE) || h->state != HS_LIVE
-	             || h->bin >= HS_NR_BINS || !((1u << h->kind) & accept)
-	             || h->check != hs_header_hash(h))
+	uint64_t w0;
+	/* the inline test, then the claim (LIVE -> FREED, one atomic step);
+	 * a racing free that won sends this one to the vet: double free */
+	if (unlikely(!g || (g & HS_GRANULE_HUGE)
+	             || ((w0 = hs_header_word0(h)) >> HS_W0_STATE_SHIFT) != HS_LIVE
+	             || ((w0 >> HS_W0_BIN_SHIFT) & 0xFF) >= HS_NR_BINS
+	             || !((1u << ((w0 >> HS_W0_KIND_SHIFT) & 0xF)) & accept)
+	             || h->check != hs_hash_words(w0, h->stack, h)
+	             || !hs_header_claim(h, &w0))
 	    && !hs_checked_vet(p, accept, call, &h, &where))
 		return;
 	if (unlikely(!hs_canary_ok(h)))
@@ -363,11 +353,13 @@ void hs_quarantine_drain(void)
 	hs_busy = was_busy;
 }
 
-static void q_thread_exit(void *arg)
+void hs_quarantine_thread_exit(void)
 {
-	struct ring *r = arg;
-	if (r != q || q_state != 1)
+	struct ring *r = q;
+	if (!r || q_state != 1) {
+		q_state = 2;            /* a later free recycles at once */
 		return;
+	}
 	hs_quarantine_drain();
 	q_state = 2;                    /* later frees recycle at once       */
 	q = NULL;

@@ -16,8 +16,10 @@
  *
  * `n` is written by an on_exit handler registered after the recorder's,
  * so it runs after the program's exit handlers and ELF destructors and
- * before the trace is closed. A process that ends with _exit() or a
- * signal has no `n` line (sweep then says the count is unknown).
+ * before the trace is closed; after _exit() hs_finish writes it, and
+ * after a fatal signal the handler (hooks/lifecycle.c) writes it with its
+ * `X signal` line. Only SIGKILL, or a signal whose handler the program
+ * replaced, leaves no `n` line (sweep then says the count is unknown).
  *
  * The scope (HEAPSCOPE_FAIL_ONLY=PID.GEN). A program is often started
  * through a wrapper (a shell script that execs the real program, as
@@ -103,14 +105,26 @@ int hs_fault_scope_here(void)
 	return pid == (unsigned long)getpid() && gen == my_generation();
 }
 
+static atomic_bool total_written;
+
 /* The total, once: from our on_exit handler (registered early, so it runs
  * after the program's own atexit work and counts its allocations), or from
  * hs_finish when the program leaves through _exit, which runs no handler. */
 void hs_fault_census_total(void)
 {
-	static atomic_bool written;
-	if (census_on && hs_trace_active() && !atomic_exchange(&written, true))
+	if (census_on && hs_trace_active() && !atomic_exchange(&total_written, true))
 		hs_trace_printf("n %lu\n", (unsigned long)atomic_load(&census_calls));
+}
+
+/* The same line for the fatal-signal path, which writes its last lines
+ * itself (hs_trace_emergency: no trace lock to wait for): formatted into
+ * buf, once; returns its length, 0 when there is none to write. Only an
+ * atomic load and hs_fmt: safe in a signal handler. */
+size_t hs_fault_census_line(char *buf, size_t cap)
+{
+	if (!census_on || !hs_trace_active() || atomic_exchange(&total_written, true))
+		return 0;
+	return (size_t)hs_fmt(buf, cap, "n %lu\n", (unsigned long)atomic_load(&census_calls));
 }
 
 static void write_total(int status, void *arg)

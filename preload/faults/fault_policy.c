@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "faults.h"
+#include "fault_policy.h"
 
 enum term_id {
 	T_NTH, T_AFTER, T_EVERY, T_PROB, T_LIMIT,   /* triggers first */

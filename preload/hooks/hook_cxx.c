@@ -79,6 +79,21 @@ static inline void *cxx_alloc(size_t n, size_t align, unsigned kind)
 	return alloc_entry(n, align, kind, fn);
 }
 
+/* std::align_val_t must be a power of two. libstdc++ refuses any other
+ * value (0 included) before it allocates or calls a new_handler: the
+ * throwing forms throw std::bad_alloc, the nothrow forms return NULL. We
+ * do the same, and such a call never reaches the allocator or the fault
+ * engine (it makes no allocation). */
+static bool align_ok(size_t a)
+{
+	return a && !(a & (a - 1));
+}
+
+static size_t cxx_align(size_t a)
+{
+	return a <= HS_ALIGN ? HS_ALIGN : a;
+}
+
 /* The throwing forms. */
 static void *new_throwing(size_t n, size_t align, unsigned kind)
 {
@@ -94,47 +109,47 @@ static void *new_throwing(size_t n, size_t align, unsigned kind)
 }
 
 /* The nothrow forms; runtime: the C++ runtime's own operator of the same
- * signature (mangled name), for the handler case. */
-static void *new_nothrow(size_t n, size_t align, unsigned kind, const void *nt,
+ * signature (mangled name), for the handler case; al: the alignment the
+ * program passed to an aligned form, 0 for the plain forms (the
+ * signature to call follows the form, not the alignment: an aligned form
+ * asked for 8 still takes three arguments). */
+static void *new_nothrow(size_t n, size_t al, unsigned kind, const void *nt,
                          const char *runtime)
 {
-	void *p = cxx_alloc(n, align, kind);
+	void *p = cxx_alloc(n, al ? cxx_align(al) : HS_ALIGN, kind);
 	if (likely(p) || !current_handler())
 		return p;
 	void *f = dlsym(RTLD_NEXT, runtime);
 	if (!f)
 		return NULL;
 	fail_next = 1;
-	if (align > HS_ALIGN)
-		p = ((void *(*)(size_t, size_t, const void *))f)(n, align, nt);
+	if (al)
+		p = ((void *(*)(size_t, size_t, const void *))f)(n, al, nt);
 	else
 		p = ((void *(*)(size_t, const void *))f)(n, nt);
 	fail_next = 0;                  /* in case it never called us        */
 	return p;
 }
 
-/* std::align_val_t must be a power of two; anything else is undefined:
- * round up like memalign does. */
-static size_t cxx_align(size_t a)
-{
-	if (a <= HS_ALIGN)
-		return HS_ALIGN;
-	if (a & (a - 1))
-		a = (size_t)1 << (64 - __builtin_clzl(a));
-	return a;
-}
-
 #define NEW_(name, kind) \
 	HS_API void *name(size_t n) { return new_throwing(n, HS_ALIGN, kind); }
 #define NEW_NOTHROW(name, kind) \
 	HS_API void *name(size_t n, const void *nt) \
-	{ return new_nothrow(n, HS_ALIGN, kind, nt, #name); }
+	{ return new_nothrow(n, 0, kind, nt, #name); }
 #define NEW_ALIGNED(name, kind) \
 	HS_API void *name(size_t n, size_t al) \
-	{ return new_throwing(n, cxx_align(al), kind); }
+	{ \
+		if (unlikely(!align_ok(al))) \
+			throw_bad_alloc(); \
+		return new_throwing(n, cxx_align(al), kind); \
+	}
 #define NEW_ALIGNED_NOTHROW(name, kind) \
 	HS_API void *name(size_t n, size_t al, const void *nt) \
-	{ return new_nothrow(n, cxx_align(al), kind, nt, #name); }
+	{ \
+		if (unlikely(!align_ok(al))) \
+			return NULL; \
+		return new_nothrow(n, al, kind, nt, #name); \
+	}
 
 NEW_(_Znwm, HS_KIND_NEW)
 NEW_(_Znam, HS_KIND_NEW_ARRAY)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hookentry.h"
+#include "hooks.h"
 
 HS_API void *malloc(size_t n)
 {
@@ -33,6 +34,13 @@ HS_API void *calloc(size_t n, size_t m)
 	if (__builtin_mul_overflow(n, m, &total)) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	/* glibc's record of our TLS destructor (hook_thread.c): not the
+	 * program's block, so not on its heap. */
+	if (unlikely(hs_thread_arming)) {
+		void *node = hs_node_alloc(total);
+		if (node)
+			return node;
 	}
 	void *p = alloc_entry(total, HS_ALIGN, HS_KIND_MALLOC, HS_FN_CALLOC);
 	/* A fresh huge mapping is already zero, and touching it would make
@@ -52,11 +60,27 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		HS_FREE_ENTRY(p, HS_ACCEPT_FREE, "realloc");
 		return NULL;
 	}
+	/* a block that stays in its slot (strings grown a little at a time) */
+	if (likely(!hs_busy) && !hs_faults_active()) {
+		size_t guard = hs_guard;
+		struct hs_header *fh = hs_fast_realloc_claim(p, n, guard);
+		if (fh) {
+			size_t old_n = fh->size;
+			uint32_t old_stack = fh->stack, stack = record_stack();
+			void *q = hs_fast_realloc_seal(fh, n, stack, guard);
+			hs_site_move(old_stack, old_n, stack, n, q);   /* heap profile */
+			return q;
+		}
+	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
 	struct hs_header *h = NULL;
+	/* The old block is claimed (LIVE -> FREED) while realloc works on
+	 * it, so a racing free cannot take it too; set LIVE again if it
+	 * stays. */
 	if (hs_busy) {
 		h = hs_heap_lookup(p, &where);
-		if (h && h->state != HS_LIVE)
+		uint64_t w0 = h ? hs_header_word0(h) : 0;
+		if (h && ((w0 >> HS_W0_STATE_SHIFT) != HS_LIVE || !hs_header_claim(h, &w0)))
 			h = NULL;
 	} else if (!hs_release_vet(p, HS_ACCEPT_FREE, "realloc", &h, &where)) {
 		errno = ENOMEM;              /* reported: an invalid or freed block */
@@ -67,17 +91,18 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		void *q = alloc_entry(n, HS_ALIGN, HS_KIND_MALLOC, HS_FN_REALLOC);
 		if (q && h)
 			memcpy(q, p, h->size < n ? h->size : n);
-		if (h && q && !hs_busy) {
-			hs_heap_release(p, h, where);
-		} else if (h && q) {
-			hs_header_set_state(h, HS_FREED);
-		}
-		return q;
+		if (h && q && !hs_busy)
+			hs_heap_free_claimed(p, h, where);
+		else if (h && !q)
+			hs_header_set_state(h, HS_LIVE);
+		return q;        /* from a handler the old block stays FREED */
 	}
 	if (hs_guard)
 		hs_check_canary(h, "realloc");
-	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size))
+	if (unlikely(hs_faults_active()) && injected(HS_FN_REALLOC, n, h->size)) {
+		hs_header_set_state(h, HS_LIVE);
 		return NULL;                   /* the old block stays as it was */
+	}
 	size_t old_n = h->size;
 	uint32_t old_stack = h->stack, stack = record_stack();
 	void *q = hs_heap_realloc(p, n, stack);

@@ -64,18 +64,22 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
  * this thread's stack cache answers most calls inline (a cache exists
  * only once recording has started), the rest go to stacks.c. A macro, so
  * that the builtins name the exported function's own frame: its return
- * address is the program's call. */
+ * address is the program's call, and the word its frame pointer points
+ * at is the program's rbp at the call (asking for the frame address makes
+ * the function keep one: two instructions), which a stack found through
+ * rbp depends on (stackcache.c). */
 #define record_stack() \
 	record_stack_at((uintptr_t)__builtin_return_address(0), \
-	                (uintptr_t)__builtin_dwarf_cfa())
+	                (uintptr_t)__builtin_dwarf_cfa(), \
+	                *(const uintptr_t *)__builtin_frame_address(0))
 
 static inline __attribute__((always_inline))
-uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa)
+uint32_t record_stack_at(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 {
-	uint32_t id = hs_sc_hit(ra, cfa);
+	uint32_t id = hs_sc_hit(ra, cfa, bp);
 	if (likely(id))
 		return id;
-	return hs_recording ? hs_stack_capture_from(ra, cfa) : 0;
+	return hs_recording ? hs_stack_capture_from(ra, cfa, bp) : 0;
 }
 
 /* A malloc that arrives while this thread is inside the allocator comes
@@ -108,14 +112,11 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	int saved = errno;
 	enum hs_where where;
 	struct hs_header *h;
-	if (hs_release_vet(p, accept, call, &h, &where)) {
-		if (unlikely(hs_busy)) {
-			hs_header_set_state(h, HS_FREED);
-		} else {
-			if (where != HS_IN_BOOT)
-				hs_site_free(h->stack, h->size, p);
-			hs_heap_release(p, h, where);
-		}
+	/* vetted and claimed: FREED, ours; from a handler, left so */
+	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy)) {
+		if (where != HS_IN_BOOT)
+			hs_site_free(h->stack, h->size, p);   /* heap profile */
+		hs_heap_free_claimed(p, h, where);
 	}
 	errno = saved;
 }

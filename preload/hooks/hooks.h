@@ -5,6 +5,8 @@
  *   hookentry.h, fastpath.h    what every entry point does, written once;
  *                              the inline thread-cache path
  *   hook_exit.c, hook_exec.c   _exit and friends, the exec family
+ *   hook_mallinfo.c            mallinfo, malloc_stats, malloc_trim, mallopt ...
+ *   hook_thread.c              pthread_create, thrd_create: thread teardown
  *   lifecycle.c                exit status, fatal signals, fork (recorder)
  *   init.c                     start-up, thread start and exit, fork
  *                              (allocator locks); fills hs_alloc_hooks
@@ -31,7 +33,16 @@ void hs_lifecycle_arm(void);
  * hs_alloc_hooks, opens the trace, installs fork handlers. The header
  * secret is set earlier, by the first allocation (alloc/secret.c). */
 void hs_init(void);
-/* First slow-path allocation of a thread: arm its cache teardown. */
+/* First slow-path allocation of a thread: count it (fork). */
 void hs_thread_start(void);
+/* A thread ends: its cache, quarantine, counters, stack cache. */
+void hs_thread_exit(void *arg);
+
+/* ---- hook_thread.c ----------------------------------------------------- */
+/* Register this thread's hs_thread_exit as a TLS destructor, once; call
+ * only where the thread holds no lock (the start of a thread). */
+void hs_thread_exit_arm(void);
+/* Set while arming: glibc's calloc for its record goes to alloc/nodes.c. */
+extern __thread int hs_thread_arming;
 
 #endif

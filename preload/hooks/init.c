@@ -5,8 +5,9 @@
  * libc's own start-up). The allocator needs nothing for that: its state
  * starts as zeroed memory, and the first allocation sets the header
  * secret (alloc/secret.c). hs_init, our constructor, runs once libc is
- * ready: settings, the hooks the allocator calls up through, the
- * thread-exit key, fork handlers, the trace.
+ * ready: settings, the hooks the allocator calls up through, fork
+ * handlers, the trace. Threads arm their own teardown when they start
+ * (hook_thread.c).
  */
 #include <string.h>
 #include <unistd.h>
@@ -17,15 +18,16 @@
 #include "record/sampler.h"
 #include "record/sites.h"
 
-static pthread_key_t thread_key;
-static int thread_key_ok;
-
 /* Threads that have used the allocator and not yet ended, for fork: a
  * child of a process with others knows some headers may be torn. */
 static _Atomic int threads_live;
 static __thread bool thread_counted;
 
-static void thread_exit(void *arg)
+/* The end of a thread (a TLS destructor armed by hook_thread.c): its
+ * cached slots back to the bins, its quarantine verified and unmapped,
+ * its counts folded. Later allocations of this thread (other destructors
+ * run after ours) go straight to the central lists. */
+void hs_thread_exit(void *arg)
 {
 	(void)arg;
 	if (thread_counted) {
@@ -33,8 +35,10 @@ static void thread_exit(void *arg)
 		atomic_fetch_sub_explicit(&threads_live, 1, memory_order_relaxed);
 	}
 	hs_tcache_teardown(&hs_tc);
+	hs_quarantine_thread_exit();
 	hs_counters_fold();
 	hs_stack_cache_thread_exit();
+	hs_sites_thread_exit();         /* its site counts join the ended ones */
 }
 
 void hs_thread_start(void)
@@ -43,11 +47,6 @@ void hs_thread_start(void)
 		thread_counted = true;
 		atomic_fetch_add_explicit(&threads_live, 1, memory_order_relaxed);
 	}
-	hs_tc.state = 1;
-	/* Keys below PTHREAD_KEY_2NDLEVEL_SIZE use storage inside the thread
-	 * descriptor: setspecific does not allocate for ours. */
-	if (thread_key_ok)
-		pthread_setspecific(thread_key, &hs_tc);
 }
 
 /* fork: take every allocator lock so the child inherits a consistent
@@ -63,10 +62,12 @@ static void fork_prepare(void)
 	hs_bins_lock_all();
 	hs_buddy_lock();
 	hs_huge_lock();
+	hs_nodes_lock();
 }
 
 static void fork_parent(void)
 {
+	hs_nodes_unlock();
 	hs_huge_unlock();
 	hs_buddy_unlock();
 	hs_bins_unlock_all();
@@ -77,6 +78,7 @@ static void fork_child(void)
 	if (others_at_fork)
 		hs_forked_amid_threads = true;
 	atomic_store_explicit(&threads_live, thread_counted ? 1 : 0, memory_order_relaxed);
+	hs_nodes_reinit_child();
 	hs_huge_reinit_child();
 	hs_buddy_reinit_child();
 	hs_bins_reinit_child();
@@ -104,8 +106,6 @@ void hs_init(void)
 	fill_alloc_hooks();
 	hs_config_init();
 	hs_checks_configure();
-	if (pthread_key_create(&thread_key, thread_exit) == 0)
-		thread_key_ok = 1;
 	if (hs_tc.state == 1)                   /* main thread started early */
 		hs_thread_start();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -113,7 +113,7 @@ void hs_init(void)
 	if (hs_cfg.enabled && hs_trace_open()) {
 		hs_recording = 1;
 		hs_lifecycle_arm();     /* exit status, signals, fork, lineage  */
-		hs_sites_init();        /* the heap profile's thread-exit key   */
+		hs_sites_init();        /* the heap profile's fork handlers     */
 	}
 	hs_sampler_init();              /* t = 0 of the samples: the trace is open */
 	if (hs_faults_init_from_env)

@@ -41,6 +41,7 @@ void hs_leaks_scan(void) __attribute__((weak));
 void hs_sampler_exit(void) __attribute__((weak));
 void hs_checks_at_exit(void) __attribute__((weak));
 void hs_fault_census_total(void) __attribute__((weak));
+size_t hs_fault_census_line(char *buf, size_t cap) __attribute__((weak));
 
 extern char **environ;
 
@@ -59,8 +60,12 @@ void hs_finish(const char *how, int value)
 	int n = hs_fmt(line, sizeof line, "X %s %d\n", how, value);
 	if (strcmp(how, "signal") == 0) {
 		/* The heap may be inconsistent and its locks held by the thread
-		 * that crashed: no sample, no leak scan, just the end marker. */
-		hs_trace_emergency(line, (size_t)n);
+		 * that crashed: no sample, no leak scan, just the end marker,
+		 * after sweep's census total (its clean run may end so). */
+		char last[160];
+		size_t k = hs_fault_census_line ? hs_fault_census_line(last, sizeof last - 64) : 0;
+		memcpy(last + k, line, (size_t)n);
+		hs_trace_emergency(last, k + (size_t)n);
 		return;
 	}
 	if (atomic_exchange(&finished, true))

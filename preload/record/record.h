@@ -35,10 +35,11 @@
 uint32_t hs_stack_capture(void);
 /* The same for an allocation entry point that knows the program's call:
  * ra = its return address, cfa = the program's stack pointer after the
- * call (__builtin_dwarf_cfa()). Served from a per-thread cache of
- * verified stacks when it can be (stackcache.c). */
-uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa);
-uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, int depth);
+ * call (__builtin_dwarf_cfa()), bp = the program's rbp at the call (the
+ * word __builtin_frame_address(0) points at). Served from a per-thread
+ * cache of verified stacks when it can be (stackcache.c). */
+uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa, uintptr_t bp);
+uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, uintptr_t bp, int depth);
 void     hs_stack_cache_thread_exit(void);
 /* The return addresses of an interned stack; returns n (0 if unknown). */
 unsigned hs_stack_get(uint32_t id, const uintptr_t **ips);

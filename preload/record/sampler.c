@@ -163,40 +163,30 @@ bool hs_vm_read(struct hs_vm *out)
 
 /* ---- one sample ----------------------------------------------------------- */
 
-/* Caller holds S.busy (or is starting the sampler). Allocator locks are
- * taken one at a time; hs_busy is set meanwhile so that a signal handler
- * that allocates goes to boot.c rather than wait for a lock we hold. */
+/* Caller holds S.busy (or is starting the sampler). The heap's figures
+ * come from hs_heap_usage (alloc/usage.c): allocator locks one at a time,
+ * hs_busy set meanwhile. Returns the sample's t_ms. */
 static uint64_t sample(void)
 {
-	int saved_busy = hs_busy;
-	hs_busy = 1;
 	struct hs_vm vm;
-	struct hs_counters c;
-	struct hs_buddy_stats b;
-	struct hs_bins_usage u;
+	struct hs_heap_usage u;
+	int cancel = hs_cancel_off();  /* /proc and the trace: we hold S.busy */
 	hs_vm_read(&vm);
-	hs_counters_read(&c);
-	hs_buddy_stats(&b);
-	hs_bins_usage(&u);
-	uint64_t huge = hs_huge_mapped_bytes();
-	uint64_t pages = (uint64_t)b.arenas * HS_ARENA_PAGES - b.free_pages;
-	uint64_t large = pages > u.slab_pages ? pages - u.slab_pages : 0;
-	uint64_t granted = u.granted + (large << HS_PAGE_SHIFT) + huge;
-	uint64_t held = (uint64_t)b.arenas * HS_ARENA_SIZE + huge;
+	hs_heap_usage(&u);             /* sets hs_busy while it holds locks */
 
 	char line[512];
 	uint64_t t = t_ms();
 	int n = hs_fmt(line, sizeof line, "T %lu %lu %lu %lu %lu %lu %lu %lu %lu",
 	               (unsigned long)t, (unsigned long)vm.size_kb,
 	               (unsigned long)vm.rss_kb, (unsigned long)vm.data_kb,
-	               (unsigned long)c.live_bytes, (unsigned long)granted,
-	               (unsigned long)held, (unsigned long)c.allocs,
-	               (unsigned long)c.frees);
+	               (unsigned long)u.live, (unsigned long)u.granted,
+	               (unsigned long)u.held, (unsigned long)u.allocs,
+	               (unsigned long)u.frees);
 	for (int o = 0; o < HS_NR_ORDERS; o++)
-		n += hs_fmt(line + n, sizeof line - (size_t)n, " %zu", b.nr_free[o]);
-	hs_busy = saved_busy;
+		n += hs_fmt(line + n, sizeof line - (size_t)n, " %lu", (unsigned long)u.nr_free[o]);
 	hs_trace_printf("%s\n", line);
 	hs_trace_flush();            /* a killed process keeps its samples */
+	hs_cancel_restore(cancel);
 	return t;
 }
 

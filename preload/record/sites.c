@@ -12,11 +12,16 @@
  * pointer swapped under the registry lock (the sampler reads tables under
  * that lock), the old mapping unmapped.
  *
- * Registration. A thread's first update while recording puts its table
- * in the registry and sets a pthread key whose destructor folds the table
- * into the table of ended threads and takes it out of the registry before
- * the thread's TLS goes away. Later updates by that thread (other
- * destructors) go straight to the ended threads' table, under the lock.
+ * Registration. A thread's first update from a recorded stack puts its
+ * table in the registry, if its end is known to come through
+ * hs_thread_exit (hooks/hook_thread.c armed it, or it is the main thread,
+ * which ends with the process): that folds the table into the table of
+ * ended threads and takes it out of the registry before the thread's TLS
+ * goes away. No pthread key: a program that takes all of them must get
+ * them all. Later updates by that thread (other destructors), and every
+ * update of a thread whose end is not known (a helper libc started, a
+ * clone(2) thread), go straight to the ended threads' table, under the
+ * lock.
  * Before recording starts (the loader's and libc's first allocations),
  * every stack id is 0 and a thread counts into a one-entry table in its
  * own TLS; its registered table starts from that entry, so those blocks'
@@ -32,7 +37,9 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sampler.h"
 #include "sites_int.h"
@@ -48,7 +55,7 @@ struct hs_sites_registry hs_sites_R;
 
 bool hs_sites_counting(void)
 {
-	return hs_recording && atomic_load_explicit(&R.key_ok, memory_order_relaxed);
+	return hs_recording && atomic_load_explicit(&R.ready, memory_order_relaxed);
 }
 
 static uint64_t coarse_ns(void)
@@ -246,10 +253,15 @@ void hs_sites_thread_exit(void)
 	munmap(t, len);
 }
 
-static void key_destructor(void *arg)
+void hs_sites_thread_armed(void)
 {
-	(void)arg;
-	hs_sites_thread_exit();
+	hs_st.armed = true;
+}
+
+/* May this thread have a table the registry points at? */
+static bool may_register(const struct hs_site_tls *st)
+{
+	return st->armed || (pid_t)syscall(SYS_gettid) == getpid();
 }
 
 /* ---- registration and growth --------------------------------------------- */
@@ -266,10 +278,6 @@ static bool own_table(struct hs_site_tls *st, uint32_t id)
 		return false;
 	size_t old_len = st->map_len;
 	bool first = st->state != HS_SITES_ON;
-	if (first && pthread_setspecific(R.key, st) != 0) {
-		munmap(t, len);
-		return false;
-	}
 	hs_spin_lock(&R.lock);
 	if (first) {
 		t[0] = st->none;         /* what it counted before recording */
@@ -311,8 +319,12 @@ static struct hs_site_ctr *slow_entry(struct hs_site_tls *st, uint32_t stack, bo
 		 * run whichever unwinder is used (where it lands moves every
 		 * later mapping, heap arenas included, and programs that hash
 		 * pointers then take other paths; tests/e2e/stack_cache.sh) */
-		if (stack && hs_sites_counting() && !hs_spin_mine(&R.lock))
-			own_table(st, stack);
+		if (stack && hs_sites_counting() && !hs_spin_mine(&R.lock)) {
+			if (may_register(st))
+				own_table(st, stack);
+			else
+				st->state = HS_SITES_RETIRED;   /* counts go to the ended */
+		}
 	} else if (st->state == HS_SITES_ON && stack >= st->cap && !hs_spin_mine(&R.lock)) {
 		own_table(st, stack);
 	}
@@ -433,10 +445,8 @@ static void fork_child(void)
 
 void hs_sites_init(void)
 {
-	if (atomic_load(&R.key_ok))
-		return;
-	if (pthread_key_create(&R.key, key_destructor) != 0)
+	if (atomic_load(&R.ready))
 		return;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	atomic_store(&R.key_ok, true);
+	atomic_store(&R.ready, true);
 }

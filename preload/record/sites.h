@@ -81,6 +81,7 @@ struct hs_site_tls {
 	int64_t  room;                  /* hs_ts.live above this: a new peak   */
 	int64_t  base;                  /* global live bytes at the last fold  */
 	struct hs_site_tls *next;       /* the registry of live threads        */
+	bool     armed;                 /* its end will run hs_sites_thread_exit */
 	size_t   map_len;               /* bytes of tab's mapping              */
 	struct hs_site_ctr none;        /* the table while not recording      */
 };
@@ -97,6 +98,11 @@ void hs_site_alloc_slow(uint32_t stack, size_t n, const void *p);
 void hs_site_free_slow(uint32_t stack, size_t n, const void *p);
 void hs_site_peak(void);
 void hs_site_keep_peak(struct hs_site_ctr *e, uint32_t epoch);
+/* realloc moved or resized a block: the old one (old_n bytes from
+ * old_stack) is released, q (n bytes from stack) allocated; q NULL: it
+ * failed. Not a temporary allocation either way. */
+void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
+                     const void *q);
 
 /* An allocation call returned p (NULL: it failed, which the slow path
  * takes as the moment memory ran out). */
@@ -118,50 +124,72 @@ void hs_site_alloc(uint32_t stack, size_t n, const void *p)
 	hs_site_alloc_slow(stack, n, p);
 }
 
-/* The program freed p, a live block of n bytes from site stack. Called
- * before the allocator's own counters (hs_ts.live) go down: a free that
- * finds the heap above room ends a new peak. The _fast form does only
- * the common case and says false otherwise, so that the inline free path
- * can hand the whole call to its slow path (which calls hs_site_free)
- * instead of making a call it must keep its registers across. */
+/* The program frees a live block of n bytes from site stack: the entry
+ * to count it in, or NULL for anything unusual (a table to grow, an
+ * entry's first change since the peak, a free that ends a new peak). Its
+ * two halves let the inline free ask before it claims the block and count
+ * after, and hand an unusual free to its slow path (which calls
+ * hs_site_free) rather than make a call it must keep its registers
+ * across. Called before the allocator's own count (hs_ts.live) goes down. */
 static inline __attribute__((always_inline))
-bool hs_site_free_fast(uint32_t stack, size_t n, const void *p)
+struct hs_site_ctr *hs_site_free_entry(uint32_t stack)
 {
 	struct hs_site_tls *st = &hs_st;
 	uint32_t ep = atomic_load_explicit(&hs_site_epoch, memory_order_relaxed);
 	if (unlikely(stack >= st->cap) || unlikely(hs_ts.live > st->room))
-		return false;
+		return NULL;
 	struct hs_site_ctr *e = &st->tab[stack];
-	if (unlikely(e->epoch != ep))
-		return false;
+	return likely(e->epoch == ep) ? e : NULL;
+}
+
+static inline __attribute__((always_inline))
+void hs_site_free_apply(struct hs_site_ctr *e, size_t n, const void *p)
+{
+	struct hs_site_tls *st = &hs_st;
 	e->live -= (int64_t)n;
 	if (unlikely(~(uintptr_t)p == st->last)) {
 		e->temporary++;
 		st->last = 0;
 	}
-	return true;
 }
 
 static inline __attribute__((always_inline))
 void hs_site_free(uint32_t stack, size_t n, const void *p)
 {
-	if (!hs_site_free_fast(stack, n, p))
+	struct hs_site_ctr *e = hs_site_free_entry(stack);
+	if (likely(e))
+		hs_site_free_apply(e, n, p);
+	else
 		hs_site_free_slow(stack, n, p);
 }
 
+/* realloc kept the block q where it was: n bytes from stack now, old_n
+ * from old_stack before. Not a temporary allocation. */
+static inline __attribute__((always_inline))
+void hs_site_move(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n, const void *q)
+{
+	struct hs_site_ctr *e = hs_site_free_entry(old_stack);
+	if (unlikely(!e)) {
+		hs_site_realloc(old_stack, old_n, stack, n, q);
+		return;
+	}
+	e->live -= (int64_t)old_n;
+	hs_site_alloc(stack, n, q);
+}
+
 /* ---- sites.c: the rest, off the fast path ---------------------------- */
-/* At start-up, once recording is on: the thread-exit key and the fork
- * handlers. */
+/* At start-up, once recording is on: the fork handlers. */
 void hs_sites_init(void);
 /* From the sampler's tick: this thread just folded its counters and the
  * global live total is now `live`. */
 void hs_sites_on_fold(int64_t live);
-/* realloc moved or resized a block: the old one (old_n bytes from
- * old_stack) is released, q (n bytes from stack) allocated; q NULL: it
- * failed. Not a temporary allocation either way. */
-void hs_site_realloc(uint32_t old_stack, size_t old_n, uint32_t stack, size_t n,
-                     const void *q);
-/* Thread exit (the key's destructor) calls this; exposed for the tests. */
+/* A thread's end (hooks/init.c, hs_thread_exit) folds its table into the
+ * ended threads'. Only a thread whose end is known to come that way
+ * (armed by hooks/hook_thread.c), or the main thread (the process ends
+ * with it), registers a table of its own: the registry must never point
+ * at the TLS of a thread that is gone. Others count in the ended
+ * threads' table directly, under the lock. */
+void hs_sites_thread_armed(void);
 void hs_sites_thread_exit(void);
 
 /* The merged view, for the sampler (caller holds the sampler's lock).

@@ -19,8 +19,7 @@ struct hs_sites_registry {
 	int64_t *written;               /* per site: what its last `U` said    */
 	uint32_t written_cap;
 	size_t   written_len;
-	pthread_key_t key;
-	_Atomic bool key_ok;
+	_Atomic bool ready;             /* hs_sites_init ran: counting is on   */
 	_Atomic int64_t peak;           /* live bytes at the highest peak seen */
 	_Atomic uint64_t peak_ns;       /* when (CLOCK_MONOTONIC_COARSE)       */
 };

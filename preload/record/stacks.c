@@ -401,7 +401,7 @@ static void set_policy(void)
 /* hs_stack_capture_from when this thread's stack cache could not answer
  * (stackcache.c): the first call, a miss, a call from inside heapscope,
  * the cache off. */
-uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa)
+uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 {
 	uintptr_t lo, hi;
 	hs_modules_self_text(&lo, &hi);
@@ -411,7 +411,7 @@ uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa)
 		return 0;
 	in_capture = 1;
 	set_policy();
-	uint32_t id = hs_stack_capture_at(ra, cfa, depth_wanted());
+	uint32_t id = hs_stack_capture_at(ra, cfa, bp, depth_wanted());
 	in_capture = 0;
 	return id ? id : hs_stack_capture();
 }

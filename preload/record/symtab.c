@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "symtab.h"
 
 /* ---- one file ------------------------------------------------------------ */
@@ -329,7 +330,9 @@ static const struct object *object_for(uintptr_t bias, const char *path)
 		struct object *e = &objects[n];
 		e->bias = bias;
 		e->path_hash = hash;
+		int cancel = hs_cancel_off();   /* open(2) under fill_lock */
 		e->ok = hs_symtab_open(path, &e->tab);
+		hs_cancel_restore(cancel);
 		atomic_store_explicit(&nobjects, n + 1, memory_order_release);
 		o = e;
 	}

@@ -77,6 +77,7 @@ int hs_trace_create(const char *path)
 static bool write_all(const char *p, size_t n, size_t *done)
 {
 	size_t d = 0;
+	int cancel = hs_cancel_off();   /* the caller holds the trace lock */
 	while (d < n) {
 		ssize_t w = write(T.fd, p + d, n - d);
 		if (w < 0 && errno == EINTR)
@@ -85,6 +86,7 @@ static bool write_all(const char *p, size_t n, size_t *done)
 			break;
 		d += (size_t)w;
 	}
+	hs_cancel_restore(cancel);
 	T.written += d;
 	if (done)
 		*done = d;

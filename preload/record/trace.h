@@ -178,7 +178,7 @@ uint32_t hs_stack_count(void);
 bool hs_stack_emitted(uint32_t id);
 /* hs_stack_capture_from when the stack cache cannot answer: unwind
  * (through hs_stack_capture_at, which fills the cache) or 0. */
-uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa);
+uint32_t hs_stack_capture_slow(uintptr_t ra, uintptr_t cfa, uintptr_t bp);
 /* Make sure the current trace holds id's S line; returns id. Whoever
  * writes a line naming a stack id it did not just capture (E, L and F
  * lines: ids from block headers, or captured before a fork) calls this

@@ -28,6 +28,21 @@
  * (the caller holds stacks.c's in_capture). */
 int hs_unwind(uintptr_t ra, uintptr_t cfa, int depth, uintptr_t *ips, uintptr_t *sps);
 
+/* A stack word a walk read, and what it held. */
+struct hs_word {
+	uintptr_t at;
+	uintptr_t was;
+};
+
+/* What proves the last successful hs_unwind's stack again, for the stack
+ * cache: the stack words its steps read from the program's frame on (up
+ * to cap into out; -1 if they do not fit), the program's rbp at the call
+ * (*bp), and whether the walk depended on it (*bp_used): a frame whose
+ * CFA or saved rbp is found through an rbp that no earlier frame loaded.
+ * Given the same return address, stack pointer and (where used) rbp at
+ * the call, and the same words, a walk takes the same steps. */
+int hs_unwind_proof(struct hs_word *out, unsigned cap, uintptr_t *bp, bool *bp_used);
+
 /* hs_cfg.unwind (HEAPSCOPE_UNWIND) says whether hs_unwind is tried
  * first; hs_cfg.unwind_stats (HEAPSCOPE_UNWIND_STATS=1) counts captures
  * and fallbacks, said at exit. */

@@ -35,8 +35,9 @@ check "no command" 2 "^usage:" "$hs"
 check "unknown command" 2 "unknown command 'frobnicate'" "$hs" frobnicate; one_line "unknown command"
 check "unknown option" 2 "unknown option '--bogus'" "$hs" run --bogus true; one_line "unknown option"
 check "no program" 2 "no program given" "$hs" run --quiet; one_line "no program"
-check "no trace" 2 "no trace file given" "$hs" report; one_line "no trace"
-check "two traces" 2 "exactly one trace" "$hs" report a b
+check "no trace" 2 "no trace given" "$hs" report; one_line "no trace"
+check "two traces, one missing" 1 "^heapscope: a: No such file or directory$" "$hs" report a b
+one_line "two traces, one missing"
 check "bad number" 2 "--error-exitcode: 'x' is not a number from 1 to 255" \
 	"$hs" run --error-exitcode x true; one_line "bad number"
 check "depth 0" 2 "--stack-depth: '0' is not a number" "$hs" run --stack-depth 0 true
@@ -44,6 +45,14 @@ check "missing value" 2 "--json needs a value" "$hs" report --json
 check "bad kind" 2 "unknown kind 'lots'" "$hs" report --leak-kinds=definite,lots x
 check "-o with report" 2 "-o names the trace that 'run' writes" "$hs" report -o x y
 check "--fail with report" 2 "only applies to 'heapscope run'" "$hs" report --fail nth=1 y
+# a policy the shim would refuse is refused here, by the shim's own parser,
+# before anything runs
+check "bad policy" 2 "^heapscope run: --fail nth=banana: 'nth=banana': not a number$" \
+	"$hs" run --fail nth=banana -- touch "$tmp/ran"; one_line "bad policy"
+[ -e "$tmp/ran" ] && { echo "FAIL: bad policy: the program ran"; fail=1; }
+check "bad policy term" 2 "'func=foo': unknown function 'foo'" \
+	"$hs" run --fail=nth=3,func=foo true; one_line "bad policy term"
+check "two triggers" 2 "'every=2': only one trigger" "$hs" run --fail nth=1,every=2 true
 check "missing trace" 1 "/nonexistent/t.trace: No such file or directory" \
 	"$hs" report /nonexistent/t.trace; one_line "missing trace"
 
@@ -89,13 +98,16 @@ check "after --" 0 "^arg=--version$" "$hs" run -- ./envdump --version
 check "killed" 137 "was killed by signal 9 \(SIGKILL\)" "$hs" run ./envdump kill
 check "CI mode without a trace" 9 "no trace was written" "$hs" run --error-exitcode 9 ./envdump 0
 check "environment" 0 "" env LD_PRELOAD=/old/lib.so "$hs" run --stack-depth 7 --no-children \
-	--fail nth=3,seed=2 -o "out.%p.trace" ./envdump
+	--fail prob=0.5,seed=2 -o "out.%p.trace" ./envdump
 lib=$(dirname "$hs")/libheapscope.so
 for want in "LD_PRELOAD=$lib:/old/lib.so" "HEAPSCOPE_OUT=$tmp/out.%p.trace" \
-            "HEAPSCOPE_STACK_DEPTH=7" "HEAPSCOPE_CHILDREN=0" "HEAPSCOPE_FAIL=nth=3,seed=2"; do
+            "HEAPSCOPE_STACK_DEPTH=7" "HEAPSCOPE_CHILDREN=0" "HEAPSCOPE_FAIL=prob=0.5,seed=2"; do
 	grep -qxF "$want" out || { echo "FAIL: environment lacks $want"; cat out; fail=1; }
 done
-check "default trace name" 0 "HEAPSCOPE_OUT=$tmp/heapscope.envdump.%p.trace" "$hs" run ./envdump
+check "default trace name" 0 "^HEAPSCOPE_OUT=$tmp/heapscope\.envdump\.[0-9]+/%p\.trace$" \
+	"$hs" run ./envdump
+# nothing was written (a static program): the run's directory is gone again
+ls -d heapscope.* >/dev/null 2>&1 && { echo "FAIL: an empty run directory stays:"; ls; fail=1; }
 check "defaults unset" 0 "HEAPSCOPE_FAIL=\(unset\)" "$hs" run ./envdump
 touch existing.trace
 check "never overwrite" 2 "existing.trace exists and a trace is never overwritten" \

@@ -48,7 +48,18 @@ t aligned "" "aligned ok"
 t aligned "after=1,func=new" "aligned bad_alloc"
 t aligned_nothrow "after=1,func=new" "aligned_nothrow null"
 t aligned_nothrow "" "aligned_nothrow ok"
+# alignments that are not powers of two: NULL / bad_alloc as libstdc++,
+# without calling the handler and without counting an allocation call
+want_bad="bad_align 63:nnbb 0:nnbb 3:nnbb 24:nnbb 48:nnbb 1:ppcc 8:ppcc calls=0"
+want_bad=${want_bad//cc/pp}
+t bad_align "" "$want_bad"
+# the first call that allocates (nothrow new, alignment 1) fails: the
+# handler runs and the retry succeeds (the aligned nothrow form hands a
+# failure to the runtime's operator with its own three arguments)
+t bad_align "nth=1,func=new" "${want_bad/calls=0/calls=1}"
 
 # natively, the same program agrees on the no-failure lines
 [ "$("$prog" throw)" = "throw ok" ] || { echo "FAIL: native run"; fail=1; }
+[ "$("$prog" bad_align)" = "$want_bad" ] ||
+	{ echo "FAIL: native bad_align: $("$prog" bad_align)"; fail=1; }
 exit $fail

@@ -5,6 +5,9 @@
 # logs each outcome without addresses. The log under heapscope (recording
 # on) must be identical to glibc's for the same seed, report zero contract
 # violations, and the trace must hold no heap error (E line).
+# `diff_api info` compares the statistics API (mallopt, mallinfo,
+# mallinfo2, malloc_info, malloc_trim, malloc_stats) the same way: its
+# log must be glibc's, and malloc_stats must print glibc's eight lines.
 set -u
 cd "$(dirname "$0")/../.."
 lib=${HEAPSCOPE_LIB:-$PWD/build/libheapscope.so}
@@ -33,4 +36,25 @@ for seed in 1 7; do
     echo "ok   diff_api seed $seed: $(wc -l <"$tmp/hs.$seed") outcomes identical to glibc ($(tail -n 1 "$tmp/hs.$seed"))"
   fi
 done
+# the statistics API
+"$prog" info >"$tmp/info.native" 2>"$tmp/info.native.err"; nrc=$?
+env LD_PRELOAD="$lib" HEAPSCOPE_OUT="$tmp/info.trace" "$prog" info \
+  >"$tmp/info.hs" 2>"$tmp/info.hs.err"; rc=$?
+labels() { sed 's/=.*//' "$1"; }
+why=""
+if [ "$nrc" != 0 ]; then why="native run failed: $(grep -m3 VIOLATION "$tmp/info.native")"
+elif [ "$rc" != 0 ]; then why="exit status $rc under heapscope: $(grep -m3 VIOLATION "$tmp/info.hs")"
+elif ! cmp -s "$tmp/info.native" "$tmp/info.hs"; then why="outcome log differs from glibc"
+elif [ "$(labels "$tmp/info.native.err")" != "$(labels "$tmp/info.hs.err")" ]; then
+  why="malloc_stats lines differ from glibc's: $(head -c 300 "$tmp/info.hs.err")"
+elif [ "$(wc -l <"$tmp/info.hs.err")" != 8 ]; then why="malloc_stats did not print its 8 lines"
+elif grep -q '^E ' "$tmp/info.trace"; then why="heap error in trace: $(grep -m1 '^E ' "$tmp/info.trace")"
+fi
+if [ -n "$why" ]; then
+  echo "FAIL diff_api info: $why"
+  diff "$tmp/info.native" "$tmp/info.hs" | head -n 20 | sed 's/^/  /'
+  fail=1
+else
+  echo "ok   diff_api info: $(wc -l <"$tmp/info.hs") outcomes of the statistics API identical to glibc's"
+fi
 exit $fail

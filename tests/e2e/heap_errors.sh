@@ -96,6 +96,12 @@ check double_free err_double_free double double_free \
 	release_again@free_again make_block@alloc release@free_first "already freed"
 check realloc_freed err_double_free realloc realloc_freed \
 	grow@realloc_freed make_block@alloc release@free_first "already freed"
+check double_free_after64k err_double_free after64k double_free \
+	release_again@free_again make_block@alloc release@free_first "already freed"
+check double_free_large err_double_free large double_free \
+	release_again@free_again make_block@alloc release@free_first "block of size 2621440"
+check realloc_freed_large err_double_free large_realloc realloc_freed \
+	grow@realloc_freed make_block@alloc release@free_first "block of size 2621440"
 check new_free err_mismatched new_free mismatched_free \
 	release_with_free@free_new make_one@alloc_new - "allocated with operator new"
 check array_delete err_mismatched array_delete mismatched_free \
@@ -114,6 +120,8 @@ check write_after_free err_write_after_free "" write_after_free \
 	churn@churn_free make_block@alloc release@free "bytes 20..23 of a block of size 64" \
 	--quarantine 64k
 check write_after_free_exit err_write_after_free exit write_after_free \
+	'*' make_block@alloc release@free "bytes 20..23"
+check write_after_free_after64k err_write_after_free after64k write_after_free \
 	'*' make_block@alloc release@free "bytes 20..23"
 
 # --abort-on-error: the first error ends the program (SIGABRT), the report
@@ -178,6 +186,7 @@ if command -v valgrind >/dev/null; then
 	vg err_invalid_free stack "Invalid free() / delete / delete[] / realloc()" "stack"
 	vg err_double_free double "Invalid free() / delete / delete[] / realloc()" "inside a block of size 64 free'd"
 	vg err_double_free realloc "Invalid free() / delete / delete[] / realloc()" "inside a block of size 64 free'd"
+	vg err_double_free large "Invalid free() / delete / delete[] / realloc()" "inside a block of size 2,621,440 free'd"
 	vg err_mismatched new_free "Mismatched free() / delete / delete []" "block of size 24 alloc'd"
 	vg err_mismatched array_delete "Mismatched free() / delete / delete []" "block of size 40 alloc'd"
 	vg err_mismatched malloc_delete "Mismatched free() / delete / delete []" "block of size 24 alloc'd"

@@ -18,10 +18,13 @@ UNITS = {
     "preload/":           ("common",   []),
     "preload/alloc/":     ("alloc",    ["common"]),
     "preload/record/":    ("record",   ["alloc", "common"]),
-    "preload/faults/":    ("faults",   ["record", "alloc", "common"]),
+    # the fault-policy parser: standalone, linked into the shim and the command
+    "preload/faults/fault_policy.": ("policy", []),
+    "preload/faults/":    ("faults",   ["policy", "record", "alloc", "common"]),
     "preload/checks/":    ("checks",   ["record", "alloc", "common"]),
     "preload/leaks/":     ("leaks",    ["record", "alloc", "common"]),
-    "preload/hooks/":     ("hooks",    ["leaks", "checks", "faults", "record", "alloc", "common"]),
+    "preload/hooks/":     ("hooks",    ["leaks", "checks", "faults", "policy", "record", "alloc",
+                                        "common"]),
     "analyzer/":          ("a-common", []),
     "analyzer/trace/":    ("trace",    ["a-common"]),
     "analyzer/analysis/": ("analysis", ["trace", "a-common"]),
@@ -30,7 +33,8 @@ UNITS = {
     "cli/exit_status.h":  ("cli-exit", []),
     "cli/shim_path.":     ("cli-shim", ["a-common"]),
     "cli/sweep/":         ("sweep",    ["cli-exit", "cli-shim", "pictures", "report", "analysis", "trace", "a-common"]),
-    "cli/":               ("cli",      ["cli-exit", "cli-shim", "pictures", "report", "analysis", "trace", "a-common"]),
+    "cli/":               ("cli",      ["cli-exit", "cli-shim", "policy", "pictures", "report", "analysis",
+                                        "trace", "a-common"]),
     "cli/main.c":         ("cli-main", ["cli", "sweep", "cli-exit", "cli-shim", "pictures", "report", "analysis",
                                         "trace", "a-common"]),
 }
@@ -43,14 +47,18 @@ def unit_of(path):
             best = prefix
     return UNITS[best][0] if best else None
 
-def program(path):   # the shim, or the heapscope command (analyzer + cli)
+SHARED = {"policy"}   # units linked into both programs
+
+def program(path):   # the shim, or the heapscope command (analyzer + cli); None: both
+    if unit_of(path) in SHARED:
+        return None
     return "shim" if path.startswith("preload/") else "command"
 
 def include_roots(path):   # the Makefile's -I folders for this part
     if path.startswith("preload/"):
         return ["preload", "include"]
     if path.startswith("cli/"):
-        return ["analyzer", "cli", "include"]
+        return ["analyzer", "cli", "preload", "include"]
     return ["analyzer", "include"]
 
 problems = []
@@ -116,7 +124,8 @@ for src, syms in sorted(wanted.items()):
         owner = defined.get(s)
         if owner is None or owner == src:
             continue
-        if program(src) != program(owner):   # never linked together
+        a_prog, b_prog = program(src), program(owner)
+        if a_prog and b_prog and a_prog != b_prog:   # never linked together
             continue
         a, b = unit_of(src), unit_of(owner)
         if a == b:

@@ -11,6 +11,8 @@
 #  4. --mode=nth on the unchecked sample: one run per allocation call
 #     (the clean run's count), every one injected, same crashed lines.
 #     4b: a program leaving through _exit gets its count too.
+#     4c: so does one whose clean run ends by a signal (SIGTERM): a run
+#         ending by that signal is handled, a SIGSEGV is a crash.
 #  5. Behind a bash wrapper that forks a command substitution and then
 #     execs the sample: the same sites, found in exec'd image 1.
 #  6. Bad usage exits 2, a missing program 3, and no temporary directory
@@ -139,6 +141,17 @@ got=$(awk '$1=="crashed" {print $3}' "$out/nth.sites" | sort)
 sweep quickexit 0 --mode=nth build/tests/progs/sweep_quick_exit
 read -r runs calls ni _ < <(tr '=' ' ' < "$out/quickexit.stats" | awk '{print $2, $4, $6, $8}')
 [ "$runs" = 6 ] && [ "$calls" = 3 ] || bad "quickexit: $runs runs for $calls calls (want 6 for 3)"
+
+# 4c. a clean run that ends by a signal: its count comes from the signal
+# handler; ending by the same signal is its way of ending
+sweep sigterm 1 --mode=nth --flavour=transient build/tests/progs/sweep_signal
+read -r runs calls ni _ < <(tr '=' ' ' < "$out/sigterm.stats" | awk '{print $2, $4, $6, $8}')
+[ "$runs" = 3 ] && [ "$calls" = 3 ] || bad "sigterm: $runs runs for $calls calls (want 3 for 3)"
+got=$(awk '$1=="crashed" {print $2, $3}' "$out/sigterm.sites")
+[ "$got" = "11 $(marked tests/progs/sweep_signal.c UNCHECKED)" ] || bad "sigterm: crashed sites: '$got'"
+[ "$(awk '$1=="handled"' "$out/sigterm.sites" | wc -l)" = 2 ] || bad "sigterm: not 2 handled sites"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['clean']['exit'] == {'signal': 15}, d['clean']" \
+  "$out/sigterm.json" || bad "sigterm: the clean run's exit is not signal 15"
 
 # ---- 5. behind a wrapper script ------------------------------------------------------
 cat > "$out/wrapper.sh" <<EOF

@@ -9,6 +9,11 @@
  *            second call: new int / new (nothrow) int, and how many
  *            times the handler ran
  *   aligned  new of an over-aligned type, throwing and nothrow
+ *   bad_align  operator new / new[] with alignments that are not powers
+ *            of two (and 1 and 8, which are): per alignment, n/p for the
+ *            nothrow new and new[] (NULL or a pointer), b/p for the
+ *            throwing ones (bad_alloc or a pointer), with a new_handler
+ *            installed that libstdc++ never calls for a bad alignment
  *
  * Every block that was returned is deleted with the matching operator, so
  * a clean run reports no error.
@@ -58,6 +63,36 @@ static const char *try_aligned()
 	}
 }
 
+static void bad_align()
+{
+	static const size_t al[] = { 63, 0, 3, 24, 48, 1, 8 };
+	std::set_new_handler(handler);
+	std::printf("bad_align");
+	for (size_t a : al) {
+		std::align_val_t v = std::align_val_t(a);
+		void *p = ::operator new(10, v, std::nothrow);
+		void *q = ::operator new[](10, v, std::nothrow);
+		std::printf(" %zu:%c%c", a, p ? 'p' : 'n', q ? 'p' : 'n');
+		::operator delete(p, v, std::nothrow);
+		::operator delete[](q, v, std::nothrow);
+		try {
+			void *r = ::operator new(10, v);
+			std::putchar('p');
+			::operator delete(r, v);
+		} catch (const std::bad_alloc &) {
+			std::putchar('b');
+		}
+		try {
+			void *r = ::operator new[](10, v);
+			std::putchar('p');
+			::operator delete[](r, v);
+		} catch (const std::bad_alloc &) {
+			std::putchar('b');
+		}
+	}
+	std::printf(" calls=%d\n", calls);
+}
+
 int main(int argc, char **argv)
 {
 	const char *step = argc > 1 ? argv[1] : "throw";
@@ -87,6 +122,8 @@ int main(int argc, char **argv)
 		Wide *w = new (std::nothrow) Wide;
 		std::printf("aligned_nothrow %s\n", w ? "ok" : "null");
 		delete w;
+	} else if (!std::strcmp(step, "bad_align")) {
+		bad_align();
 	}
 	return 0;
 }

@@ -10,14 +10,17 @@
  * sizes around the allocator's boundaries, odd and invalid alignments,
  * realloc to larger / smaller / zero / from NULL, overflowing requests
  * (errno and the untouched old block checked), and frees handed to a
- * second thread. Each line records what glibc's contract makes
+ * second thread. (`diff_api info`: the statistics API, see info().)
+ * Each line records what glibc's contract makes
  * observable: NULL or not, errno / return code on failure, alignment
  * honoured, malloc_usable_size >= requested, calloc zeroed, contents kept
  * across realloc. The last line counts contract violations; the exit
  * status is 1 if there were any.
  */
-/* The overflowing requests are deliberate. */
+/* The overflowing requests are deliberate; mallinfo is deprecated but
+ * still part of the API compared. */
 #pragma GCC diagnostic ignored "-Walloc-size-larger-than="
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -278,11 +281,118 @@ static void step(long i)
 	}
 }
 
+/* The statistics API (`diff_api info`): what glibc's semantics let two
+ * allocators agree on. mallopt's return values exactly; malloc_info's
+ * EINVAL and the XML's first and last line; mallinfo2's relations:
+ * arena = uordblks + fordblks, uordblks grows by at least N with a
+ * malloc(N) and stays within arena, an 8 MiB block is one more mmapped
+ * block of at least 8 MiB and gone again after its free; malloc_trim
+ * answers 0 or 1 and gives free memory back (trim()). malloc_stats
+ * writes to stderr (the script compares it). */
+static long rss_kb(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+		fclose(f);
+	}
+	return res * (long)(page / 1024);
+}
+
+/* 1024 blocks of 64 KiB written, then every other one freed: 32 MiB of
+ * free memory in holes between live blocks, which neither allocator
+ * gives back by itself at once (glibc keeps it all, heapscope keeps what
+ * its budget of free resident pages allows, 8 MiB or more). After
+ * malloc_trim(0) at least 26 MiB of it must have left the resident set
+ * (glibc: 30 MiB, as its chunk headers keep a page of each hole). */
+static void trim(void)
+{
+	enum { N = 1024, SZ = 65536 - 64 };
+	static char *b[N];
+	for (int i = 0; i < N; i++) {
+		b[i] = malloc(SZ);
+		if (b[i]) memset(b[i], 3, SZ);
+	}
+	long full = rss_kb();
+	for (int i = 0; i < N; i += 2) free(b[i]);
+	int r = malloc_trim(0);
+	long after = rss_kb();
+	for (int i = 1; i < N; i += 2) free(b[i]);
+	out(0, "malloc_trim(0) with 32 MiB free in holes: answers 1", r == 1);
+	out(0, "malloc_trim(0) with 32 MiB free in holes: 26 MiB or more given back",
+	    full - after >= 26 * 1024);
+}
+
+static void info(void)
+{
+	static const int params[] = { M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD,
+		M_MMAP_THRESHOLD, M_MMAP_MAX, M_CHECK_ACTION, M_PERTURB, M_ARENA_TEST,
+		M_ARENA_MAX, 0, 2, 3, 4, 99, -99 };
+	static const int vals[] = { 0, 1, 64, 160, 161, 1 << 20, 32 << 20, -1 };
+	char buf[200];
+	struct mallinfo2 a = mallinfo2();
+	out(0, "arena = uordblks + fordblks", a.arena == a.uordblks + a.fordblks);
+	char *p = malloc(1000);
+	memset(p, 1, 1000);
+	struct mallinfo2 b = mallinfo2();
+	out(0, "malloc(1000): uordblks +1000 or more", b.uordblks >= a.uordblks + 1000);
+	out(0, "uordblks <= arena", b.uordblks <= b.arena && b.arena == b.uordblks + b.fordblks);
+	struct mallinfo old = mallinfo();
+	out(0, "mallinfo = mallinfo2", (size_t)old.uordblks == b.uordblks
+	    && (size_t)old.arena == b.arena && (size_t)old.hblks == b.hblks);
+	char *big = malloc(8u << 20);
+	memset(big, 2, 8u << 20);
+	struct mallinfo2 c = mallinfo2();
+	out(0, "malloc(8 MiB): one more mmapped block of 8 MiB or more",
+	    c.hblks == b.hblks + 1 && c.hblkhd >= b.hblkhd + (8u << 20));
+	free(big);
+	struct mallinfo2 d = mallinfo2();
+	out(0, "free(8 MiB): the mmapped block is gone", d.hblks == b.hblks && d.hblkhd == b.hblkhd);
+	free(p);
+	/* after the mmap check: its frees leave glibc a big top that would
+	 * serve 8 MiB; before mallopt, which sets heapscope's budget of free
+	 * resident pages (trim's work would then be done on free already) */
+	trim();
+	for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
+		int n = snprintf(buf, sizeof buf, "mallopt(%d):", params[i]);
+		for (size_t j = 0; j < sizeof vals / sizeof *vals; j++)
+			n += snprintf(buf + n, sizeof buf - (size_t)n, " %d", mallopt(params[i], vals[j]));
+		out(0, buf, 1);
+	}
+	/* glibc's defaults again (the sweep above changed its thresholds) */
+	mallopt(M_MXFAST, 64 * (int)sizeof(size_t) / 4);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	mallopt(M_TOP_PAD, 128 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_MMAP_MAX, 65536);
+	mallopt(M_PERTURB, 0);
+	out(0, "malloc_info(1) = EINVAL", malloc_info(1, stdout) == EINVAL);
+	char *xml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&xml, &len);
+	int r = f ? malloc_info(0, f) : -1;
+
+	if (f) fclose(f);
+	out(0, "malloc_info(0) = 0", r == 0);
+	out(0, "malloc_info xml <malloc version=\"1\"> ... </malloc>",
+	    xml && strncmp(xml, "<malloc version=\"1\">\n", 21) == 0 && len > 10
+	    && strcmp(xml + len - 10, "</malloc>\n") == 0);
+	free(xml);
+	fflush(stdout);
+	malloc_stats();
+}
+
 int main(int argc, char **argv)
 {
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	if (argc > 1 && strcmp(argv[1], "info") == 0) {
+		info();
+		printf("diff_api info violations=%ld\n", bad);
+		return bad != 0;
+	}
 	rs = argc > 1 ? strtoull(argv[1], NULL, 0) * 0x9e3779b97f4a7c15ull | 1 : 1;
 	long ops = argc > 2 ? atol(argv[2]) : 20000;
-	page = (size_t)sysconf(_SC_PAGESIZE);
 	pthread_t t;
 	if (pthread_create(&t, NULL, freer, NULL) != 0) return 2;
 	out(0, "malloc(0) non-NULL", (slot[0].p = malloc(0)) != NULL);

@@ -7,10 +7,15 @@
  *
  *   err_write_after_free           a 4-byte write at offset 20 of 64
  *   err_write_after_free exit      the same, found at exit (no churn)
+ *   err_write_after_free after64k  64 KiB of other blocks freed between
+ *                                  the free and the write; default
+ *                                  quarantine, found at exit
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "freeothers.h"
 
 static char *make_block(void)
 {
@@ -27,6 +32,7 @@ static void dangling_write(char *p)
 	memcpy(p + 20, "oops", 4);                /* @write */
 }
 
+
 static void churn(void)
 {
 	for (int i = 0; i < 200; i++) {
@@ -38,10 +44,13 @@ static void churn(void)
 
 int main(int argc, char **argv)
 {
-	int at_exit = argc > 1 && strcmp(argv[1], "exit") == 0;
+	int after64k = argc > 1 && strcmp(argv[1], "after64k") == 0;
+	int at_exit = after64k || (argc > 1 && strcmp(argv[1], "exit") == 0);
 	char *p = make_block();
 	memset(p, 'a', 64);
 	release(p);
+	if (after64k)
+		free_others();
 	dangling_write(p);
 	if (!at_exit)
 		churn();

@@ -254,6 +254,46 @@ START_TEST(aligned_uses_tcache)
 }
 END_TEST
 
+/* A canary never costs a page (issue #17): with checks on, a page block
+ * whose user bytes end on a page boundary (or less than a canary before
+ * one) has none and takes no more pages than without checks; one with 8
+ * bytes of slack keeps it. The same for a huge mapping. */
+START_TEST(canary_never_costs_a_page)
+{
+	size_t saved = hs_guard;
+	hs_guard = HS_CANARY;
+	struct { size_t size; unsigned guard; } c[] = {
+		{ 16 * HS_PAGE_SIZE - HS_HEADER_SIZE, 0 },      /* ends on a page */
+		{ 16 * HS_PAGE_SIZE - HS_HEADER_SIZE - 4, 0 },  /* 4 bytes short  */
+		{ 16 * HS_PAGE_SIZE - HS_HEADER_SIZE - 8, 1 },  /* the canary fits */
+		{ 9 * HS_PAGE_SIZE, 1 },                        /* slack after it  */
+	};
+	for (unsigned i = 0; i < sizeof c / sizeof c[0]; i++) {
+		enum hs_where w;
+		void *p = hs_heap_alloc(c[i].size, HS_ALIGN, HS_KIND_MALLOC, 0);
+		struct hs_header *h = hs_heap_lookup(p, &w);
+		ck_assert(h && w == HS_IN_BUDDY);
+		ck_assert_msg(h->guard == c[i].guard, "size %zu: guard %u, want %u", c[i].size,
+		              (unsigned)h->guard, c[i].guard);
+		struct hs_page *pg = hs_buddy_block_of(h, NULL);
+		size_t want = (HS_HEADER_SIZE + c[i].size + HS_PAGE_SIZE - 1) / HS_PAGE_SIZE;
+		ck_assert_msg(pg->npages == want, "size %zu: %u pages, want %zu", c[i].size,
+		              pg->npages, want);
+		hs_heap_release(p, h, w);
+	}
+	/* a huge mapping: its user bytes end where its last page does */
+	size_t off = hs_huge_user_offset(HS_ALIGN);
+	size_t big = 2 * HS_ARENA_SIZE - off;
+	enum hs_where w;
+	void *p = hs_heap_alloc(big, HS_ALIGN, HS_KIND_MALLOC, 0);
+	struct hs_header *h = hs_heap_lookup(p, &w);
+	ck_assert(h && w == HS_IN_HUGE && h->guard == 0);
+	ck_assert_uint_eq(hs_huge_capacity(p), big);
+	hs_heap_release(p, h, w);
+	hs_guard = saved;
+}
+END_TEST
+
 /* realloc growth past 16 KiB leaves the bins for page-exact buddy blocks
  * (heap.c, GROW_TO_PAGES), which grow in place when the pages after them
  * are free (test_buddy.c) and shrink in place down to 16 KiB. Below that
@@ -314,6 +354,7 @@ int main(void)
 	tcase_add_test(t, tcache_refill_flush);
 	tcase_add_test(t, aligned_uses_tcache);
 	tcase_add_test(t, realloc_growth_uses_pages);
+	tcase_add_test(t, canary_never_costs_a_page);
 	suite_add_tcase(su, t);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

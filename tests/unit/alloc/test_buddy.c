@@ -327,6 +327,48 @@ START_TEST(merge_order)
 }
 END_TEST
 
+START_TEST(trim_gives_back)
+{
+	/* Every other 16-page block freed: dirty free blocks between live
+	 * ones (the 8 MiB budget keeps them resident). hs_buddy_trim(0) gives
+	 * each back (the pages they cover, exactly) and the live blocks stay
+	 * intact; with a keep of 64 pages, at most 64 stay dirty. */
+	enum { N = 64, PAGES = 16 };
+	struct live l[N];
+	for (int k = 0; k < N; k++) {
+		l[k] = (struct live){ hs_buddy_alloc(PAGES, NULL), PAGES, false };
+		ck_assert_ptr_nonnull(l[k].addr);
+		memset(l[k].addr, 0x5a, PAGES * HS_PAGE_SIZE);
+	}
+	for (int k = 0; k < N; k += 2)
+		hs_buddy_free(l[k].addr);
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.dirty_pages, N / 2 * PAGES);
+	size_t given = hs_buddy_trim(64);
+	hs_buddy_stats(&st);
+	ck_assert_msg(st.dirty_pages <= 64 && st.dirty_pages + given == N / 2 * PAGES,
+	              "keep 64: %zu dirty left, %zu given back", st.dirty_pages, given);
+	given += hs_buddy_trim(0);
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.dirty_pages, 0);
+	ck_assert_uint_eq(given, N / 2 * PAGES);
+	struct live rest[N / 2];
+	for (int k = 1; k < N; k += 2) {
+		rest[k / 2] = l[k];
+		for (size_t i = 0; i < PAGES * HS_PAGE_SIZE; i += 511)
+			ck_assert_msg((unsigned char)l[k].addr[i] == 0x5a, "live block changed by trim");
+	}
+	check_all(rest, N / 2);
+	/* everything freed: the whole free arena is unmapped too */
+	for (int k = 1; k < N; k += 2)
+		hs_buddy_free(l[k].addr);
+	ck_assert_uint_ge(hs_buddy_trim(0), HS_ARENA_PAGES);
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.arenas, 0);
+}
+END_TEST
+
 START_TEST(resize_in_place)
 {
 	char *b = hs_buddy_alloc(3, NULL);
@@ -477,12 +519,12 @@ START_TEST(dirty_counts_exact)
 }
 END_TEST
 
-/* Beyond twice the budget (DIRTY_MIN = 2048 pages with this little in
+/* Beyond twice the budget (DIRTY_MIN = 4096 pages with this little in
  * use) the oldest dirty blocks are given back at once, down to the
  * budget, and what is given back no longer counts. */
 START_TEST(dirty_hard_cap)
 {
-	enum { N = 6 };
+	enum { N = 10 };
 	char *big[N], *small[N];
 	hold_whole_arenas();
 	for (int k = 0; k < N; k++) {
@@ -497,10 +539,10 @@ START_TEST(dirty_hard_cap)
 		/* orders 2..9 of the 1023 freed pages count (1020) */
 		counted += HS_ARENA_PAGES - 4;
 		size_t d = dirty_now();
-		if (counted <= 2 * 2048)
+		if (counted <= 2 * 4096)
 			ck_assert_uint_eq(d, counted);
 		else
-			ck_assert_msg(d <= 2048 + (HS_ARENA_PAGES - 4),
+			ck_assert_msg(d <= 4096 + (HS_ARENA_PAGES - 4),
 			              "%zu dirty pages after %d frees: the hard cap did not purge", d, k + 1);
 		counted = d;
 	}
@@ -567,6 +609,7 @@ int main(void)
 	tcase_add_loop_test(t, random_sequences, 0, 3);
 	tcase_add_test(t, page_exact_split);
 	tcase_add_test(t, merge_order);
+	tcase_add_test(t, trim_gives_back);
 	tcase_add_test(t, resize_in_place);
 	tcase_add_test(t, limits_and_new_arenas);
 	tcase_add_test(t, block_of_rejects);

@@ -6,8 +6,9 @@
  * would). Checked through the sampler's merge: calls, bytes, temporary
  * allocations (heaptrack's rule), live bytes, live bytes at the peak
  * (a peak that comes and goes, a later lower one, the exit), a table that
- * grows past its first size, realloc, and a thread that ends (its counts
- * move to the ended threads' table) after freeing blocks of another.
+ * grows past its first size, realloc, and threads that end (their counts
+ * move to the ended threads' table, or go there from the start when
+ * their end is not armed) after freeing blocks of another.
  */
 #include <check.h>
 #include <pthread.h>
@@ -180,29 +181,40 @@ START_TEST(realloc_moves_bytes)
 }
 END_TEST
 
+/* A thread whose end is armed (as hooks/hook_thread.c does) has a table
+ * of its own until hs_thread_exit folds it; one that is not counts in the
+ * ended threads' table from the start. Both free a block of the main
+ * thread's and keep one of their own. */
 static void *other_thread(void *arg)
 {
-	(void)arg;
-	my_alloc(60, 500, addr(1200));           /* kept past the thread */
-	my_alloc(61, 70, addr(1201));
-	my_free(61, 70, addr(1201));
-	my_free(62, 900, addr(1202));            /* the main thread's block */
+	uintptr_t k = (uintptr_t)arg;
+	if (k == 0)
+		hs_sites_thread_armed();
+	my_alloc(60, 500, addr(1200 + 10 * k));   /* kept past the thread */
+	my_alloc(61, 70, addr(1201 + 10 * k));
+	my_free(61, 70, addr(1201 + 10 * k));
+	my_free(62, 900, addr(1202 + 10 * k));     /* the main thread's block */
+	ck_assert_int_eq(hs_st.state, k == 0 ? HS_SITES_ON : HS_SITES_RETIRED);
+	if (k == 0)
+		hs_sites_thread_exit();            /* as hs_thread_exit does */
 	return NULL;
 }
 
 START_TEST(ended_threads_are_kept)
 {
 	setup();
-	my_alloc(62, 900, addr(1202));
-	pthread_t th;
-	ck_assert_int_eq(pthread_create(&th, NULL, other_thread, NULL), 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (uintptr_t k = 0; k < 2; k++) {
+		my_alloc(62, 900, addr(1202 + 10 * k));
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, other_thread, (void *)k), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+	}
 	merge();
-	ck_assert_int_eq(got[60].live, 500);
-	ck_assert_uint_eq(got[61].calls, 1);
-	ck_assert_uint_eq(got[61].temporary, 1);
-	ck_assert_int_eq(got[62].live, 0);       /* freed by the other thread */
-	ck_assert_uint_eq(got[62].calls, 1);
+	ck_assert_int_eq(got[60].live, 1000);
+	ck_assert_uint_eq(got[61].calls, 2);
+	ck_assert_uint_eq(got[61].temporary, 2);
+	ck_assert_int_eq(got[62].live, 0);       /* freed by the other threads */
+	ck_assert_uint_eq(got[62].calls, 2);
 }
 END_TEST
 
