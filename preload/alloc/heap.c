@@ -287,7 +287,10 @@ struct hs_header *hs_heap_lookup(const void *user, enum hs_where *where)
 	}
 	/* Look up the header's granule, not the user pointer's: with an
 	 * alignment of a granule or more the user pointer starts one. */
-	uintptr_t v = hs_boot_owns(user) ? 0 : hs_pagemap_get(hs_header_of(user));
+	/* Boot and node memory first: either may have been mapped into
+	 * the unmapped tail of a granule a huge mapping keeps registered. */
+	uintptr_t v = hs_boot_owns(user) || hs_node_owns(user)
+	              ? 0 : hs_pagemap_get(hs_header_of(user));
 	if (!v) {
 		if (!hs_boot_owns(user) && !hs_node_owns(user))
 			return NULL;
