@@ -1,6 +1,6 @@
 /*
  * profile.h — the heap profile by allocation site, from the trace's `Q`
- * (totals), `U` (live bytes over time), `W` (the peak) and `O`/`o` (the
+ * (totals), `U` (live bytes over time), `K` (the peak) and `O`/`o` (the
  * moment memory ran out) lines; docs/TRACE-FORMAT.md has the lines.
  *
  * A site is an allocation stack. For each one: the calls, bytes and
@@ -52,7 +52,7 @@ struct hs_profile {
 	struct hs_site_point *points;   /* `U` values, grouped by site         */
 	uint64_t calls, bytes, temporary;    /* all sites together             */
 	uint64_t peak_sum, exit_sum;    /* sum of peak_live, of exit_live       */
-	bool     have_peak;             /* `W` */
+	bool     have_peak;             /* `K` */
 	uint64_t peak_t_ms, peak_live;
 	bool     judged;                /* the run is long enough (growth.h)   */
 	char     not_judged[160];       /* why not, when it is not             */

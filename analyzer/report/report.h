@@ -26,6 +26,10 @@ struct hs_report_opts {
 	                              each error and loss record              */
 };
 
+/* Why the leak scan did not run, or NULL if it did ("killed by SIGKILL:
+ * no leak scan", the shim's own reason, ...): into buf. */
+const char *hs_report_no_scan(const struct hs_analysis *a, char *buf, size_t cap);
+
 /* ---- report_memcheck.c: what the text and XML reports share ---------- */
 /* memcheck's title for a heap error (enum hs_err_kind): CTest and other
  * log parsers count defects by these words. */

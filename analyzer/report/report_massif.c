@@ -24,7 +24,7 @@
  *
  * Snapshots come from the samples (at most MAX_SNAPSHOTS, evenly spread):
  * every tenth of them detailed (per-site bytes from the `U` lines), the
- * last one detailed from the exact exit totals, and the peak (the `W`
+ * last one detailed from the exact exit totals, and the peak (the `K`
  * line, per-site bytes at the peak from the `Q` lines) in its place in
  * time as the `peak` tree. A detailed snapshot's heap size is the sum of
  * its tree (ms_print wants no node above the total). Only the

@@ -132,6 +132,11 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	if (tr->undefined_refs)
 		NOTE("%zu records name stacks the trace never defined; they are shown "
 		     "as not recorded", tr->undefined_refs);
+	if (tr->scan.result == HS_SCAN_PARTIAL)
+		NOTE("the leak scan ran while %" PRIu64 " other thread%s kept running (%s): "
+		     "blocks %s used then may be misclassified", tr->scan.running,
+		     tr->scan.running == 1 ? "" : "s", tr->scan.detail,
+		     tr->scan.running == 1 ? "it" : "they");
 #undef NOTE
 	return n;
 }
@@ -227,11 +232,26 @@ static const char *ending_text(const struct hs_trace *tr, char *buf, size_t cap)
 	return buf;
 }
 
-/* Why there are no final counters or leak records. */
-static const char *why_no_scan(const struct hs_trace *tr, char *buf, size_t cap)
+/* Why there are no final counters or leak records: the shim's `W` line
+ * when it skipped the scan, the signal `run` saw kill the process (its
+ * wait status: end_from_wait), or what the trace's end says. */
+const char *hs_report_no_scan(const struct hs_analysis *a, char *buf, size_t cap)
 {
+	const struct hs_trace *tr = a->tr;
 	char sig[48];
-	if (tr->end == HS_END_SIGNAL)
+	if (tr->scan.result == HS_SCAN_SKIPPED) {
+		snprintf(buf, cap, "%s", tr->scan.detail[0] ? tr->scan.detail
+		         : "the leak scan was skipped");
+		return buf;
+	}
+	if (tr->have_counters || a->nleaks)
+		return NULL;
+	const char *ab = tr->end_from_wait ? sigabbrev_np(tr->end_value) : NULL;
+	if (ab)
+		snprintf(buf, cap, "killed by SIG%s: no leak scan", ab);
+	else if (tr->end_from_wait)
+		snprintf(buf, cap, "killed by signal %d: no leak scan", tr->end_value);
+	else if (tr->end == HS_END_SIGNAL)
 		snprintf(buf, cap, "the process was terminated by %s before its exit path ran",
 		         hs_signal_text(tr->end_value, sig, sizeof sig));
 	else if (tr->end == HS_END_EXEC)
@@ -244,13 +264,13 @@ static const char *why_no_scan(const struct hs_trace *tr, char *buf, size_t cap)
 	return buf;
 }
 
-static void heap_summary(struct out *o, const struct hs_analysis *a)
+static void heap_summary(struct out *o, const struct hs_analysis *a, const char *no_scan)
 {
 	const struct hs_trace *tr = a->tr;
-	char b1[32], b2[32], b3[32], why[256];
+	char b1[32], b2[32], b3[32];
 	line(o, "HEAP SUMMARY:");
 	if (!tr->have_counters) {
-		line(o, "    not available: %s", why_no_scan(tr, why, sizeof why));
+		line(o, "    not available: %s", no_scan ? no_scan : "the trace has no final counters");
 		return;
 	}
 	line(o, "    in use at exit: %s bytes in %s blocks", hs_commas(tr->live_bytes, b1),
@@ -343,11 +363,12 @@ void hs_report_text_brief(FILE *f, const struct hs_analysis *a)
 		line(&o, "%s: called exec%s; no heap errors", cmd, counts);
 		return;
 	}
-	const char *leaks = tr->have_counters ? "no leaks"
-	                    : tr->end == HS_END_EXIT ? "no leak scan"
-	                    : "no leak scan (it did not reach its exit path)";
-	line(&o, "%s: %s%s; %s, no heap errors", cmd, ending_text(tr, how, sizeof how), counts,
-	     leaks);
+	char reason[256];
+	const char *no = hs_report_no_scan(a, reason, sizeof reason);
+	bool say = no && (tr->end != HS_END_EXIT || tr->scan.result == HS_SCAN_SKIPPED);
+	line(&o, "%s: %s%s; %s%s%s%s, no heap errors", cmd, ending_text(tr, how, sizeof how),
+	     counts, no ? "no leak scan" : "no leaks", say ? " (" : "", say ? no : "",
+	     say ? ")" : "");
 }
 
 void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *opt)
@@ -366,10 +387,12 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		line(&o, "Command: %s", tr->argv ? tr->argv : tr->exe ? tr->exe : "?");
 		line(&o, "%s", "");
 	}
+	char why[1024];
+	const char *no_scan = hs_report_no_scan(a, why, sizeof why);
 	errors(&o, a, opt->gen_supps);
 	faults(&o, a);
 	if (!q) {
-		heap_summary(&o, a);
+		heap_summary(&o, a, no_scan);
 		line(&o, "%s", "");
 	}
 	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
@@ -391,8 +414,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 			line(&o, "%s", "");
 		}
 	} else if (!q) {
-		char why[256];
-		line(&o, "LEAK SUMMARY: not available: %s", why_no_scan(tr, why, sizeof why));
+		line(&o, "LEAK SUMMARY: not available: %s", no_scan);
 		line(&o, "%s", "");
 	}
 	uint64_t leak_errs = 0;

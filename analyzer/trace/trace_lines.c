@@ -347,6 +347,24 @@ static int p_end(struct hs_rd *rd)
 	return 0;
 }
 
+static int p_scan(struct hs_rd *rd)
+{
+	static const char *const results[3] = { "complete", "partial", "skipped" };
+	struct hs_tscan *s = &rd->tr->scan;
+	unsigned r = 0;
+	if (s->result != HS_SCAN_NONE)
+		return hs_rd_fail(rd, "second W line");
+	if (word(rd, 0, "result", results, 3, &r) < 0
+	    || dec(rd, 1, "threads", UINT32_MAX, &s->threads) < 0
+	    || dec(rd, 2, "stopped", UINT32_MAX, &s->stopped) < 0
+	    || dec(rd, 3, "idle", UINT32_MAX, &s->idle) < 0
+	    || dec(rd, 4, "running", UINT32_MAX, &s->running) < 0)
+		return -1;
+	s->result = (enum hs_scan_result)(r + 1);
+	s->detail = rest_dup(rd);
+	return 0;
+}
+
 static int p_note(struct hs_rd *rd)
 {
 	*HS_PUSH(rd->tr->notes, rd->tr->nnotes, rd->tr->cap_notes) = rest_dup(rd);
@@ -368,9 +386,10 @@ static const struct hs_tag_spec specs[] = {
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },
 	{ "g", HS_TAG_OTHER, 3, false, p_huge },
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
+	{ "W", HS_TAG_OTHER, 5, true, p_scan },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
 	{ "U", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_usage },
-	{ "W", HS_TAG_OTHER, 2, false, hs_rd_peak },
+	{ "K", HS_TAG_OTHER, 2, false, hs_rd_peak },
 	{ "Q", HS_TAG_OTHER, 6, false, hs_rd_site },
 	{ "O", HS_TAG_OTHER, 5, false, hs_rd_oom },
 	{ "o", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_oom_sites },

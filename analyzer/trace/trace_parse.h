@@ -45,7 +45,7 @@ const struct hs_tag_spec *hs_tag_lookup(const char *tag, size_t len);
 int hs_rd_dec(struct hs_rd *rd, unsigned i, const char *what, uint64_t max, uint64_t *out);
 int hs_rd_stack_id(struct hs_rd *rd, unsigned i, const char *what, uint32_t *out);
 
-/* trace_sites.c: the heap profile's lines (`U`, `W`, `Q`, `O`, `o`). */
+/* trace_sites.c: the heap profile's lines (`U`, `K`, `Q`, `O`, `o`). */
 int hs_rd_usage(struct hs_rd *rd);
 int hs_rd_peak(struct hs_rd *rd);
 int hs_rd_site(struct hs_rd *rd);

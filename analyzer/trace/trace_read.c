@@ -270,7 +270,7 @@ void hs_trace_free(struct hs_trace *tr)
 	free(tr->faults); free(tr->errors); free(tr->leaks); free(tr->notes);
 	free(tr->usage); free(tr->sites); free(tr->oom.sites);
 	free(tr->stack_slots);
-	free(tr->exe); free(tr->argv); free(tr->file);
+	free(tr->exe); free(tr->argv); free(tr->file); free(tr->scan.detail);
 	hs_snaps_free(&tr->snaps);
 	memset(tr, 0, sizeof *tr);
 }

@@ -53,6 +53,19 @@ enum hs_alloc_fn {
 
 enum hs_end_how { HS_END_NONE = 0, HS_END_EXIT, HS_END_SIGNAL, HS_END_EXEC };
 
+/* `W`: how the leak scan went. */
+enum hs_scan_result {
+	HS_SCAN_NONE = 0,               /* no `W` line (older shim, or none)  */
+	HS_SCAN_COMPLETE,               /* every other thread stopped or idle */
+	HS_SCAN_PARTIAL,                /* some threads kept running          */
+	HS_SCAN_SKIPPED,                /* no scan: detail says why           */
+};
+struct hs_tscan {
+	enum hs_scan_result result;
+	uint64_t threads, stopped, idle, running;   /* other threads          */
+	char    *detail;                /* "" when there is nothing to say    */
+};
+
 struct hs_tmodule {                 /* `M` */
 	uint32_t id;
 	uint64_t bias;                  /* process address - file vaddr       */
@@ -135,13 +148,14 @@ struct hs_trace {
 	struct hs_tleak   *leaks;    size_t nleaks,   cap_leaks;
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
 
-	/* the heap profile: `U` pairs in file order, `Q`, `W`, `O` and `o` */
+	/* the heap profile: `U` pairs in file order, `Q`, `K`, `O` and `o` */
 	struct hs_tusage  *usage;    size_t nusage,   cap_usage;
 	struct hs_tsite   *sites;    size_t nsites,   cap_sites;
-	bool     have_peak;             /* `W` */
+	bool     have_peak;             /* `K` */
 	uint64_t peak_t_ms, peak_live;
 	struct hs_toom oom;
 
+	struct hs_tscan scan;           /* `W` */
 	bool     have_counters;         /* `C` */
 	uint64_t allocs, frees, peak_bytes, live_bytes, live_blocks;
 

@@ -1,9 +1,9 @@
 /*
  * trace_sites.c — the heap profile's lines (docs/TRACE-FORMAT.md, "The
- * heap profile"): `U` live bytes of sites over time, `W` the peak, `Q` a
+ * heap profile"): `U` live bytes of sites over time, `K` the peak, `Q` a
  * site's totals, `O` the first allocation failure and its `o` lines.
  * Checked like every other line: numbers in range, pairs complete, one
- * `W` and one `O`, `o` only after `O`.
+ * `K` and one `O`, `o` only after `O`.
  */
 #include "trace_parse.h"
 #include "util.h"
@@ -41,7 +41,7 @@ int hs_rd_peak(struct hs_rd *rd)
 {
 	struct hs_trace *tr = rd->tr;
 	if (tr->have_peak)
-		return hs_rd_fail(rd, "second W line");
+		return hs_rd_fail(rd, "second K line");
 	if (hs_rd_dec(rd, 0, "t_ms", UINT64_MAX, &tr->peak_t_ms) < 0
 	    || hs_rd_dec(rd, 1, "live bytes", UINT64_MAX, &tr->peak_live) < 0)
 		return -1;

@@ -124,13 +124,16 @@ size_t hs_buddy_trim(size_t keep_pages);
 /* mallopt(M_TRIM_THRESHOLD): free pages that may stay resident before the
  * decay gives them back at once; SIZE_MAX restores the default rule. */
 void  hs_buddy_set_dirty_budget(size_t pages);
-/* Visit every arena under the buddy lock (heap maps, leak scan). */
+/* Visit every arena under the buddy lock (heap maps, leak scan); the
+ * _locked form for a caller that holds it. */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
+void  hs_buddy_foreach_arena_locked(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
 {
 	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
 }
 void  hs_buddy_lock(void);      /* fork handlers */
+bool  hs_buddy_trylock(void);
 void  hs_buddy_unlock(void);
 void  hs_buddy_reinit_child(void);
 
@@ -214,6 +217,7 @@ struct hs_bins_usage {
 };
 void hs_bins_usage(struct hs_bins_usage *out);
 void  hs_bins_lock_all(void);
+bool  hs_bins_trylock_all(void);   /* every bin lock and the slab pool's, or none */
 void  hs_bins_unlock_all(void);
 void  hs_bins_reinit_child(void);
 
@@ -235,7 +239,9 @@ size_t hs_huge_requested(void);    /* bytes asked for in live mappings     */
 /* malloc_trim: unmap the freed mappings kept for reuse; returns bytes. */
 size_t hs_huge_trim(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+void   hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx);
 void   hs_huge_lock(void);
+bool   hs_huge_trylock(void);
 void   hs_huge_unlock(void);
 void   hs_huge_reinit_child(void);
 
@@ -282,6 +288,16 @@ void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
  * ones). Same locking as hs_heap_foreach_live. */
 typedef void (*hs_header_fn)(struct hs_header *h, void *ctx);
 void hs_heap_foreach_header(hs_header_fn fn, void *ctx);
+/* Both walks for a caller that holds every allocator lock. */
+void hs_heap_foreach_live_locked(hs_block_fn fn, void *ctx);
+void hs_heap_foreach_header_locked(hs_header_fn fn, void *ctx);
+/* Every allocator lock in the one global order (bins, slab pool, buddy,
+ * huge), or none: tries for up to ms milliseconds, never waiting on a
+ * lock while it holds another, so it cannot deadlock with a thread that
+ * holds one (the exit-time walks: a signal may have stopped such a thread
+ * for good). */
+bool hs_heap_lock_all_timed(unsigned ms);
+void hs_heap_unlock_all(void);
 
 /* Counters: each thread counts in its own TLS and folds into the global
  * atomics on slow paths (and at thread exit), so the fast path touches no

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "buddy_aligned.h"
@@ -613,6 +614,14 @@ void hs_heap_foreach_header(hs_header_fn fn, void *ctx)
 	hs_boot_foreach(fn, ctx);
 }
 
+void hs_heap_foreach_header_locked(hs_header_fn fn, void *ctx)
+{
+	struct walk w = { fn, ctx };
+	hs_buddy_foreach_arena_locked(walk_arena, &w);
+	hs_huge_foreach_locked(walk_huge, &w);
+	hs_boot_foreach(fn, ctx);
+}
+
 struct live_walk {
 	hs_block_fn fn;
 	void *ctx;
@@ -629,4 +638,45 @@ void hs_heap_foreach_live(hs_block_fn fn, void *ctx)
 {
 	struct live_walk w = { fn, ctx };
 	hs_heap_foreach_header(visit_live, &w);
+}
+
+void hs_heap_foreach_live_locked(hs_block_fn fn, void *ctx)
+{
+	struct live_walk w = { fn, ctx };
+	hs_heap_foreach_header_locked(visit_live, &w);
+}
+
+/* ---- every lock, with a deadline --------------------------------------- */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool hs_heap_lock_all_timed(unsigned ms)
+{
+	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	struct timespec nap = { 0, 200 * 1000 };
+	for (;;) {
+		if (hs_bins_trylock_all()) {
+			if (hs_buddy_trylock()) {
+				if (hs_huge_trylock())
+					return true;
+				hs_buddy_unlock();
+			}
+			hs_bins_unlock_all();
+		}
+		if (now_us() >= end)
+			return false;
+		nanosleep(&nap, NULL);
+	}
+}
+
+void hs_heap_unlock_all(void)
+{
+	hs_huge_unlock();
+	hs_buddy_unlock();
+	hs_bins_unlock_all();
 }

@@ -312,14 +312,27 @@ static unsigned confirm(unsigned n)
 	return n;
 }
 
-void hs_checks_at_exit(void)
+bool hs_checks_exit_begin(bool drain)
 {
 	static _Atomic bool done;
 	if (!hs_guard || atomic_exchange(&done, true))
-		return;
-	hs_quarantine_drain();
+		return false;
+	if (drain)
+		hs_quarantine_drain();
+	return true;
+}
+
+void hs_checks_exit_walk(bool locked)
+{
 	nfound = 0;
-	hs_heap_foreach_header(check_block, NULL);
+	if (locked)
+		hs_heap_foreach_header_locked(check_block, NULL);
+	else
+		hs_heap_foreach_header(check_block, NULL);
+}
+
+void hs_checks_exit_end(void)
+{
 	bool full = nfound == MAX_FOUND;
 	unsigned n = confirm(nfound);
 	for (unsigned i = 0; i < n; i++)

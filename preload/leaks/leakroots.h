@@ -15,6 +15,9 @@
 
 #include "leakgraph.h"
 
+struct hs_world;
+struct hs_lk_self;
+
 /* ---- scratch memory ------------------------------------------------------ */
 /* Zeroed anonymous memory, or NULL. */
 void *hs_lk_map(size_t len);
@@ -102,8 +105,12 @@ struct hs_lk_threads {
 	size_t n, bytes;
 };
 
-/* One root scan. Zero it, add heapscope's own memory to excl, then: */
+/* One root scan. Zero it (world and self may be set: the stopped threads
+ * and the scanning thread's registers and memory to skip, leaks.h), add
+ * heapscope's own memory to excl, then: */
 struct hs_lk_roots {
+	const struct hs_world   *world;
+	const struct hs_lk_self *self_ctx;
 	struct hs_lk_excl    excl;
 	struct hs_lk_maps    maps;
 	struct hs_lk_threads threads;
@@ -116,8 +123,13 @@ struct hs_lk_roots {
 };
 
 /* leakthreads.c: every thread of the process, with its stack pointer
- * where known (self_sp for the thread 'self'). */
-void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp);
+ * where known (self_sp for the thread 'self'): from the world stop when
+ * w is not NULL, else as /proc shows them (blocked threads only). */
+void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp,
+                        const struct hs_world *w);
+/* leakthreads.c: registers as roots: the stopped threads' and the
+ * scanning thread's (rt->world, rt->self_ctx). */
+void hs_lk_threads_regs(const struct hs_lk_roots *rt, struct hs_lk_graph *g);
 /* leakthreads.c: exclude the dead parts of thread stacks (below stack
  * pointers, stacks of exited threads) and root glibc's dtv blocks. */
 void hs_lk_threads_apply(struct hs_lk_roots *rt, struct hs_lk_graph *g);

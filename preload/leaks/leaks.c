@@ -11,14 +11,18 @@
  *      (leakroots.c) and the classification (leakgraph.c);
  *   4. one `C` line and one `L` line per live block (docs/TRACE-FORMAT.md).
  *
- * Other threads may still run. The buddy and huge locks are held from the
- * block walk's end to the classification's end so that no arena or huge
- * mapping we are about to read is unmapped under us; blocks freed in the
- * meantime by a thread cache stay mapped, and are at worst scanned stale.
+ * In three calls, around the world stop that hooks/ending.c makes:
+ * hs_leaks_prepare() before it (what needs the loader's lock: our own
+ * object's data), hs_leaks_collect() while every other thread is stopped
+ * or idle and every allocator lock is held (steps 1-3: system calls and
+ * our own memory only, nothing that a stopped thread may hold), and
+ * hs_leaks_write() after the threads were resumed (step 4: the trace and
+ * the stack table take locks of their own). A thread that could not be
+ * stopped may still run; huge blocks are read through copies in case it
+ * unmaps one (blocks freed meanwhile are at worst scanned stale).
  */
 #include <link.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include "leaks.h"
 #include "record/record.h"
@@ -89,22 +93,6 @@ static void add_block(struct hs_header *h, void *user, void *ctx)
 	};
 }
 
-/* Called with the buddy and huge locks held: drop blocks whose arena or
- * mapping went away between the walk and the locks (they were freed). */
-static void drop_unmapped(struct collect *c)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		bool mapped = (b->flags & WHERE) == IN_BOOT ? hs_boot_owns((void *)b->start)
-		                                  : hs_pagemap_get((void *)b->start) != 0;
-		if (!mapped)
-			continue;
-		c->b[k++] = *b;
-	}
-	c->n = k;
-}
-
 static void sort_blocks(struct collect *c)
 {
 	size_t bytes = 0;
@@ -160,10 +148,15 @@ static void exclude_boot(struct hs_lk_excl *e, const struct hs_lk_maps *m)
 	}
 }
 
+/* Our library's writable segments, found before the world stops (the
+ * loader's lock may be held by a stopped thread). */
+#define SELF_MAX 8
+static struct hs_lk_range self_obj[SELF_MAX];
+static size_t nself_obj;
+
 static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx)
 {
-	struct hs_lk_excl *e = ctx;
-	uintptr_t me = (uintptr_t)&hs_leaks_scan;
+	uintptr_t me = (uintptr_t)&hs_leaks_prepare;
 	bool mine = false;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -176,8 +169,9 @@ static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
-			hs_lk_exclude(e, page_down(lo), page_up(lo + ph->p_memsz));
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && nself_obj < SELF_MAX)
+			self_obj[nself_obj++] = (struct hs_lk_range){
+				page_down(lo), page_up(lo + ph->p_memsz) };
 	}
 	return 1;
 }
@@ -221,31 +215,31 @@ static void write_records(const struct collect *c)
 	}
 }
 
-/* Everything between the block walk and the records; sp is the caller's
- * frame, which holds its saved registers. Kept out of line so that no
- * block address it handles can sit in that frame. */
-static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
+/* Everything between the block walk and the records; the caller holds
+ * every allocator lock, so no arena or huge mapping goes away while we
+ * read blocks. self->sp is the caller's frame, which holds its saved
+ * registers (or the interrupted context's, at a signal). Kept out of
+ * line so that no block address it handles can sit in that frame. */
+static __attribute__((noinline)) bool classify(struct collect *c,
+                                               const struct hs_lk_self *self,
+                                               const struct hs_world *w)
 {
-	struct hs_lk_roots rt = { 0 };
+	struct hs_lk_roots rt = { .world = w, .self_ctx = self };
 	struct hs_lk_excl *e = &rt.excl;
 	uint32_t *stack = NULL;
 	size_t stack_bytes = 0;
 	bool ok = false;
 
-	hs_buddy_foreach_arena(exclude_arena, e);
-	dl_iterate_phdr(exclude_self_object, e);    /* takes the loader's lock */
-	/* From here on no arena or huge mapping goes away while we read
-	 * blocks (lock order as everywhere: buddy, then huge). */
-	hs_buddy_lock();
-	hs_huge_lock();
-	drop_unmapped(c);
+	hs_buddy_foreach_arena_locked(exclude_arena, e);
+	for (size_t i = 0; i < nself_obj; i++)
+		hs_lk_exclude(e, self_obj[i].lo, self_obj[i].hi);
 	sort_blocks(c);
 	if (c->n && !hs_lk_grow((void **)&stack, &stack_bytes, c->n * sizeof *stack))
 		goto out;
 	exclude_huge(e, c);
 	hs_lk_exclude(e, (uintptr_t)c->b, (uintptr_t)c->b + c->bytes);
 	hs_lk_exclude(e, (uintptr_t)stack, (uintptr_t)stack + stack_bytes);
-	if (!hs_lk_roots_prepare(&rt, sp))
+	if (!hs_lk_roots_prepare(&rt, self->sp))
 		goto out;
 	exclude_boot(e, &rt.maps);
 
@@ -261,38 +255,56 @@ static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
 	hs_lk_classify(&g);
 	ok = true;
 out:
-	hs_huge_unlock();
-	hs_buddy_unlock();
 	hs_lk_roots_free(&rt);
 	hs_lk_unmap(stack, stack_bytes);
 	return ok;
 }
 
-void hs_leaks_scan(void)
-{
-	static int done;
-	if (done || !hs_trace_active())
-		return;
-	done = 1;
-	if (hs_busy) {
-		/* exit reached from inside the allocator (a signal handler):
-		 * its locks may be ours, the heap half-updated */
-		hs_trace_printf("! leak scan skipped: process ended inside the allocator\n");
-		return;
-	}
-	/* Callee-saved registers may hold the only pointer to a block: put
-	 * them in this frame, which the stack scan covers. */
-	ucontext_t regs;
-	getcontext(&regs);
+/* ---- the three calls ------------------------------------------------------- */
 
-	struct collect c = { 0 };
-	hs_heap_foreach_live(add_block, &c);
-	if (c.failed)
-		hs_trace_printf("! leak scan: no memory for the block list\n");
-	else if (!classify(&c, (uintptr_t)&regs))
-		hs_trace_printf("! leak scan: could not read the process's mappings\n");
+static struct collect S;          /* the blocks, from collect to write */
+static const char *S_fail;        /* why there are none                */
+static bool S_ok;                 /* classified: write them            */
+
+bool hs_leaks_prepare(void)
+{
+	static bool done;
+	if (done || !hs_trace_active())
+		return false;
+	done = true;
+	dl_iterate_phdr(exclude_self_object, NULL);  /* takes the loader's lock */
+	return true;
+}
+
+bool hs_leaks_collect(const struct hs_world *w, const struct hs_lk_self *self)
+{
+	hs_leaks_discard();
+	hs_heap_foreach_live_locked(add_block, &S);
+	if (S.failed)
+		S_fail = "no memory for the block list";
+	else if (!classify(&S, self, w))
+		S_fail = "could not read the process's mappings";
 	else
-		write_records(&c);
-	hs_lk_unmap(c.b, c.bytes);
-	__asm__ volatile("" : : "r"(&regs) : "memory");   /* keep regs alive */
+		S_ok = true;
+	return S_ok;
+}
+
+void hs_leaks_discard(void)
+{
+	hs_lk_unmap(S.b, S.bytes);
+	S = (struct collect){ 0 };
+	S_fail = NULL;
+	S_ok = false;
+}
+
+const char *hs_leaks_failure(void)
+{
+	return S_fail;
+}
+
+void hs_leaks_write(void)
+{
+	if (S_ok)
+		write_records(&S);
+	hs_leaks_discard();
 }

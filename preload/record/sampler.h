@@ -14,7 +14,7 @@
  *                           the new global total
  *   hs_sampler_init()       from hs_init() once the trace is open (also
  *                           done lazily by the first tick)
- *   hs_sampler_exit()       from hs_finish() (lifecycle.c) before the leak
+ *   hs_sampler_exit()       from hs_finish() (ending.c) before the leak
  *                           scan: final sample and the exit snapshot
  *   hs_sample_now()         one `T` line now
  */

@@ -228,7 +228,7 @@ bool hs_sites_counting(void);
  * the time since. Caller holds the sampler's lock. */
 #define HS_SITES_PER_SAMPLE 256
 void hs_sites_sample(uint64_t t_ms);
-/* At exit: the last `U` lines, the `W` line (the peak) and one `Q` line
+/* At exit: the last `U` lines, the `K` line (the peak) and one `Q` line
  * per site. ms_of converts a CLOCK_MONOTONIC_COARSE time to the trace's
  * t_ms. */
 void hs_sites_exit(uint64_t t_ms, uint64_t (*ms_of)(uint64_t ns));

@@ -1,6 +1,6 @@
 /*
  * sites_write.c — the per-site lines of the trace (docs/TRACE-FORMAT.md):
- * `U` (live bytes of sites over time), `W` (the peak), `Q` (every site's
+ * `U` (live bytes of sites over time), `K` (the peak), `Q` (every site's
  * totals at exit), `O` and `o` (who held the memory when it ran out).
  *
  * `U` lines are written with the samples, from a merge of every thread's
@@ -165,7 +165,7 @@ void hs_sites_exit(uint64_t t_ms, uint64_t (*ms_of)(uint64_t ns))
 	int64_t peak;
 	uint64_t when;
 	hs_sites_peak_info(&peak, &when);
-	hs_trace_printf("W %lu %lu\n", (unsigned long)(when ? ms_of(when) : t_ms),
+	hs_trace_printf("K %lu %lu\n", (unsigned long)(when ? ms_of(when) : t_ms),
 	                (unsigned long)clamp(peak));
 	hs_sites_merge(true, write_total, NULL);
 	hs_trace_flush();

@@ -39,7 +39,7 @@ static size_t trace_text(void)
 			PUT(" 3 4096");
 		PUT("\n");
 	}
-	PUT("W 3000 6208896\n");
+	PUT("K 3000 6208896\n");
 	PUT("Q 1 61 6000000 0 6000000 6000000\n");
 	PUT("Q 2 20 204800 0 204800 204800\n");
 	PUT("Q 3 1 4096 0 4096 4096\n");
@@ -160,7 +160,7 @@ START_TEST(bad_profile_lines)
 		{ "U 10 x 2", "stack id" },
 		{ "Q 1 2 3 4 0 0", "4 temporary allocations of 2 calls" },
 		{ "Q 1 2 3", "fields" },
-		{ "W 1 2\nW 1 2", "second W line" },
+		{ "K 1 2\nK 1 2", "second K line" },
 		{ "o 1 2", "o line before the O line" },
 		{ "O maybe 1 2 3 4", "neither 'real' nor 'limit'" },
 		{ "O real 1 2 3 4\nO real 1 2 3 4", "second O line" },

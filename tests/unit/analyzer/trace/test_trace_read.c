@@ -102,6 +102,33 @@ START_TEST(missing_end_is_not_an_error)
 }
 END_TEST
 
+START_TEST(scan_line)
+{
+	const char *t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\n"
+	                "W partial 3 1 1 1 thread 12 blocks the stop signal\nC 1 0 1 1 1\nX exit 0\n";
+	struct hs_trace tr;
+	ck_assert_int_eq(parse(t, strlen(t), &tr), 0);
+	ck_assert_int_eq(tr.scan.result, HS_SCAN_PARTIAL);
+	ck_assert_uint_eq(tr.scan.threads, 3);
+	ck_assert_uint_eq(tr.scan.stopped, 1);
+	ck_assert_uint_eq(tr.scan.idle, 1);
+	ck_assert_uint_eq(tr.scan.running, 1);
+	ck_assert_str_eq(tr.scan.detail, "thread 12 blocks the stop signal");
+	hs_trace_free(&tr);
+
+	t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\nW complete 0 0 0 0\nX signal 11\n";
+	ck_assert_int_eq(parse(t, strlen(t), &tr), 0);
+	ck_assert_int_eq(tr.scan.result, HS_SCAN_COMPLETE);
+	ck_assert_str_eq(tr.scan.detail, "");
+	hs_trace_free(&tr);
+
+	t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\nW skipped 0 0 0 0 why\nW skipped 0 0 0 0 why\n";
+	ck_assert_int_eq(parse(t, strlen(t), &tr), -1);
+	ck_assert_ptr_nonnull(strstr(tr.error, "second W line"));
+	hs_trace_free(&tr);
+}
+END_TEST
+
 START_TEST(exec_then_more)
 {
 	/* execve failed after the shim wrote `X exec`: the process went on */
@@ -149,6 +176,10 @@ static const struct bad_case bad_cases[] = {
 	{ "E use_after_free 10 1 0 0 x\n", "field 1 (kind): 'use_after_free'" },
 	{ "C 1 2 3 4\n", "4 fields, expected 5" },
 	{ "X exit 256\n", "out of range (at most 255)" },
+	{ "X exit -1\n", "'-1' is not a decimal number" },
+	{ "W maybe 0 0 0 0\n", "field 1 (result): 'maybe' is not a known value" },
+	{ "W complete 1 2\n", "3 fields, expected 5 and the rest" },
+	{ "W complete 1 x 0 0\n", "field 3 (stopped): 'x' is not a decimal number" },
 	{ "X signal 0\n", "signal 0 is not a signal" },
 	{ "X quit 1\n", "field 1 (how): 'quit'" },
 	{ "P 6 1 0 /bin/y\n", "second P line" },
@@ -325,6 +356,7 @@ int main(void)
 	tcase_add_test(tc, reads_every_record);
 	tcase_add_test(tc, missing_end_is_not_an_error);
 	tcase_add_test(tc, exec_then_more);
+	tcase_add_test(tc, scan_line);
 	tcase_add_loop_test(tc, malformed_line, 0, sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, first_lines);
 	tcase_add_test(tc, truncated_anywhere);
