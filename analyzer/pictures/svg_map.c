@@ -129,7 +129,7 @@ static void paint_run(const struct hs_snap *s, uint64_t lo, uint64_t end, uint8_
 	}
 }
 
-/* Version 2: runs of pages holding lost blocks (`U`), painted where the
+/* Version 2: runs of pages holding lost blocks (`V`), painted where the
  * snapshot has a block; a huge block is leaked when a run covers it.
  * Overlapping runs are merged first, so a trace cannot make this paint a
  * page more than twice. */

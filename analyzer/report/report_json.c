@@ -227,6 +227,13 @@ static void samples(FILE *f, const struct hs_analysis *a)
 	hs_json_memory(f, a->tr);
 }
 
+void hs_json_stack(FILE *f, const struct hs_analysis *a, uint32_t stack, const char *ind)
+{
+	const struct hs_frame *fr;
+	size_t n = hs_display(a, stack, &fr);
+	frames(f, fr, n, ind);
+}
+
 void hs_report_json(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)
 {
 	header(f, a, o);
@@ -235,5 +242,6 @@ void hs_report_json(FILE *f, const struct hs_analysis *a, const struct hs_report
 	errors(f, a);
 	faults(f, a);
 	samples(f, a);
+	hs_json_profile(f, a);          /* report_profile.c */
 	fputs("}\n", f);
 }

@@ -20,31 +20,47 @@ struct out {
 	char prefix[32];
 };
 
-static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One report line. Names, paths and messages come from the trace, which
  * is untrusted: control characters (a terminal escape sequence, say) are
  * printed as '?'. */
-static void line(struct out *o, const char *fmt, ...)
+static void vline(FILE *f, const char *prefix, const char *fmt, va_list ap0)
 {
 	char small[1024], *buf = small;
 	va_list ap;
-	va_start(ap, fmt);
+	va_copy(ap, ap0);
 	int n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof small) {
 		buf = hs_xmalloc((size_t)n + 1);
-		va_start(ap, fmt);
+		va_copy(ap, ap0);
 		vsnprintf(buf, (size_t)n + 1, fmt, ap);
 		va_end(ap);
 	}
 	for (char *c = buf; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	fprintf(o->f, "%s%s\n", o->prefix, buf);
+	fprintf(f, "%s%s\n", prefix, buf);
 	if (buf != small)
 		free(buf);
+}
+
+void hs_text_line(FILE *f, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vline(f, prefix, fmt, ap);
+	va_end(ap);
+}
+
+static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vline(o->f, o->prefix, fmt, ap);
+	va_end(ap);
 }
 
 static const char *base_name(const char *p)
@@ -53,26 +69,40 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* The frames of a stack as shown; they are looked up here, on demand. */
-static void frames(struct out *o, const struct hs_analysis *a, uint32_t stack)
+/* Where a frame is, as memcheck writes it: " (file.c:12)", " (file.c)",
+ * " (in module)" or "". */
+const char *hs_text_where(const struct hs_frame *f, char *buf, size_t cap)
 {
-	const struct hs_frame *f;
-	size_t n = hs_display(a, stack, &f);
+	buf[0] = 0;
+	if (f->file && f->line)
+		snprintf(buf, cap, " (%s:%u)", base_name(f->file), f->line);
+	else if (f->file)
+		snprintf(buf, cap, " (%s)", base_name(f->file));
+	else if (f->module)
+		snprintf(buf, cap, " (in %s)", f->module);
+	return buf;
+}
+
+void hs_text_frames(FILE *f, const char *prefix, const struct hs_analysis *a, uint32_t stack)
+{
+	const struct hs_frame *fr;
+	size_t n = hs_display(a, stack, &fr);
 	if (!n) {
-		line(o, "   (stack not recorded)");
+		hs_text_line(f, prefix, "   (stack not recorded)");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char where[1200] = "";
-		if (f[i].file && f[i].line)
-			snprintf(where, sizeof where, " (%s:%u)", base_name(f[i].file), f[i].line);
-		else if (f[i].file)
-			snprintf(where, sizeof where, " (%s)", base_name(f[i].file));
-		else if (f[i].module)
-			snprintf(where, sizeof where, " (in %s)", f[i].module);
-		line(o, "   %s 0x%" PRIX64 ": %s%s", i ? "by" : "at", f[i].address,
-		     f[i].function ? f[i].function : "???", where);
+		char where[1200];
+		hs_text_line(f, prefix, "   %s 0x%" PRIX64 ": %s%s", i ? "by" : "at", fr[i].address,
+		             fr[i].function ? fr[i].function : "???",
+		             hs_text_where(&fr[i], where, sizeof where));
 	}
+}
+
+/* The frames of a stack as shown; they are looked up here, on demand. */
+static void frames(struct out *o, const struct hs_analysis *a, uint32_t stack)
+{
+	hs_text_frames(o->f, o->prefix, a, stack);
 }
 
 size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t max)
@@ -366,6 +396,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		line(&o, "%s", "");
 	}
 	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
+	hs_text_profile(f, o.prefix, a, q);     /* report_profile.c */
 	leaks(&o, a, listed, opt->gen_supps);
 	if (opt->leak_check == HS_LEAK_CHECK_NO) {
 		if (!q) {

@@ -312,7 +312,7 @@ static int p_lost_pages(struct hs_rd *rd)
 	    || dec(rd, 2, "pages", UINT32_MAX, &u.pages) < 0)
 		return -1;
 	if (u.addr % HS_SNAP_PAGE || !u.pages || u.addr + u.pages * HS_SNAP_PAGE < u.addr)
-		return hs_rd_fail(rd, "U line: not a run of whole pages");
+		return hs_rd_fail(rd, "V line: not a run of whole pages");
 	u.kind = kind ? HS_LEAK_POSSIBLE : HS_LEAK_DEFINITE;
 	*HS_PUSH(rd->tr->lost_pages, rd->tr->nlost_pages, rd->tr->cap_lost_pages) = u;
 	return 0;
@@ -430,7 +430,7 @@ static const struct hs_tag_spec specs[] = {
 	{ "L", HS_TAG_OTHER, 4, false, p_leak },
 	{ "B", HS_TAG_OTHER, 4, false, p_blocks },
 	{ "Z", HS_TAG_OTHER, 3, false, p_class },
-	{ "U", HS_TAG_OTHER, 3, false, p_lost_pages },
+	{ "V", HS_TAG_OTHER, 3, false, p_lost_pages },
 	{ "C", HS_TAG_OTHER, 5, false, p_counters },
 	{ "H", HS_TAG_OTHER, 4, true, p_snapshot },
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },
@@ -438,7 +438,22 @@ static const struct hs_tag_spec specs[] = {
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
 	{ "W", HS_TAG_OTHER, 5, true, p_scan },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
+	{ "U", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_usage },
+	{ "K", HS_TAG_OTHER, 2, false, hs_rd_peak },
+	{ "Q", HS_TAG_OTHER, 6, false, hs_rd_site },
+	{ "O", HS_TAG_OTHER, 5, false, hs_rd_oom },
+	{ "o", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_oom_sites },
 };
+
+int hs_rd_dec(struct hs_rd *rd, unsigned i, const char *what, uint64_t max, uint64_t *out)
+{
+	return dec(rd, i, what, max, out);
+}
+
+int hs_rd_stack_id(struct hs_rd *rd, unsigned i, const char *what, uint32_t *out)
+{
+	return stack_id(rd, i, what, out);
+}
 
 const struct hs_tag_spec *hs_tag_lookup(const char *tag, size_t len)
 {

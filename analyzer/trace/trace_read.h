@@ -117,10 +117,30 @@ struct hs_tclass {                  /* `Z`: live blocks of one slot size  */
 	uint64_t blocks, bytes;
 };
 
-struct hs_tlostpages {              /* `U`: pages holding lost blocks     */
+struct hs_tlostpages {              /* `V`: pages holding lost blocks     */
 	uint64_t addr, pages;
 	uint8_t  kind;                  /* HS_LEAK_DEFINITE (definitely or
 	                                   indirectly lost) or HS_LEAK_POSSIBLE */
+};
+
+struct hs_tusage {                  /* one site of a `U` or `o` line      */
+	uint64_t t_ms;
+	uint64_t live;                  /* bytes                              */
+	uint32_t stack;
+};
+
+struct hs_tsite {                   /* `Q`: a site's totals at exit       */
+	uint32_t stack;                 /* 0: allocations without a stack     */
+	uint64_t calls, bytes, temporary;
+	uint64_t peak_live, exit_live;  /* bytes                              */
+};
+
+struct hs_toom {                    /* `O`: the first allocation failure  */
+	bool     have;
+	bool     limit;                 /* a limit= policy; else a real one   */
+	uint64_t t_ms, live, size;
+	uint32_t stack;
+	struct hs_tusage *sites;  size_t nsites, cap_sites;   /* `o` pairs    */
 };
 
 struct hs_trace {
@@ -139,8 +159,15 @@ struct hs_trace {
 	struct hs_terror  *errors;   size_t nerrors,  cap_errors;
 	struct hs_tleak   *leaks;    size_t nleaks,   cap_leaks;
 	struct hs_tclass  *classes;  size_t nclasses, cap_classes;     /* `Z` */
-	struct hs_tlostpages *lost_pages; size_t nlost_pages, cap_lost_pages; /* `U` */
+	struct hs_tlostpages *lost_pages; size_t nlost_pages, cap_lost_pages; /* `V` */
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
+
+	/* the heap profile: `U` pairs in file order, `Q`, `K`, `O` and `o` */
+	struct hs_tusage  *usage;    size_t nusage,   cap_usage;
+	struct hs_tsite   *sites;    size_t nsites,   cap_sites;
+	bool     have_peak;             /* `K` */
+	uint64_t peak_t_ms, peak_live;
+	struct hs_toom oom;
 
 	struct hs_tscan scan;           /* `W` */
 	bool     have_counters;         /* `C` */

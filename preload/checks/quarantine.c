@@ -41,6 +41,7 @@
 
 #include "checks.h"
 #include "record/fpstack.h"
+#include "record/sites.h"
 
 #define RING_MAX   ((size_t)1 << 16)    /* entries per thread (1 MiB VM)  */
 #define PREFETCH_AHEAD 4                /* evictions between a prefetch and
@@ -329,6 +330,7 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
 		return;
 	if (unlikely(!hs_canary_ok(h)))
 		hs_check_canary(h, call);
+	hs_site_free(h->stack, h->size, p);   /* the heap profile (record/sites.h) */
 	uint32_t fs = hs_cfg.enabled ? hs_stack_capture_fp(ra, fp) : 0;
 	quarantine_put(p, h, where, fs);
 }

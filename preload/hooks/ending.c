@@ -22,7 +22,7 @@
  *      stack capture, no loader. If a thread thought idle ran meanwhile,
  *      all of it is done again (at most 3 times), that thread signalled;
  *   4. world running again: damage confirmed and reported (E lines),
- *      the `W` line (how the scan went), the `C`, `B`, `Z` and `U`
+ *      the `W` line (how the scan went), the `C`, `B`, `Z` and `V`
  *      lines, the census total, and `X` last.
  *
  * A second thread that ends the process meanwhile (two crashes at once)
@@ -179,7 +179,7 @@ static __attribute__((noinline)) void finish_work(const char *how, int value,
 		hs_checks_exit_end();    /* E lines */
 	if (leaks) {
 		write_scan_line(&s);
-		hs_leaks_write();        /* C, B, Z and U lines */
+		hs_leaks_write();        /* C, B, Z and V lines */
 	}
 	if (hs_fault_census_total)      /* sweep's call count */
 		hs_fault_census_total();

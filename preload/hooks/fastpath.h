@@ -19,6 +19,7 @@
 
 #include "alloc/alloc.h"
 #include "checks/checks.h"
+#include "record/sites.h"
 
 static inline __attribute__((always_inline))
 void *hs_fast_alloc(size_t n, unsigned kind, uint32_t stack, size_t guard)
@@ -94,12 +95,17 @@ bool hs_fast_free(void *p, unsigned accept)
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))
 		return false;
+	size_t size = w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1);
+	struct hs_site_ctr *se = hs_site_free_entry(h->stack);   /* heap profile */
+	if (unlikely(!se))
+		return false;                 /* (sites.h): free_slow counts it */
 	/* LIVE -> FREED in one atomic step: a racing free of the same block
 	 * loses here and is reported by the slow path (double free). */
 	if (unlikely(!hs_header_claim(h, &w0)))
 		return false;
+	hs_site_free_apply(se, size, p);
 	hs_ts.frees++;
-	hs_ts.live -= (int64_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
+	hs_ts.live -= (int64_t)size;
 	hs_busy = 1;
 	hs_slot_set_next(h, tb->head);
 	tb->head = h;

@@ -5,7 +5,8 @@
  *
  *   alloc_entry   re-entrancy (a signal handler inside the allocator gets
  *                 boot memory), fault injection, the allocation stack, the
- *                 inline thread-cache path (with or without a canary);
+ *                 inline thread-cache path (with or without a canary), the
+ *                 site's counters (record/sites.h);
  *   HS_FREE_ENTRY the inline release path, or the checked one (canary,
  *                 quarantine, free stack), or the slow one that vets and
  *                 reports. A macro, not a function: the free stack starts
@@ -20,6 +21,8 @@
 
 #include "fastpath.h"
 #include "faults/faults.h"
+#include "record/sampler.h"
+#include "record/sites.h"
 #include "record/stackcache.h"
 
 /* Optional parts, linked in when present (as in errors.c). */
@@ -50,6 +53,9 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 		if (hs_trace_flush)
 			hs_trace_flush();
 	}
+	/* a live-heap ceiling: the moment memory ran out (once a trace) */
+	if (r.trigger == HS_TRIG_LIMIT)
+		hs_sampler_oom("limit", size, r.stack);
 	errno = ENOMEM;
 	return true;
 }
@@ -86,12 +92,15 @@ void *alloc_entry(size_t n, size_t align, unsigned kind, enum hs_fault_fn fn)
 	if (unlikely(hs_faults_active()) && injected(fn, n, 0))
 		return NULL;
 	uint32_t stack = record_stack();
-	if (align <= HS_ALIGN) {
-		if (likely(!hs_guard))
-			return hs_fast_alloc(n, kind, stack, 0);
-		return hs_fast_alloc(n, kind, stack, HS_CANARY);
-	}
-	return hs_heap_alloc(n, align, kind, stack);
+	void *p;
+	if (align > HS_ALIGN)
+		p = hs_heap_alloc(n, align, kind, stack);
+	else if (likely(!hs_guard))
+		p = hs_fast_alloc(n, kind, stack, 0);
+	else
+		p = hs_fast_alloc(n, kind, stack, HS_CANARY);
+	hs_site_alloc(stack, n, p);           /* the heap profile (sites.h) */
+	return p;
 }
 
 /* Everything but the inline and checked paths: vet, report, release. A
@@ -104,8 +113,11 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	enum hs_where where;
 	struct hs_header *h;
 	/* vetted and claimed: FREED, ours; from a handler, left so */
-	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy))
+	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy)) {
+		if (where != HS_IN_BOOT)
+			hs_site_free(h->stack, h->size, p);   /* heap profile */
 		hs_heap_free_claimed(p, h, where);
+	}
 	errno = saved;
 }
 

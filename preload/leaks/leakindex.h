@@ -57,7 +57,7 @@ struct hs_lk_index {
 bool hs_lk_index_build(struct hs_lk_index *ix);
 void hs_lk_index_free(struct hs_lk_index *ix);
 
-/* leakrecords.c: the `C`, `B`, `Z` and `U` lines of a classified index
+/* leakrecords.c: the `C`, `B`, `Z` and `V` lines of a classified index
  * (docs/TRACE-FORMAT.md). With the heap's locks held: new (NULL: no
  * memory), tell (hs_lk_graph.tell: a block whose kind is final, while
  * the classification scans it), finish (after the classification; false:

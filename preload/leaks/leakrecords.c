@@ -7,7 +7,7 @@
  *      report lists (it groups by the same two things);
  *   Z  live blocks and bytes per slot size (0: page blocks): what the
  *      fragmentation report joins with the exit snapshot's slabs;
- *   U  runs of pages holding lost blocks (D: definitely or indirectly
+ *   V  runs of pages holding lost blocks (D: definitely or indirectly
  *      lost, P: only possibly lost): what the exit heap map paints.
  *
  * Gathered with the heap's locks held, without a walk of their own for
@@ -255,7 +255,7 @@ static void write_lines(struct hs_lk_records *r)
 			                (unsigned long)r->cls_blocks[c],
 			                (unsigned long)r->cls_bytes[c]);
 	for (size_t i = 0; i < r->nruns; i++)
-		hs_trace_printf("U %c %lx %zu\n", r->runs[i].cat == 2 ? 'D' : 'P',
+		hs_trace_printf("V %c %lx %zu\n", r->runs[i].cat == 2 ? 'D' : 'P',
 		                (unsigned long)r->runs[i].addr, r->runs[i].pages);
 }
 

@@ -11,7 +11,7 @@
  *      scan's own scratch (the mark stack holds block addresses);
  *   4. the roots (leakroots.c) and the classification (leakgraph.c), the
  *      records gathered while it scans (leakrecords.c);
- *   5. the `C`, `B`, `Z` and `U` lines (docs/TRACE-FORMAT.md).
+ *   5. the `C`, `B`, `Z` and `V` lines (docs/TRACE-FORMAT.md).
  *
  * In three calls, around the world stop that hooks/ending.c makes:
  * hs_leaks_prepare() before it (what needs the loader's lock: our own

@@ -2,7 +2,7 @@
  * leaks.h — the leak scan (preload/leaks/): what it owns and offers.
  *
  *   leaks.c        the scan: prepare, collect (index, roots, classify),
- *                  write the `C`, `B`, `Z` and `U` lines
+ *                  write the `C`, `B`, `Z` and `V` lines
  *   leakindex.c    the live blocks from the allocator's own structures
  *   leakarray.c    a node set over a sorted array (huge, boot blocks)
  *   leakrecords.c  the exit records
@@ -35,7 +35,7 @@ struct hs_lk_self {
 };
 
 /* Classify every live block (memcheck's four kinds) and write the `C`,
- * `B`, `Z` and `U` lines, in three steps around a world stop
+ * `B`, `Z` and `V` lines, in three steps around a world stop
  * (hooks/ending.c):
  *   prepare  before it: looks up what needs the loader's lock (our own
  *            object, the unwind to the frame that called exit); false if
@@ -44,7 +44,7 @@ struct hs_lk_self {
  *            not) and every allocator lock is held: the walk and the
  *            classification; false on failure (hs_leaks_failure says
  *            why). May be called again after hs_leaks_discard;
- *   write    after they were resumed: the `C`, `B`, `Z` and `U` lines. */
+ *   write    after they were resumed: the `C`, `B`, `Z` and `V` lines. */
 bool hs_leaks_prepare(void);
 bool hs_leaks_collect(const struct hs_world *w, const struct hs_lk_self *self);
 void hs_leaks_discard(void);

@@ -66,7 +66,7 @@
 __thread struct hs_stack_cache hs_sc;
 
 /* HEAPSCOPE_UNWIND_STATS=1: how the cache fared, said at exit. */
-static _Atomic unsigned long st_other_way, st_trie, st_miss, st_reset, st_max_entries;
+static _Atomic unsigned long st_other_way, st_miss, st_reset, st_max_entries;
 static _Atomic unsigned long st_verified, st_wrong_hit, st_wrong_walk;
 #define COUNT(c) do { if (hs_cfg.unwind_stats) \
 	atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed); } while (0)
@@ -74,9 +74,8 @@ static _Atomic unsigned long st_verified, st_wrong_hit, st_wrong_walk;
 __attribute__((destructor)) static void say_stats(void)
 {
 	if (hs_cfg.unwind_stats)
-		hs_log("stack cache: %lu hits in another way of the set, %lu in the "
-		       "tree, %lu misses, %lu resets, up to %lu entries",
-		       atomic_load(&st_other_way), atomic_load(&st_trie),
+		hs_log("stack cache: %lu hits in another way of the set, %lu misses, "
+		       "%lu resets, up to %lu entries", atomic_load(&st_other_way),
 		       atomic_load(&st_miss), atomic_load(&st_reset),
 		       atomic_load(&st_max_entries));
 	if (hs_cfg.unwind_verify)
@@ -133,8 +132,6 @@ uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 	if (e) {
 		id = e->id;
 		genp = &e->gen;
-	} else if ((id = hs_trie_find(ra, cfa, bp, &genp)) != 0) {
-		COUNT(st_trie);
 	}
 	if (unlikely(hs_cfg.unwind_verify))
 		return verify_hit(id, ra, cfa, bp);
@@ -269,7 +266,6 @@ static void fill(char *base, uintptr_t ra, uintptr_t cfa, uintptr_t bp, uint32_t
 		return;
 	/* the generation its S line is known to be in (none: ask on a hit) */
 	gen = hs_stack_emitted(id) && !hs_cfg.unwind_verify ? gen : 0;
-	hs_trie_insert(ra, cfa, proof, nw, bp, id, gen);
 	struct hs_sc_entry *e = way_to_fill(base, ra, cfa);
 	e->ra = 0;                      /* a handler must not trust it now */
 	uint32_t epoch = hs_sc.epoch;
@@ -328,7 +324,6 @@ uint32_t hs_stack_capture_at(uintptr_t ra, uintptr_t cfa, uintptr_t bp, int dept
 
 void hs_stack_cache_thread_exit(void)
 {
-	hs_trie_thread_exit();
 	char *base = hs_sc.base;
 	hs_sc.failed = 1;          /* allocations after this go the slow way */
 	hs_sc.base = NULL;

@@ -140,13 +140,4 @@ uint32_t hs_sc_hit(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 	return 0;
 }
 
-/* ---- stacktrie.c: the stacks the sets cannot hold ---------------------- */
-/* The stack whose proof holds for the call (ra, cfa, with rbp bp), or 0;
- * *gen is where its S line's trace generation is kept. */
-uint32_t hs_trie_find(uintptr_t ra, uintptr_t cfa, uintptr_t bp, uint32_t **gen);
-/* Remember stack id by its proof (hs_unwind_proof's checks). */
-void hs_trie_insert(uintptr_t ra, uintptr_t cfa, const struct hs_word *proof,
-                    unsigned n, uintptr_t bp, uint32_t id, uint32_t gen);
-void hs_trie_thread_exit(void);
-
 #endif

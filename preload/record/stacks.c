@@ -291,6 +291,11 @@ static uint32_t ref(uint32_t id)
 	return id;
 }
 
+uint32_t hs_stack_count(void)
+{
+	return atomic_load_explicit(&ST.count, memory_order_acquire);
+}
+
 uint32_t hs_stack_ref(uint32_t id)
 {
 	/* An id read from a damaged header may be anything: only ids the

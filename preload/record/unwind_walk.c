@@ -36,13 +36,12 @@
  * the rbp the program had at its call, the check is HS_UNW_AT_BP0 (that
  * register, not a word). Every check's address follows from the checks
  * before it and the call (ra, cfa): so whoever finds every check holding
- * has this stack (stackcache.c, stacktrie.c).
+ * has this stack (stackcache.c).
  *
- * (Reusing the previous walk's outer frames when the words it read still
- * held was tried: cc1 took 3.2M of 5.4M frames from the walk before, yet
- * the bookkeeping cost more than the unwinding it saved, 1,622M against
- * 1,609M instructions on cc1 with 600 lines, and deepstack went from
- * 788M to 938M; docs/ARCHITECTURE.md.)
+ * (Two ways of not unwinding were tried and dropped, docs/ARCHITECTURE.md:
+ * reusing the previous walk's outer frames when the words it read still
+ * held, and a per-thread decision tree over these proofs behind the
+ * stack cache. Both ran fewer instructions and took more time.)
  *
  * One unwind at a time per thread (stacks.c's in_capture): a signal
  * handler never enters this code over itself, and the two logs and the

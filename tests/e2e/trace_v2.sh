@@ -3,7 +3,7 @@
 # "Versions"): each golden trace that reads whole (tests/golden, version
 # 1, one `L` line per live block) is rewritten here as the shim now
 # writes it — the `L` lines replaced by `B` (by kind and stack), `Z` (by
-# slot size, placed by address in the exit snapshot) and `U` (the pages of
+# slot size, placed by address in the exit snapshot) and `V` (the pages of
 # lost blocks, as the heap map painted them) — and `heapscope report` of
 # the rewritten trace must print, write and exit exactly as the golden
 # files say for the original; its SVG heap maps must be the original's.
@@ -102,9 +102,9 @@ def runs(ps):
 
 records = [f"B {k} {s} {n} {b}" for (k, s), (n, b) in groups.items()]
 records += [f"Z {z} {n} {b}" for z, (n, b) in classes.items()]
-records += [f"U D {a:x} {n}" for a, n in runs(pages["D"])]
-records += [f"U P {a:x} {n}" for a, n in runs(pages["P"] - pages["D"])]
-records += [f"U {c} {a:x} {n}" for c, a, n in huge_runs]
+records += [f"V D {a:x} {n}" for a, n in runs(pages["D"])]
+records += [f"V P {a:x} {n}" for a, n in runs(pages["P"] - pages["D"])]
+records += [f"V {c} {a:x} {n}" for c, a, n in huge_runs]
 out, placed = [], False
 for l in lines:
     if l.startswith("HEAPSCOPE-TRACE "):

@@ -104,8 +104,8 @@ static const char good2[] =
 	"B R 0 1 4000\n"
 	"Z 48 4 160\n"
 	"Z 0 1 4000\n"
-	"U D 7f0000400000 3\n"
-	"U P 7f0000404000 1\n"
+	"V D 7f0000400000 3\n"
+	"V P 7f0000404000 1\n"
 	"X exit 0\n";
 
 START_TEST(reads_version_2)
@@ -236,10 +236,10 @@ static const struct bad_case bad_cases[] = {
 	{ "B D 1 2\n", "3 fields, expected 4" },
 	{ "Z 48 x 3\n", "field 2 (blocks): 'x' is not a decimal number" },
 	{ "Z 4294967296 1 3\n", "field 1 (slot)" },
-	{ "U I 1000 1\n", "field 1 (kind): 'I' is not a known value" },
-	{ "U D 1001 1\n", "U line: not a run of whole pages" },
-	{ "U D 1000 0\n", "U line: not a run of whole pages" },
-	{ "U D fffffffffffff000 2\n", "U line: not a run of whole pages" },
+	{ "V I 1000 1\n", "field 1 (kind): 'I' is not a known value" },
+	{ "V D 1001 1\n", "V line: not a run of whole pages" },
+	{ "V D 1000 0\n", "V line: not a run of whole pages" },
+	{ "V D fffffffffffff000 2\n", "V line: not a run of whole pages" },
 };
 
 START_TEST(malformed_line)
