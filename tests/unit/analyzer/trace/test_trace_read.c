@@ -21,7 +21,7 @@ static const char good[] =
 	"F 7 new[] 4096 1\n"
 	"E double_free 55550000a000 1 2 1 freed twice\n"
 	"E invalid_free 10 1 0 0\n"
-	"Q some future record\n"
+	"Y some future record\n"
 	"S 2 1 555500001300\n"
 	"C 10 8 300 100 2\n"
 	"L D 55550000b000 40 1\n"
