@@ -1,6 +1,7 @@
 /* util.c — see util.h. */
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +179,28 @@ char *hs_expand_pid(const char *pattern, long pid)
 	char id[24];
 	snprintf(id, sizeof id, "%ld", pid);
 	return hs_expand_name(pattern, id, false);
+}
+
+void hs_sb_printf(struct hs_sb *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		size_t room = b->cap - b->n;
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, room, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if ((size_t)k < room) {
+			b->n += (size_t)k;
+			return;
+		}
+		hs_grow((void **)&b->p, &b->cap, b->n + (size_t)k + 1, 1);
+	}
+}
+
+void hs_sb_free(struct hs_sb *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
 }

@@ -30,6 +30,14 @@ struct hs_strpool *hs_strpool_new(void);
 const char *hs_intern(struct hs_strpool *p, const char *s);
 void hs_strpool_free(struct hs_strpool *p);
 
+/* A growable string: printf appends (p stays NUL-terminated). */
+struct hs_sb {
+	char  *p;
+	size_t n, cap;
+};
+void hs_sb_printf(struct hs_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hs_sb_free(struct hs_sb *b);
+
 /* 64-bit mix for hash tables keyed by addresses or ids. */
 static inline uint64_t hs_hash64(uint64_t x)
 {

@@ -120,15 +120,23 @@ static int write_xml(const struct hs_cli *c, const struct hs_analysis *a,
 	return rc;
 }
 
-/* --html: the report as one page (analyzer/pictures/html.c). */
-static int write_html(const struct hs_cli *c, const struct hs_analysis *a,
-                      const struct hs_report_opts *o, const struct hs_cli_dest *d)
+/* One more output file (named as the other reports): --html
+ * (analyzer/pictures/html.c), --massif-out, --folded (analyzer/report/). */
+enum extra { OUT_HTML, OUT_MASSIF, OUT_FOLDED };
+
+static int write_extra(const char *pattern, enum extra what, const struct hs_analysis *a,
+                       const struct hs_report_opts *o, const struct hs_cli_dest *d)
 {
 	char *name;
-	FILE *f = open_out(c->html, d, &name);
+	FILE *f = open_out(pattern, d, &name);
 	int rc = -1;
 	if (f) {
-		hs_report_html(f, a, o);
+		if (what == OUT_HTML)
+			hs_report_html(f, a, o);
+		else if (what == OUT_MASSIF)
+			hs_report_massif(f, a);
+		else
+			hs_report_folded(f, a);
 		rc = close_out(f, name);
 	}
 	free(name);
@@ -196,10 +204,15 @@ int hs_cli_report(const struct hs_cli *c, const struct hs_trace *tr,
 		}
 		free(name);
 	}
-	/* --xml, --html and --svg: the process started only */
+	/* --xml, --html, --massif-out, --folded and --svg: the process
+	 * started only */
 	if (c->xml && d->main && write_xml(c, &a, &o, d) < 0)
 		rc = -1;
-	if (c->html && d->main && write_html(c, &a, &o, d) < 0)
+	if (c->html && d->main && write_extra(c->html, OUT_HTML, &a, &o, d) < 0)
+		rc = -1;
+	if (c->massif_out && d->main && write_extra(c->massif_out, OUT_MASSIF, &a, &o, d) < 0)
+		rc = -1;
+	if (c->folded && d->main && write_extra(c->folded, OUT_FOLDED, &a, &o, d) < 0)
 		rc = -1;
 	if (c->svg_dir && d->main && hs_svg_write_dir(c->svg_dir, tr, NULL) < 0)
 		rc = -1;

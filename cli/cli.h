@@ -33,6 +33,8 @@ struct hs_cli {
 	const char *fail;             /* --fail POLICY                         */
 	const char *svg_dir;          /* --svg DIR: the pictures as files      */
 	const char *html;             /* --html FILE (%p allowed)              */
+	const char *massif_out;       /* --massif-out FILE: massif's format    */
+	const char *folded;           /* --folded FILE: stacks of peak bytes   */
 	long sample_ms;               /* --sample-interval MS; -1 = default    */
 	char **args;                  /* run: program and its arguments;
 	                                 report: the traces or run directory   */

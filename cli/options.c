@@ -69,6 +69,11 @@ void hs_cli_usage(FILE *f)
 "  --html FILE           also write one self-contained HTML report (%p allowed):\n"
 "                        summary, memory charts, heap maps, leaks with stacks\n"
 "  --svg DIR             also write the charts and heap maps as SVG files\n"
+"  --massif-out FILE     also write the heap over time in valgrind massif's\n"
+"                        format, for ms_print and massif-visualizer (%p allowed)\n"
+"  --folded FILE         also write the live bytes at the peak as folded stacks\n"
+"                        (main;parse;xstrdup 12345), for flamegraph.pl and\n"
+"                        speedscope (%p allowed)\n"
 "  --sample-interval MS  run: sample VmSize and heap counters every MS\n"
 "                        milliseconds (default 50; 0: only at exit)\n"
 "  --abort-on-error      run: stop the program at the first heap error\n"
@@ -135,7 +140,7 @@ static int leak_kinds(const struct hs_cli *c, const char *v, unsigned *mask)
 
 /* Options that take a value. */
 enum { O_OUT, O_JSON, O_LOG, O_KINDS, O_DEPTH, O_SUPP, O_EXITCODE, O_FAIL,
-       O_HTML, O_SVG, O_SAMPLE, O_QUAR };
+       O_HTML, O_SVG, O_SAMPLE, O_QUAR, O_MASSIF, O_FOLDED };
 static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "-o", O_OUT, true }, { "--json", O_JSON, false }, { "--log-file", O_LOG, false },
 	{ "--leak-kinds", O_KINDS, false }, { "--show-leak-kinds", O_KINDS, false },
@@ -143,6 +148,7 @@ static const struct { const char *name; int id; bool run_only; } valued[] = {
 	{ "--suppressions", O_SUPP, false }, { "--error-exitcode", O_EXITCODE, false },
 	{ "--fail", O_FAIL, true },
 	{ "--html", O_HTML, false }, { "--svg", O_SVG, false },
+	{ "--massif-out", O_MASSIF, false }, { "--folded", O_FOLDED, false },
 	{ "--sample-interval", O_SAMPLE, true }, { "--quarantine", O_QUAR, true },
 };
 
@@ -195,9 +201,12 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 	}
 	case O_HTML:
 	case O_SVG:
+	case O_MASSIF:
+	case O_FOLDED:
 		if (!*v)
 			return usage_error(c, "%s: empty file name", name);
-		*(id == O_HTML ? &c->html : &c->svg_dir) = v;
+		*(id == O_HTML ? &c->html : id == O_SVG ? &c->svg_dir
+		  : id == O_MASSIF ? &c->massif_out : &c->folded) = v;
 		return 0;
 	case O_SAMPLE:
 		return number(c, name, v, 0, 3600000, &c->sample_ms);

@@ -120,8 +120,8 @@ static void group_leaks(struct hs_analysis *a, const struct hs_supps *supps)
 			r->stack = l->stack;
 			*slot = ng;
 		}
-		g[*slot - 1].amount.blocks++;
-		g[*slot - 1].amount.bytes += l->size;
+		g[*slot - 1].amount.blocks += l->blocks;
+		g[*slot - 1].amount.bytes += l->bytes;
 	}
 	free(map.slots);
 
@@ -221,6 +221,7 @@ void hs_analyze(struct hs_analysis *a, const struct hs_trace *tr,
 	group_leaks(a, supps);
 	group_errors(a, supps);
 	group_faults(a);
+	hs_profile_build(&a->profile, tr);
 }
 
 bool hs_analysis_found(const struct hs_analysis *a, unsigned leak_kinds)
@@ -243,6 +244,7 @@ void hs_analysis_free(struct hs_analysis *a)
 	free(a->errors);
 	free(a->faults);
 	free(a->error_suppressed);
+	hs_profile_free(&a->profile);
 	free(a->supp_uses);
 	memset(a, 0, sizeof *a);
 }

@@ -14,6 +14,7 @@
 #ifndef HS_ANALYZE_H
 #define HS_ANALYZE_H
 
+#include "profile.h"
 #include "suppress.h"
 #include "trace/symbolize.h"
 #include "trace/trace_read.h"
@@ -60,6 +61,7 @@ struct hs_analysis {
 		uint64_t count;
 	} *supp_uses;                  /* in order of first use                */
 	size_t nsupp_uses, cap_supp_uses;
+	struct hs_profile profile;     /* the heap by allocation site          */
 };
 
 /* max_frames limits the frames shown per stack (0: all). supps may be NULL. */

@@ -92,20 +92,32 @@ static void from_snapshot(struct hs_frag *f, const struct hs_trace *tr)
 		f->huge_usable += s->huge[i].usable;
 		f->huge_requested += s->huge[i].requested;
 	}
-	/* The leak scan ran when there is a C line: then every live block
-	 * has an L line, and per-class requested bytes are exact. */
+	/* The leak scan ran when there is a C line: then per-class requested
+	 * bytes are exact. A version 2 trace gives them per slot size (`Z`);
+	 * a version 1 trace has an `L` line per live block, placed here by
+	 * its address in the snapshot. */
 	bool joined = tr->have_counters;
+	for (size_t i = 0; joined && i < tr->nclasses; i++) {
+		const struct hs_tclass *c = &tr->classes[i];
+		if (c->slot) {
+			struct hs_bin_frag *bf = bin_for(f, &cap, c->slot);
+			bf->live_blocks += c->blocks;
+			bf->live_bytes += c->bytes;
+		} else {
+			f->large_live_bytes += c->bytes;
+		}
+	}
 	for (size_t i = 0; joined && i < tr->nleaks; i++) {
 		const struct hs_tleak *l = &tr->leaks[i];
-		const struct hs_sblock *b = hs_snap_block_at(s, l->addr, NULL);
+		const struct hs_sblock *b = l->addr ? hs_snap_block_at(s, l->addr, NULL) : NULL;
 		if (!b)
 			continue;
 		if (b->type == HS_SB_SLAB) {
 			struct hs_bin_frag *bf = bin_for(f, &cap, b->slot);
 			bf->live_blocks++;
-			bf->live_bytes += l->size;
+			bf->live_bytes += l->bytes;
 		} else if (b->type == HS_SB_LARGE) {
-			f->large_live_bytes += l->size;
+			f->large_live_bytes += l->bytes;
 		}
 	}
 	f->have_large_live = joined;

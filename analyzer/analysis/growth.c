@@ -45,23 +45,58 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-double hs_theil_sen(const double *t, const double *y, size_t n)
+/* Theil–Sen slope with Sen's confidence interval (growth.h, step 4). */
+struct fit {
+	double slope, lo, hi;
+};
+
+/* Mann–Kendall's variance of S for y[0..n), ties counted. */
+static double mk_variance(const double *y, size_t n)
 {
+	double *v = hs_xmalloc((n ? n : 1) * sizeof *v);
+	memcpy(v, y, n * sizeof *v);
+	qsort(v, n, sizeof *v, cmp_double);
+	double dn = (double)n, var = dn * (dn - 1) * (2 * dn + 5);
+	for (size_t i = 0; i < n; ) {
+		size_t j = i;
+		while (j < n && v[j] == v[i])
+			j++;
+		double tp = (double)(j - i);
+		var -= tp * (tp - 1) * (2 * tp + 5);
+		i = j;
+	}
+	free(v);
+	return var / 18;
+}
+
+static struct fit theil_sen_fit(const double *t, const double *y, size_t n)
+{
+	struct fit f = { 0, -INFINITY, INFINITY };
 	if (n < 2)
-		return 0;
+		return f;
 	double *s = hs_xmalloc(n * (n - 1) / 2 * sizeof *s);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (t[j] != t[i])
 				s[k++] = (y[j] - y[i]) / (t[j] - t[i]);
-	double m = 0;
 	if (k) {
 		qsort(s, k, sizeof *s, cmp_double);
-		m = k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+		f.slope = k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+		double c = HS_TREND_Z * sqrt(mk_variance(y, n));
+		double m1 = floor(((double)k - c) / 2), m2 = ceil(((double)k + c) / 2);
+		if (m1 >= 1)                      /* ranks are 1-based */
+			f.lo = s[(size_t)m1 - 1];
+		if (m2 + 1 <= (double)k)
+			f.hi = s[(size_t)m2];
 	}
 	free(s);
-	return m;
+	return f;
+}
+
+double hs_theil_sen(const double *t, const double *y, size_t n)
+{
+	return theil_sen_fit(t, y, n).slope;
 }
 
 /* Samples are taken on allocator slow paths (sampler.c): a stretch with
@@ -97,7 +132,20 @@ size_t hs_resample_held(const double *t, const double *y, size_t n, size_t nb,
 	return nb;
 }
 
-void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growth *g)
+/* The first of m bucket times at or after from, leaving at least least
+ * points after it. */
+static size_t first_from(const double *bt, size_t m, double from, size_t least)
+{
+	size_t i = 0;
+	while (i < m && bt[i] < from)
+		i++;
+	if (m - i < least)
+		i = m >= least ? m - least : 0;
+	return i;
+}
+
+void hs_growth_judge_floor(const double *t, const double *y, size_t n, double floor_bytes,
+                           struct hs_growth *g)
 {
 	memset(g, 0, sizeof *g);
 	g->samples = n;
@@ -106,29 +154,32 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 	g->duration_s = t[n - 1] - t[0];
 	g->first = y[0];
 	g->last = y[n - 1];
+	g->peak = y[0];
 	for (size_t i = 0; i < n; i++)
 		if (y[i] > g->peak)
 			g->peak = y[i];
+	double base = y[0];
+	g->rise = g->peak - base > 0 ? g->peak - base : 0;
+	g->flat = HS_FLAT_SHARE * base > floor_bytes ? HS_FLAT_SHARE * base : floor_bytes;
 	if (n < HS_GROWTH_MIN_SAMPLES || g->duration_s * 1000 < HS_GROWTH_MIN_MS)
 		return;
 
 	double bt[HS_GROWTH_BUCKETS], by[HS_GROWTH_BUCKETS];
 	size_t m = hs_resample_held(t, y, n, n < HS_GROWTH_BUCKETS ? n : HS_GROWTH_BUCKETS,
 	                            bt, by);
-	double base = y[0];
-	g->rise = g->peak - base > 0 ? g->peak - base : 0;
 	g->overall_rate = hs_theil_sen(bt, by, m);
-	/* the second half in time; at least the last three points */
+	/* the second half in time (at least four points), the last quarter
+	 * (at least three) */
 	double mid = t[0] + g->duration_s / 2;
-	size_t from = 0;
-	while (from < m && bt[from] < mid)
-		from++;
-	if (m - from < 3)
-		from = m >= 3 ? m - 3 : 0;
-	g->rate = hs_theil_sen(bt + from, by + from, m - from);
+	size_t from = first_from(bt, m, mid, 4);
+	struct fit late = theil_sen_fit(bt + from, by + from, m - from);
+	g->rate = late.slope;
+	g->rate_lo = late.lo;
 	g->late_rise = g->rate * (t[n - 1] - mid);
 	g->late_from = bt[from];
 	g->late_to = t[n - 1];
+	size_t tail = first_from(bt, m, t[0] + g->duration_s * 3 / 4, 3);
+	g->tail_rate = hs_theil_sen(bt + tail, by + tail, m - tail);
 	double r[HS_GROWTH_BUCKETS];      /* intercept: median residual */
 	for (size_t i = from; i < m; i++)
 		r[i - from] = by[i] - g->rate * bt[i];
@@ -136,14 +187,22 @@ void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growt
 	size_t k = m - from;
 	g->late_icept = k % 2 ? r[k / 2] : (r[k / 2 - 1] + r[k / 2]) / 2;
 
-	double flat = HS_FLAT_SHARE * base > HS_FLAT_BYTES ? HS_FLAT_SHARE * base : HS_FLAT_BYTES;
-	if (g->rise < flat)
+	/* the rise the late fit ends at, robust to an outlier (unlike peak) */
+	double fit_rise = g->late_icept + g->rate * g->late_to - base;
+	double enough = g->flat / 4 > HS_FLAT_SHARE * fit_rise ? g->flat / 4
+	                : HS_FLAT_SHARE * fit_rise;
+	if (g->rise < g->flat)
 		g->verdict = HS_VERDICT_FLAT;
-	else if (g->rate > 0 && g->rate >= HS_LEAK_LATE_SHARE * g->overall_rate
-	         && g->late_rise >= flat)
+	else if (g->rate_lo > 0 && g->rate >= HS_LEAK_LATE_SHARE * g->overall_rate
+	         && g->tail_rate >= HS_LEAK_TAIL_SHARE * g->rate && g->late_rise >= enough)
 		g->verdict = HS_VERDICT_LIKELY_LEAK;
 	else
 		g->verdict = HS_VERDICT_PLATEAU;
+}
+
+void hs_growth_judge(const double *t, const double *y, size_t n, struct hs_growth *g)
+{
+	hs_growth_judge_floor(t, y, n, HS_FLAT_BYTES, g);
 }
 
 size_t hs_sparkline(const double *t, const double *y, size_t n, size_t width,
@@ -198,9 +257,17 @@ void hs_vmgrowth(const struct hs_trace *tr, struct hs_vmgrowth *g)
 	hs_series(tr, HS_SERIES_RSS, t, y);
 	hs_growth_judge(t, y, n, &g->rss);
 	hs_series(tr, HS_SERIES_LIVE, t, y);
-	hs_growth_judge(t, y, n, &g->live);
+	hs_growth_judge_floor(t, y, n, HS_FLAT_LIVE_BYTES, &g->live);
 	free(t);
 	free(y);
+	/* VmSize moves in 4 MiB arena steps: a steady heap leak shows as a
+	 * step or two in a short run (growth.h) */
+	if (g->live.verdict == HS_VERDICT_LIKELY_LEAK && g->vmsize.verdict == HS_VERDICT_PLATEAU) {
+		g->vmsize.verdict = HS_VERDICT_LIKELY_LEAK;
+		g->vmsize.via_live = true;
+		g->vmsize.rate = g->live.rate;
+		g->vmsize.rate_lo = g->live.rate_lo;
+	}
 }
 
 const char *hs_human_bytes(double v, char *buf, size_t cap)
@@ -241,8 +308,9 @@ const char *hs_growth_sentence(const struct hs_growth *g, char *buf, size_t cap)
 	char a[32], b[32];
 	switch (g->verdict) {
 	case HS_VERDICT_LIKELY_LEAK:
-		snprintf(buf, cap, "grows steadily at %s/s \u2014 likely leak",
-		         hs_human_bytes(g->rate, a, sizeof a));
+		snprintf(buf, cap, "grows steadily at %s/s%s \u2014 likely leak",
+		         hs_human_bytes(g->rate, a, sizeof a), g->via_live ?
+		         " (the live heap's rate: VmSize moves in 4 MiB steps)" : "");
 		break;
 	case HS_VERDICT_PLATEAU:
 		snprintf(buf, cap, "grows by %s, then plateaus (%s/s over the second half)",

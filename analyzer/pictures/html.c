@@ -35,7 +35,7 @@ static void text(FILE *f, const char *s)
 }
 
 /* A stack as shown; its frames are looked up here, on demand. */
-static void stack(FILE *f, const struct hs_analysis *a, uint32_t id)
+void hs_html_stack(FILE *f, const struct hs_analysis *a, uint32_t id)
 {
 	const struct hs_frame *fr;
 	size_t n = hs_display(a, id, &fr);
@@ -141,10 +141,11 @@ static void memory(FILE *f, const struct hs_trace *tr, const struct hs_vmgrowth 
 	text(f, hs_process_sentence(&g->vmsize, &g->live, s, sizeof s));
 	fputs(".<br>Live heap ", f);
 	text(f, hs_growth_sentence(&g->live, l, sizeof l));
-	fprintf(f, ".</p>\n<p class=\"muted\">%zu samples. Verdicts: Theil\u2013Sen slope of "
-	        "the second half of the run against the whole rise (likely leak: still "
-	        "growing at a steady pace at the end; plateau: grew, then stopped; flat: "
-	        "rose less than 1 MiB and 5%%).</p>\n<div class=\"fig\">", tr->nsamples);
+	fprintf(f, ".</p>\n<p class=\"muted\">%zu samples. Verdicts: Theil\u2013Sen slopes "
+	        "with a confidence bound (likely leak: the second half of the run rises, not "
+	        "by chance, at a pace kept to the end; plateau: grew, then stopped; flat: "
+	        "rose less than 1 MiB (live heap: 256 KiB) and 5%%).</p>\n<div class=\"fig\">",
+	        tr->nsamples);
 	hs_svg_growth(f, tr, g);
 	fputs("</div>\n<div class=\"fig\">", f);
 	hs_svg_efficiency(f, fr);
@@ -269,7 +270,7 @@ static void leaks(FILE *f, const struct hs_analysis *a, unsigned show)
 		        r->kind == HS_LEAK_DEFINITE ? " class=\"bad\"" : "",
 		        hs_leak_kind_json[r->kind], hs_commas(r->amount.blocks, b1),
 		        hs_commas(r->amount.bytes, b2));
-		stack(f, a, r->stack);
+		hs_html_stack(f, a, r->stack);
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n</section>\n", f);
@@ -290,14 +291,14 @@ static void errors_and_faults(FILE *f, const struct hs_analysis *a)
 			text(f, r->first->detail);
 			fputs("</p>", f);
 		}
-		stack(f, a, r->first->stack);
+		hs_html_stack(f, a, r->first->stack);
 		if (r->first->alloc_stack) {
 			fputs("<p>allocated at</p>", f);
-			stack(f, a, r->first->alloc_stack);
+			hs_html_stack(f, a, r->first->alloc_stack);
 		}
 		if (r->first->free_stack) {
 			fputs("<p>freed at</p>", f);
-			stack(f, a, r->first->free_stack);
+			hs_html_stack(f, a, r->first->free_stack);
 		}
 	}
 	fputs("</section>\n<section id=\"faults\"><h2>Injected allocation failures</h2>\n", f);
@@ -311,7 +312,7 @@ static void errors_and_faults(FILE *f, const struct hs_analysis *a)
 		fprintf(f, "<tr><td class=\"n\">%" PRIu64 "</td><td>%s</td><td class=\"n\">%s</td>"
 		        "<td class=\"n\">%" PRIu64 "</td><td>", r->first->nth,
 		        hs_alloc_fn_name[r->first->fn], hs_commas(r->first->size, b), r->count);
-		stack(f, a, r->first->stack);
+		hs_html_stack(f, a, r->first->stack);
 		fputs("</td></tr>\n", f);
 	}
 	fputs(a->nfaults ? "</table>\n</section>\n" : "</section>\n", f);
@@ -334,11 +335,13 @@ void hs_report_html(FILE *f, const struct hs_analysis *a, const struct hs_report
 	fputs("</h1><p>", f);
 	text(f, tr->argv ? tr->argv : tr->exe);
 	fprintf(f, "</p></header>\n<nav><a href=\"#summary\">summary</a><a href=\"#memory\">"
-	        "memory over time</a><a href=\"#fragmentation\">fragmentation</a><a href="
-	        "\"#maps\">heap maps</a><a href=\"#leaks\">leaks</a><a href=\"#errors\">errors"
-	        "</a><a href=\"#faults\">injected failures</a></nav>\n<main>\n");
+	        "memory over time</a><a href=\"#profile\">heap profile</a><a href="
+	        "\"#fragmentation\">fragmentation</a><a href=\"#maps\">heap maps</a><a href="
+	        "\"#leaks\">leaks</a><a href=\"#errors\">errors</a><a href=\"#faults\">injected "
+	        "failures</a></nav>\n<main>\n");
 	summary(f, a, &g, &fr);
 	memory(f, tr, &g, &fr);
+	hs_html_profile(f, a);          /* html_profile.c */
 	fragmentation(f, &fr);
 	maps(f, tr);
 	leaks(f, a, o->show_kinds);

@@ -19,4 +19,9 @@
 
 void hs_report_html(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o);
 
+/* Parts of the page (html.c, html_profile.c): a stack as an ordered
+ * list; the heap profile's section. */
+void hs_html_stack(FILE *f, const struct hs_analysis *a, uint32_t id);
+void hs_html_profile(FILE *f, const struct hs_analysis *a);
+
 #endif

@@ -18,19 +18,16 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "analysis/analyze.h"
+#include "report/report.h"
 #include "analysis/frag.h"
 #include "analysis/growth.h"
 #include "trace/heapsnap.h"
 #include "trace/trace_read.h"
+#include "util.h"
 
 /* ---- svg_util.c ----------------------------------------------------------- */
-struct hs_sb {                      /* a growable string                   */
-	char  *p;
-	size_t n, cap;
-};
-void hs_sb_printf(struct hs_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hs_sb_free(struct hs_sb *b);
-
+/* (growable strings, struct hs_sb: util.h) */
 /* Text for an SVG/HTML text node or attribute: & < > " ' escaped. */
 void hs_xml_text(FILE *f, const char *s);
 
@@ -47,6 +44,8 @@ struct hs_line {
 	const double *t, *y;            /* seconds; values in the chart's unit  */
 	size_t        n;
 	bool          dashed;
+	bool          filled;           /* an area down to 0; draw the largest
+	                                   first (stacked charts: cumulative) */
 };
 
 enum hs_yunit { HS_Y_BYTES, HS_Y_RATIO };
@@ -55,7 +54,7 @@ struct hs_chart {
 	const char *title, *subtitle;
 	const char *ylabel;             /* "memory", "share" ...               */
 	enum hs_yunit yunit;            /* bytes (scaled to KiB/MiB/GiB) or 0..1 */
-	struct hs_line lines[6];
+	struct hs_line lines[10];
 	int nlines;
 	bool   trend;                   /* a dashed fitted line, data coords   */
 	double tx0, ty0, tx1, ty1;
@@ -70,6 +69,12 @@ void hs_svg_growth(FILE *f, const struct hs_trace *tr, const struct hs_vmgrowth 
 void hs_svg_efficiency(FILE *f, const struct hs_frag *fr);
 /* Free pages per buddy order at exit, with the unusable index. */
 void hs_svg_free_orders(FILE *f, const struct hs_frag *fr);
+
+/* ---- svg_flame.c, svg_sites.c: the heap profile ------------------------- */
+/* The live bytes at the peak as a top-down flame graph (class hs-flame). */
+void hs_svg_flame(FILE *f, const struct hs_analysis *a);
+/* The live heap over time split by the biggest sites (stacked areas). */
+void hs_svg_sites_chart(FILE *f, const struct hs_analysis *a);
 
 /* ---- svg_map.c ------------------------------------------------------------ */
 struct hs_map_stats {

@@ -63,10 +63,14 @@ static void legend(FILE *f, const struct hs_line *l, int n, bool trend,
 			break;
 		const char *color = i < n ? l[i].color : "#1f77b4";
 		bool dashed = i < n ? l[i].dashed : true;
-		fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-		        "stroke-width=\"%s\"%s/>\n<text x=\"%d\" y=\"%d\">", x, y - 4, x + 24,
-		        y - 4, color, i < n ? "2.5" : "1.5",
-		        dashed ? " stroke-dasharray=\"6 4\"" : "", x + 30, y);
+		if (i < n && l[i].filled)
+			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"24\" height=\"10\" fill=\"%s\"/>\n",
+			        x, y - 9, color);
+		else
+			fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			        "stroke-width=\"%s\"%s/>\n", x, y - 4, x + 24, y - 4, color,
+			        i < n ? "2.5" : "1.5", dashed ? " stroke-dasharray=\"6 4\"" : "");
+		fprintf(f, "<text x=\"%d\" y=\"%d\">", x + 30, y);
 		hs_xml_text(f, name);
 		fputs("</text>\n", f);
 		x += 40 + 7 * (int)strlen(name);
@@ -169,9 +173,13 @@ void hs_svg_line_chart(FILE *f, const struct hs_chart *c)
 		if (!l->n)
 			continue;
 		size_t m = hs_downsample_max(l->t, l->y, l->n, MAX_POINTS, bt, by);
-		fprintf(f, "<polyline class=\"hs-series\" fill=\"none\" stroke=\"%s\" "
-		        "stroke-width=\"2\" stroke-linejoin=\"round\"%s points=\"", l->color,
-		        l->dashed ? " stroke-dasharray=\"6 4\"" : "");
+		if (l->filled)          /* an area: from the axis, along, back */
+			fprintf(f, "<polygon class=\"hs-area\" fill=\"%s\" stroke=\"#ffffff\" "
+			        "stroke-width=\"0.5\" points=\"%.1f,%.1f ", l->color, PX(bt[0]), PY(0.0));
+		else
+			fprintf(f, "<polyline class=\"hs-series\" fill=\"none\" stroke=\"%s\" "
+			        "stroke-width=\"2\" stroke-linejoin=\"round\"%s points=\"", l->color,
+			        l->dashed ? " stroke-dasharray=\"6 4\"" : "");
 		double gap = 3 * median_step(bt, m);
 		for (size_t k = 0; k < m; k++) {
 			if (!isfinite(by[k]))
@@ -182,6 +190,8 @@ void hs_svg_line_chart(FILE *f, const struct hs_chart *c)
 				fprintf(f, " %.1f,%.1f", PX(bt[k]), PY(by[k - 1]));
 			fprintf(f, "%s%.1f,%.1f", k ? " " : "", PX(bt[k]), PY(by[k]));
 		}
+		if (l->filled)
+			fprintf(f, " %.1f,%.1f", PX(bt[m - 1]), PY(0.0));
 		fputs("\"/>\n", f);
 		if (m == 1 && isfinite(by[0]))   /* one sample: a dot, a line needs two */
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",

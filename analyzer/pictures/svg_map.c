@@ -78,13 +78,103 @@ static uint8_t *classify(const struct hs_snap *s, size_t pages)
 	return cat;
 }
 
-/* Leak records onto the pages they cover (exit snapshot only). */
+/* Pages [p0, p1] of block b in arena a take category v (leaked wins). */
+static void paint(const struct hs_snap *s, const struct hs_sarena *a,
+                  const struct hs_sblock *b, size_t p0, size_t p1, uint8_t *cat, uint8_t v)
+{
+	if (p0 < b->first)
+		p0 = b->first;
+	if (p1 > b->first + b->npages - 1u)
+		p1 = b->first + b->npages - 1u;
+	uint8_t *c = cat + (size_t)(a - s->arenas) * HS_SNAP_ARENA_PAGES;
+	for (size_t p = p0; p <= p1; p++)
+		if (c[p] != C_LEAKED)
+			c[p] = v;
+}
+
+static int by_kind_addr(const void *x, const void *y)
+{
+	const struct hs_tlostpages *a = x, *b = y;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+/* One run's pages, arena by arena, where the snapshot has a block. */
+static void paint_run(const struct hs_snap *s, uint64_t lo, uint64_t end, uint8_t *cat, uint8_t v)
+{
+	size_t i = 0, n = s->narenas;           /* first arena ending after lo */
+	while (i < n) {
+		size_t mid = i + (n - i) / 2;
+		if (s->arenas[mid].base + HS_SNAP_ARENA_BYTES <= lo)
+			i = mid + 1;
+		else
+			n = mid;
+	}
+	for (; i < s->narenas && s->arenas[i].base < end; i++) {
+		const struct hs_sarena *a = &s->arenas[i];
+		uint64_t p = lo > a->base ? lo : a->base;
+		uint64_t stop = end < a->base + HS_SNAP_ARENA_BYTES ? end : a->base + HS_SNAP_ARENA_BYTES;
+		while (p < stop) {
+			const struct hs_sblock *b = hs_snap_block_at(s, p, NULL);
+			if (!b)
+				break;
+			uint64_t b_end = a->base + ((uint64_t)(b->first + b->npages) << HS_SNAP_PAGE_SHIFT);
+			uint64_t q = stop < b_end ? stop : b_end;
+			if (b->type == HS_SB_LARGE || b->type == HS_SB_SLAB)
+				paint(s, a, b, (size_t)((p - a->base) >> HS_SNAP_PAGE_SHIFT),
+				      (size_t)((q - 1 - a->base) >> HS_SNAP_PAGE_SHIFT), cat, v);
+			p = q;
+		}
+	}
+}
+
+/* Version 2: runs of pages holding lost blocks (`V`), painted where the
+ * snapshot has a block; a huge block is leaked when a run covers it.
+ * Overlapping runs are merged first, so a trace cannot make this paint a
+ * page more than twice. */
+static void mark_lost_pages(const struct hs_trace *tr, const struct hs_snap *s, uint8_t *cat,
+                            bool *huge_leaked)
+{
+	size_t n = tr->nlost_pages;
+	if (!n)
+		return;
+	struct hs_tlostpages *u = hs_xmalloc(n * sizeof *u);
+	memcpy(u, tr->lost_pages, n * sizeof *u);
+	qsort(u, n, sizeof *u, by_kind_addr);
+	/* possibly lost first: lost blocks paint over it */
+	for (int pass = 0; pass < 2; pass++) {
+		uint8_t kind = pass ? HS_LEAK_DEFINITE : HS_LEAK_POSSIBLE;
+		uint64_t lo = 0, end = 0;
+		for (size_t i = 0; i <= n; i++) {
+			bool mine = i < n && u[i].kind == kind;
+			uint64_t a = mine ? u[i].addr : 0, e = mine ? u[i].addr + u[i].pages * HS_SNAP_PAGE : 0;
+			if (mine && end && a <= end) {
+				end = e > end ? e : end;
+				continue;
+			}
+			if (end) {
+				paint_run(s, lo, end, cat, pass ? C_LEAKED : C_POSSIBLE);
+				for (size_t h = 0; h < s->nhuge; h++)
+					if (s->huge[h].addr >= lo && s->huge[h].addr < end)
+						huge_leaked[h] = true;
+			}
+			lo = a;
+			end = e;
+		}
+	}
+	free(u);
+}
+
+/* Leak records onto the pages they cover (exit snapshot only): version
+ * 1's `L` lines, one per block. */
 static void mark_leaks(const struct hs_trace *tr, const struct hs_snap *s, uint8_t *cat,
                        bool *huge_leaked)
 {
+	mark_lost_pages(tr, s, cat, huge_leaked);
 	for (size_t i = 0; i < tr->nleaks; i++) {
 		const struct hs_tleak *l = &tr->leaks[i];
-		if (l->kind == HS_LEAK_REACHABLE)
+		if (l->kind == HS_LEAK_REACHABLE || !l->addr)
 			continue;
 		uint8_t v = l->kind == HS_LEAK_POSSIBLE ? C_POSSIBLE : C_LEAKED;
 		const struct hs_sarena *a;
@@ -97,20 +187,13 @@ static void mark_leaks(const struct hs_trace *tr, const struct hs_snap *s, uint8
 		}
 		if (b->type != HS_SB_LARGE && b->type != HS_SB_SLAB)
 			continue;                  /* stale: freed before the snapshot */
-		uint64_t lo = l->addr - HS_HEADER_BYTES - a->base, hi = l->addr + (l->size ? l->size : 1) - a->base;
+		uint64_t lo = l->addr - HS_HEADER_BYTES - a->base, hi = l->addr + (l->bytes ? l->bytes : 1) - a->base;
 		size_t p0 = (size_t)(lo >> HS_SNAP_PAGE_SHIFT), p1 = (size_t)((hi - 1) >> HS_SNAP_PAGE_SHIFT);
 		if (b->type == HS_SB_LARGE) {
 			p0 = b->first;
 			p1 = b->first + b->npages - 1u;
 		}
-		if (p0 < b->first)
-			p0 = b->first;
-		if (p1 > b->first + b->npages - 1u)
-			p1 = b->first + b->npages - 1u;
-		uint8_t *c = cat + (size_t)(a - s->arenas) * HS_SNAP_ARENA_PAGES;
-		for (size_t p = p0; p <= p1; p++)
-			if (c[p] != C_LEAKED)
-				c[p] = v;
+		paint(s, a, b, p0, p1, cat, v);
 	}
 }
 

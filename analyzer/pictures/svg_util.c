@@ -9,30 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void hs_sb_printf(struct hs_sb *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		size_t room = b->cap - b->n;
-		int k = vsnprintf(b->p ? b->p + b->n : NULL, room, fmt, ap);
-		va_end(ap);
-		if (k < 0)
-			return;
-		if ((size_t)k < room) {
-			b->n += (size_t)k;
-			return;
-		}
-		hs_grow((void **)&b->p, &b->cap, b->n + (size_t)k + 1, 1);
-	}
-}
-
-void hs_sb_free(struct hs_sb *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
 void hs_xml_text(FILE *f, const char *s)
 {
 	for (; s && *s; s++)

@@ -97,10 +97,41 @@ static void header(FILE *f, const struct hs_analysis *a, const struct hs_report_
 	fputs("],\n", f);
 }
 
-static void summary(FILE *f, const struct hs_analysis *a)
+/* summary.leak_scan: whether the scan ran and with which threads stopped
+ * (docs/JSON-REPORT.md). */
+static void leak_scan(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)
+{
+	static const char *const status[] = {
+		[HS_SCAN_COMPLETE] = "complete", [HS_SCAN_PARTIAL] = "partial",
+		[HS_SCAN_SKIPPED] = "skipped",
+	};
+	const struct hs_tscan *s = &a->tr->scan;
+	char why[1024];
+	const char *no_scan = hs_report_no_scan(a, why, sizeof why);
+	const char *st = s->result != HS_SCAN_NONE ? status[s->result]
+	               : no_scan ? "not_run" : "unknown";
+	fprintf(f, "    \"leak_scan\": {\"status\": \"%s\", \"reason\": ", st);
+	if (no_scan)
+		hs_json_string(f, no_scan);
+	else if (s->result == HS_SCAN_NONE)
+		hs_json_string(f, "the trace does not say whether other threads were "
+		               "stopped (an older heapscope wrote it)");
+	else
+		hs_json_string(f, s->detail[0] ? s->detail : NULL);
+	if (s->result == HS_SCAN_COMPLETE || s->result == HS_SCAN_PARTIAL)
+		fprintf(f, ", \"threads\": %" PRIu64 ", \"stopped\": %" PRIu64 ", \"idle\": %"
+		        PRIu64 ", \"running\": %" PRIu64 "},\n", s->threads, s->stopped,
+		        s->idle, s->running);
+	else
+		fputs(", \"threads\": null, \"stopped\": null, \"idle\": null, "
+		      "\"running\": null},\n", f);
+}
+
+static void summary(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)
 {
 	const struct hs_trace *tr = a->tr;
 	fputs("  \"summary\": {\n", f);
+	leak_scan(f, a, o);
 	for (int k = 0; k < HS_NR_LEAK_KINDS; k++)
 		amount(f, hs_leak_kind_json[k], a->kind[k].blocks, a->kind[k].bytes, true);
 	amount(f, "suppressed", a->suppressed.blocks, a->suppressed.bytes, true);
@@ -196,13 +227,21 @@ static void samples(FILE *f, const struct hs_analysis *a)
 	hs_json_memory(f, a->tr);
 }
 
+void hs_json_stack(FILE *f, const struct hs_analysis *a, uint32_t stack, const char *ind)
+{
+	const struct hs_frame *fr;
+	size_t n = hs_display(a, stack, &fr);
+	frames(f, fr, n, ind);
+}
+
 void hs_report_json(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *o)
 {
 	header(f, a, o);
-	summary(f, a);
+	summary(f, a, o);
 	leaks(f, a, o->show_kinds);
 	errors(f, a);
 	faults(f, a);
 	samples(f, a);
+	hs_json_profile(f, a);          /* report_profile.c */
 	fputs("}\n", f);
 }

@@ -163,7 +163,7 @@ static void json_series_stats(FILE *f, const char *key, const struct hs_growth *
 static void json_vmsize(FILE *f, const struct hs_trace *tr)
 {
 	if (!tr->nsamples) {
-		fputs("  \"vmsize\": null\n", f);
+		fputs("  \"vmsize\": null,\n", f);
 		return;
 	}
 	struct hs_vmgrowth g;
@@ -202,7 +202,7 @@ static void json_vmsize(FILE *f, const struct hs_trace *tr)
 		        p->t_ms, p->vmsize_kb, p->vmrss_kb, p->live);
 	}
 	fputs("],\n    \"series_columns\": [\"t_ms\", \"vmsize_kb\", \"vmrss_kb\", "
-	      "\"live_bytes\"]\n  }\n", f);
+	      "\"live_bytes\"]\n  },\n", f);
 }
 
 void hs_json_memory(FILE *f, const struct hs_trace *tr)

@@ -10,8 +10,8 @@
 
 #include "trace/trace_read.h"
 
-/* The JSON members `"fragmentation": ..., "vmsize": ...` at two spaces of
- * indentation, the last without a trailing comma (they end the report). */
+/* The JSON members `"fragmentation": ..., "vmsize": ...,` at two spaces
+ * of indentation, each with its trailing comma (`profile` follows). */
 void hs_json_memory(FILE *f, const struct hs_trace *tr);
 
 /* Text lines, each starting with prefix ("==PID== "): sparklines and

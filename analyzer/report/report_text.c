@@ -20,31 +20,47 @@ struct out {
 	char prefix[32];
 };
 
-static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One report line. Names, paths and messages come from the trace, which
  * is untrusted: control characters (a terminal escape sequence, say) are
  * printed as '?'. */
-static void line(struct out *o, const char *fmt, ...)
+static void vline(FILE *f, const char *prefix, const char *fmt, va_list ap0)
 {
 	char small[1024], *buf = small;
 	va_list ap;
-	va_start(ap, fmt);
+	va_copy(ap, ap0);
 	int n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof small) {
 		buf = hs_xmalloc((size_t)n + 1);
-		va_start(ap, fmt);
+		va_copy(ap, ap0);
 		vsnprintf(buf, (size_t)n + 1, fmt, ap);
 		va_end(ap);
 	}
 	for (char *c = buf; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	fprintf(o->f, "%s%s\n", o->prefix, buf);
+	fprintf(f, "%s%s\n", prefix, buf);
 	if (buf != small)
 		free(buf);
+}
+
+void hs_text_line(FILE *f, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vline(f, prefix, fmt, ap);
+	va_end(ap);
+}
+
+static void line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vline(o->f, o->prefix, fmt, ap);
+	va_end(ap);
 }
 
 static const char *base_name(const char *p)
@@ -53,26 +69,40 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* The frames of a stack as shown; they are looked up here, on demand. */
-static void frames(struct out *o, const struct hs_analysis *a, uint32_t stack)
+/* Where a frame is, as memcheck writes it: " (file.c:12)", " (file.c)",
+ * " (in module)" or "". */
+const char *hs_text_where(const struct hs_frame *f, char *buf, size_t cap)
 {
-	const struct hs_frame *f;
-	size_t n = hs_display(a, stack, &f);
+	buf[0] = 0;
+	if (f->file && f->line)
+		snprintf(buf, cap, " (%s:%u)", base_name(f->file), f->line);
+	else if (f->file)
+		snprintf(buf, cap, " (%s)", base_name(f->file));
+	else if (f->module)
+		snprintf(buf, cap, " (in %s)", f->module);
+	return buf;
+}
+
+void hs_text_frames(FILE *f, const char *prefix, const struct hs_analysis *a, uint32_t stack)
+{
+	const struct hs_frame *fr;
+	size_t n = hs_display(a, stack, &fr);
 	if (!n) {
-		line(o, "   (stack not recorded)");
+		hs_text_line(f, prefix, "   (stack not recorded)");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char where[1200] = "";
-		if (f[i].file && f[i].line)
-			snprintf(where, sizeof where, " (%s:%u)", base_name(f[i].file), f[i].line);
-		else if (f[i].file)
-			snprintf(where, sizeof where, " (%s)", base_name(f[i].file));
-		else if (f[i].module)
-			snprintf(where, sizeof where, " (in %s)", f[i].module);
-		line(o, "   %s 0x%" PRIX64 ": %s%s", i ? "by" : "at", f[i].address,
-		     f[i].function ? f[i].function : "???", where);
+		char where[1200];
+		hs_text_line(f, prefix, "   %s 0x%" PRIX64 ": %s%s", i ? "by" : "at", fr[i].address,
+		             fr[i].function ? fr[i].function : "???",
+		             hs_text_where(&fr[i], where, sizeof where));
 	}
+}
+
+/* The frames of a stack as shown; they are looked up here, on demand. */
+static void frames(struct out *o, const struct hs_analysis *a, uint32_t stack)
+{
+	hs_text_frames(o->f, o->prefix, a, stack);
 }
 
 size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t max)
@@ -102,6 +132,11 @@ size_t hs_report_notes(const struct hs_analysis *a, char (*notes)[1024], size_t 
 	if (tr->undefined_refs)
 		NOTE("%zu records name stacks the trace never defined; they are shown "
 		     "as not recorded", tr->undefined_refs);
+	if (tr->scan.result == HS_SCAN_PARTIAL)
+		NOTE("the leak scan ran while %" PRIu64 " other thread%s kept running (%s): "
+		     "blocks %s used then may be misclassified", tr->scan.running,
+		     tr->scan.running == 1 ? "" : "s", tr->scan.detail,
+		     tr->scan.running == 1 ? "it" : "they");
 #undef NOTE
 	return n;
 }
@@ -197,11 +232,26 @@ static const char *ending_text(const struct hs_trace *tr, char *buf, size_t cap)
 	return buf;
 }
 
-/* Why there are no final counters or leak records. */
-static const char *why_no_scan(const struct hs_trace *tr, char *buf, size_t cap)
+/* Why there are no final counters or leak records: the shim's `W` line
+ * when it skipped the scan, the signal `run` saw kill the process (its
+ * wait status: end_from_wait), or what the trace's end says. */
+const char *hs_report_no_scan(const struct hs_analysis *a, char *buf, size_t cap)
 {
+	const struct hs_trace *tr = a->tr;
 	char sig[48];
-	if (tr->end == HS_END_SIGNAL)
+	if (tr->scan.result == HS_SCAN_SKIPPED) {
+		snprintf(buf, cap, "%s", tr->scan.detail[0] ? tr->scan.detail
+		         : "the leak scan was skipped");
+		return buf;
+	}
+	if (tr->have_counters || a->nleaks)
+		return NULL;
+	const char *ab = tr->end_from_wait ? sigabbrev_np(tr->end_value) : NULL;
+	if (ab)
+		snprintf(buf, cap, "killed by SIG%s: no leak scan", ab);
+	else if (tr->end_from_wait)
+		snprintf(buf, cap, "killed by signal %d: no leak scan", tr->end_value);
+	else if (tr->end == HS_END_SIGNAL)
 		snprintf(buf, cap, "the process was terminated by %s before its exit path ran",
 		         hs_signal_text(tr->end_value, sig, sizeof sig));
 	else if (tr->end == HS_END_EXEC)
@@ -214,13 +264,13 @@ static const char *why_no_scan(const struct hs_trace *tr, char *buf, size_t cap)
 	return buf;
 }
 
-static void heap_summary(struct out *o, const struct hs_analysis *a)
+static void heap_summary(struct out *o, const struct hs_analysis *a, const char *no_scan)
 {
 	const struct hs_trace *tr = a->tr;
-	char b1[32], b2[32], b3[32], why[256];
+	char b1[32], b2[32], b3[32];
 	line(o, "HEAP SUMMARY:");
 	if (!tr->have_counters) {
-		line(o, "    not available: %s", why_no_scan(tr, why, sizeof why));
+		line(o, "    not available: %s", no_scan ? no_scan : "the trace has no final counters");
 		return;
 	}
 	line(o, "    in use at exit: %s bytes in %s blocks", hs_commas(tr->live_bytes, b1),
@@ -313,11 +363,12 @@ void hs_report_text_brief(FILE *f, const struct hs_analysis *a)
 		line(&o, "%s: called exec%s; no heap errors", cmd, counts);
 		return;
 	}
-	const char *leaks = tr->have_counters ? "no leaks"
-	                    : tr->end == HS_END_EXIT ? "no leak scan"
-	                    : "no leak scan (it did not reach its exit path)";
-	line(&o, "%s: %s%s; %s, no heap errors", cmd, ending_text(tr, how, sizeof how), counts,
-	     leaks);
+	char reason[256];
+	const char *no = hs_report_no_scan(a, reason, sizeof reason);
+	bool say = no && (tr->end != HS_END_EXIT || tr->scan.result == HS_SCAN_SKIPPED);
+	line(&o, "%s: %s%s; %s%s%s%s, no heap errors", cmd, ending_text(tr, how, sizeof how),
+	     counts, no ? "no leak scan" : "no leaks", say ? " (" : "", say ? no : "",
+	     say ? ")" : "");
 }
 
 void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report_opts *opt)
@@ -336,13 +387,16 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 		line(&o, "Command: %s", tr->argv ? tr->argv : tr->exe ? tr->exe : "?");
 		line(&o, "%s", "");
 	}
+	char why[1024];
+	const char *no_scan = hs_report_no_scan(a, why, sizeof why);
 	errors(&o, a, opt->gen_supps);
 	faults(&o, a);
 	if (!q) {
-		heap_summary(&o, a);
+		heap_summary(&o, a, no_scan);
 		line(&o, "%s", "");
 	}
 	hs_text_memory(f, o.prefix, tr, q);     /* report_mem.c */
+	hs_text_profile(f, o.prefix, a, q);     /* report_profile.c */
 	leaks(&o, a, listed, opt->gen_supps);
 	if (opt->leak_check == HS_LEAK_CHECK_NO) {
 		if (!q) {
@@ -360,8 +414,7 @@ void hs_report_text(FILE *f, const struct hs_analysis *a, const struct hs_report
 			line(&o, "%s", "");
 		}
 	} else if (!q) {
-		char why[256];
-		line(&o, "LEAK SUMMARY: not available: %s", why_no_scan(tr, why, sizeof why));
+		line(&o, "LEAK SUMMARY: not available: %s", no_scan);
 		line(&o, "%s", "");
 	}
 	uint64_t leak_errs = 0;

@@ -34,6 +34,7 @@ struct hs_frame {
 	unsigned    line;       /* 0 when unknown                            */
 	const char *module;     /* path from the `M` line; NULL: no module   */
 	bool        inlined;    /* inlined into the next frame               */
+	bool        below_main; /* the C runtime's start-up (symbolize.c)    */
 };
 
 struct hs_symbolizer;

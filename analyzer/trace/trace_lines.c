@@ -106,9 +106,9 @@ static int p_header(struct hs_rd *rd)
 		return hs_rd_fail(rd, "HEAPSCOPE-TRACE line repeated");
 	if (dec(rd, 0, "version", UINT32_MAX, &v) < 0)
 		return -1;
-	if (v != HS_TRACE_VERSION)
+	if (v < 1 || v > HS_TRACE_VERSION)
 		return hs_rd_fail(rd, "trace version %llu is not supported (this "
-		                  "heapscope reads version %d)",
+		                  "heapscope reads versions 1 to %d)",
 		                  (unsigned long long)v, HS_TRACE_VERSION);
 	return 0;
 }
@@ -256,18 +256,65 @@ static int p_error(struct hs_rd *rd)
 	return 0;
 }
 
+static const char *const leak_letters[HS_NR_LEAK_KINDS] = { "D", "I", "P", "R" };
+
+/* `L` (version 1): one block. */
 static int p_leak(struct hs_rd *rd)
 {
-	static const char *const kinds[HS_NR_LEAK_KINDS] = { "D", "I", "P", "R" };
-	struct hs_tleak l;
+	struct hs_tleak l = { .blocks = 1 };
 	unsigned kind = 0;
-	if (word(rd, 0, "kind", kinds, HS_NR_LEAK_KINDS, &kind) < 0
+	if (word(rd, 0, "kind", leak_letters, HS_NR_LEAK_KINDS, &kind) < 0
 	    || hex(rd, 1, "address", &l.addr) < 0
-	    || dec(rd, 2, "size", UINT64_MAX, &l.size) < 0
+	    || dec(rd, 2, "size", UINT64_MAX, &l.bytes) < 0
 	    || stack_id(rd, 3, "stack id", &l.stack) < 0)
 		return -1;
 	l.kind = (uint8_t)kind;
 	*HS_PUSH(rd->tr->leaks, rd->tr->nleaks, rd->tr->cap_leaks) = l;
+	return 0;
+}
+
+/* `B` (version 2): the blocks of one kind and stack. */
+static int p_blocks(struct hs_rd *rd)
+{
+	struct hs_tleak l = { .addr = 0 };
+	unsigned kind = 0;
+	if (word(rd, 0, "kind", leak_letters, HS_NR_LEAK_KINDS, &kind) < 0
+	    || stack_id(rd, 1, "stack id", &l.stack) < 0
+	    || dec(rd, 2, "blocks", UINT64_MAX, &l.blocks) < 0
+	    || dec(rd, 3, "bytes", UINT64_MAX, &l.bytes) < 0)
+		return -1;
+	if (!l.blocks)
+		return hs_rd_fail(rd, "B line: a group of 0 blocks");
+	l.kind = (uint8_t)kind;
+	*HS_PUSH(rd->tr->leaks, rd->tr->nleaks, rd->tr->cap_leaks) = l;
+	return 0;
+}
+
+static int p_class(struct hs_rd *rd)
+{
+	struct hs_tclass c;
+	uint64_t slot;
+	if (dec(rd, 0, "slot", UINT32_MAX, &slot) < 0
+	    || dec(rd, 1, "blocks", UINT64_MAX, &c.blocks) < 0
+	    || dec(rd, 2, "bytes", UINT64_MAX, &c.bytes) < 0)
+		return -1;
+	c.slot = (uint32_t)slot;
+	*HS_PUSH(rd->tr->classes, rd->tr->nclasses, rd->tr->cap_classes) = c;
+	return 0;
+}
+
+static int p_lost_pages(struct hs_rd *rd)
+{
+	static const char *const kinds[2] = { "D", "P" };
+	struct hs_tlostpages u;
+	unsigned kind = 0;
+	if (word(rd, 0, "kind", kinds, 2, &kind) < 0 || hex(rd, 1, "address", &u.addr) < 0
+	    || dec(rd, 2, "pages", UINT32_MAX, &u.pages) < 0)
+		return -1;
+	if (u.addr % HS_SNAP_PAGE || !u.pages || u.addr + u.pages * HS_SNAP_PAGE < u.addr)
+		return hs_rd_fail(rd, "V line: not a run of whole pages");
+	u.kind = kind ? HS_LEAK_POSSIBLE : HS_LEAK_DEFINITE;
+	*HS_PUSH(rd->tr->lost_pages, rd->tr->nlost_pages, rd->tr->cap_lost_pages) = u;
 	return 0;
 }
 
@@ -347,6 +394,24 @@ static int p_end(struct hs_rd *rd)
 	return 0;
 }
 
+static int p_scan(struct hs_rd *rd)
+{
+	static const char *const results[3] = { "complete", "partial", "skipped" };
+	struct hs_tscan *s = &rd->tr->scan;
+	unsigned r = 0;
+	if (s->result != HS_SCAN_NONE)
+		return hs_rd_fail(rd, "second W line");
+	if (word(rd, 0, "result", results, 3, &r) < 0
+	    || dec(rd, 1, "threads", UINT32_MAX, &s->threads) < 0
+	    || dec(rd, 2, "stopped", UINT32_MAX, &s->stopped) < 0
+	    || dec(rd, 3, "idle", UINT32_MAX, &s->idle) < 0
+	    || dec(rd, 4, "running", UINT32_MAX, &s->running) < 0)
+		return -1;
+	s->result = (enum hs_scan_result)(r + 1);
+	s->detail = rest_dup(rd);
+	return 0;
+}
+
 static int p_note(struct hs_rd *rd)
 {
 	*HS_PUSH(rd->tr->notes, rd->tr->nnotes, rd->tr->cap_notes) = rest_dup(rd);
@@ -363,13 +428,32 @@ static const struct hs_tag_spec specs[] = {
 	{ "F", HS_TAG_OTHER, 4, false, p_fault },
 	{ "E", HS_TAG_OTHER, 5, true, p_error },
 	{ "L", HS_TAG_OTHER, 4, false, p_leak },
+	{ "B", HS_TAG_OTHER, 4, false, p_blocks },
+	{ "Z", HS_TAG_OTHER, 3, false, p_class },
+	{ "V", HS_TAG_OTHER, 3, false, p_lost_pages },
 	{ "C", HS_TAG_OTHER, 5, false, p_counters },
 	{ "H", HS_TAG_OTHER, 4, true, p_snapshot },
 	{ "h", HS_TAG_OTHER, 2, true, p_arena },
 	{ "g", HS_TAG_OTHER, 3, false, p_huge },
 	{ "X", HS_TAG_OTHER, 2, false, p_end },
+	{ "W", HS_TAG_OTHER, 5, true, p_scan },
 	{ "!", HS_TAG_OTHER, 0, true, p_note },
+	{ "U", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_usage },
+	{ "K", HS_TAG_OTHER, 2, false, hs_rd_peak },
+	{ "Q", HS_TAG_OTHER, 6, false, hs_rd_site },
+	{ "O", HS_TAG_OTHER, 5, false, hs_rd_oom },
+	{ "o", HS_TAG_OTHER, HS_NF_VARIABLE, false, hs_rd_oom_sites },
 };
+
+int hs_rd_dec(struct hs_rd *rd, unsigned i, const char *what, uint64_t max, uint64_t *out)
+{
+	return dec(rd, i, what, max, out);
+}
+
+int hs_rd_stack_id(struct hs_rd *rd, unsigned i, const char *what, uint32_t *out)
+{
+	return stack_id(rd, i, what, out);
+}
 
 const struct hs_tag_spec *hs_tag_lookup(const char *tag, size_t len)
 {

@@ -40,6 +40,18 @@ struct hs_tag_spec {
 
 const struct hs_tag_spec *hs_tag_lookup(const char *tag, size_t len);
 
+/* Field converters (trace_lines.c), shared with trace_sites.c: each
+ * checks field i and fails the read with a message naming it. */
+int hs_rd_dec(struct hs_rd *rd, unsigned i, const char *what, uint64_t max, uint64_t *out);
+int hs_rd_stack_id(struct hs_rd *rd, unsigned i, const char *what, uint32_t *out);
+
+/* trace_sites.c: the heap profile's lines (`U`, `K`, `Q`, `O`, `o`). */
+int hs_rd_usage(struct hs_rd *rd);
+int hs_rd_peak(struct hs_rd *rd);
+int hs_rd_site(struct hs_rd *rd);
+int hs_rd_oom(struct hs_rd *rd);
+int hs_rd_oom_sites(struct hs_rd *rd);
+
 /* Set tr->error to "FILE: byte OFF: line N: <fmt>"; returns -1. */
 int hs_rd_fail(struct hs_rd *rd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

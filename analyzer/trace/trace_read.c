@@ -268,8 +268,10 @@ void hs_trace_free(struct hs_trace *tr)
 		free(tr->notes[i]);
 	free(tr->modules); free(tr->stacks); free(tr->ips); free(tr->samples);
 	free(tr->faults); free(tr->errors); free(tr->leaks); free(tr->notes);
+	free(tr->classes); free(tr->lost_pages);
+	free(tr->usage); free(tr->sites); free(tr->oom.sites);
 	free(tr->stack_slots);
-	free(tr->exe); free(tr->argv); free(tr->file);
+	free(tr->exe); free(tr->argv); free(tr->file); free(tr->scan.detail);
 	hs_snaps_free(&tr->snaps);
 	memset(tr, 0, sizeof *tr);
 }
@@ -331,6 +333,10 @@ void hs_trace_resolve(struct hs_trace *tr)
 		ref(tr, tr->leaks[i].stack);
 	for (size_t i = 0; i < tr->nfaults; i++)
 		ref(tr, tr->faults[i].stack);
+	for (size_t i = 0; i < tr->nsites; i++)
+		ref(tr, tr->sites[i].stack);
+	if (tr->oom.have)
+		ref(tr, tr->oom.stack);
 	for (size_t i = 0; i < tr->nerrors; i++) {
 		ref(tr, tr->errors[i].stack);
 		ref(tr, tr->errors[i].alloc_stack);

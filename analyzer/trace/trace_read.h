@@ -21,7 +21,7 @@
 
 #include "heapsnap.h"
 
-#define HS_TRACE_VERSION     1
+#define HS_TRACE_VERSION     2            /* newest read; 1 is read too   */
 #define HS_TRACE_MAX_LINE    (1u << 20)   /* bytes, newline excluded      */
 #define HS_TRACE_MAX_FRAMES  1024         /* ips in one `S` line          */
 #define HS_TRACE_MAX_BUILDID 64           /* bytes (128 hex digits)       */
@@ -52,6 +52,19 @@ enum hs_alloc_fn {
 };
 
 enum hs_end_how { HS_END_NONE = 0, HS_END_EXIT, HS_END_SIGNAL, HS_END_EXEC };
+
+/* `W`: how the leak scan went. */
+enum hs_scan_result {
+	HS_SCAN_NONE = 0,               /* no `W` line (older shim, or none)  */
+	HS_SCAN_COMPLETE,               /* every other thread stopped or idle */
+	HS_SCAN_PARTIAL,                /* some threads kept running          */
+	HS_SCAN_SKIPPED,                /* no scan: detail says why           */
+};
+struct hs_tscan {
+	enum hs_scan_result result;
+	uint64_t threads, stopped, idle, running;   /* other threads          */
+	char    *detail;                /* "" when there is nothing to say    */
+};
 
 struct hs_tmodule {                 /* `M` */
 	uint32_t id;
@@ -92,10 +105,42 @@ struct hs_terror {                  /* `E` */
 	char    *detail;                /* may be ""                          */
 };
 
-struct hs_tleak {                   /* `L` */
-	uint64_t addr, size;
+struct hs_tleak {                   /* `B` (version 2), `L` (version 1) */
+	uint64_t addr;                  /* `L`: the block; `B`: 0 (a group)   */
+	uint64_t blocks, bytes;         /* `L`: 1 and the block's size        */
 	uint32_t stack;
 	uint8_t  kind;                  /* enum hs_leak_kind                  */
+};
+
+struct hs_tclass {                  /* `Z`: live blocks of one slot size  */
+	uint32_t slot;                  /* bytes, header included; 0: pages   */
+	uint64_t blocks, bytes;
+};
+
+struct hs_tlostpages {              /* `V`: pages holding lost blocks     */
+	uint64_t addr, pages;
+	uint8_t  kind;                  /* HS_LEAK_DEFINITE (definitely or
+	                                   indirectly lost) or HS_LEAK_POSSIBLE */
+};
+
+struct hs_tusage {                  /* one site of a `U` or `o` line      */
+	uint64_t t_ms;
+	uint64_t live;                  /* bytes                              */
+	uint32_t stack;
+};
+
+struct hs_tsite {                   /* `Q`: a site's totals at exit       */
+	uint32_t stack;                 /* 0: allocations without a stack     */
+	uint64_t calls, bytes, temporary;
+	uint64_t peak_live, exit_live;  /* bytes                              */
+};
+
+struct hs_toom {                    /* `O`: the first allocation failure  */
+	bool     have;
+	bool     limit;                 /* a limit= policy; else a real one   */
+	uint64_t t_ms, live, size;
+	uint32_t stack;
+	struct hs_tusage *sites;  size_t nsites, cap_sites;   /* `o` pairs    */
 };
 
 struct hs_trace {
@@ -113,8 +158,18 @@ struct hs_trace {
 	struct hs_tfault  *faults;   size_t nfaults,  cap_faults;
 	struct hs_terror  *errors;   size_t nerrors,  cap_errors;
 	struct hs_tleak   *leaks;    size_t nleaks,   cap_leaks;
+	struct hs_tclass  *classes;  size_t nclasses, cap_classes;     /* `Z` */
+	struct hs_tlostpages *lost_pages; size_t nlost_pages, cap_lost_pages; /* `V` */
 	char             **notes;    size_t nnotes,   cap_notes;   /* `!`    */
 
+	/* the heap profile: `U` pairs in file order, `Q`, `K`, `O` and `o` */
+	struct hs_tusage  *usage;    size_t nusage,   cap_usage;
+	struct hs_tsite   *sites;    size_t nsites,   cap_sites;
+	bool     have_peak;             /* `K` */
+	uint64_t peak_t_ms, peak_live;
+	struct hs_toom oom;
+
+	struct hs_tscan scan;           /* `W` */
 	bool     have_counters;         /* `C` */
 	uint64_t allocs, frees, peak_bytes, live_bytes, live_blocks;
 

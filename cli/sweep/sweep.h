@@ -136,8 +136,10 @@ struct sw_census {
 
 /* Definitely lost blocks per site key, sorted (the clean run's baseline). */
 struct sw_lost {
-	char   **keys;              /* sorted, repeated once per block        */
-	size_t   n;
+	char   **keys;              /* sorted, each site once                 */
+	size_t  *blocks;            /* definitely lost blocks per key         */
+	size_t   n;                 /* keys                                   */
+	size_t   total;             /* blocks                                 */
 };
 
 /* The key of a stack: "path+0xoff;..." for its first `frames` frames (0:

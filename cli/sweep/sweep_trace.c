@@ -60,11 +60,6 @@ char *sw_stack_key(const struct hs_trace *tr, uint32_t id, unsigned frames)
 	return k;
 }
 
-static int by_key(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int site_by_key(const void *a, const void *b)
 {
 	const struct sw_census_site *x = a, *y = b;
@@ -145,18 +140,46 @@ void sw_census_free(struct sw_census *c)
 	memset(c, 0, sizeof *c);
 }
 
+struct keyed {
+	char  *key;
+	size_t blocks;
+};
+
+static int keyed_by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+/* Definitely lost blocks per site: a trace groups them by stack (`B`) or
+ * lists them one by one (`L`, version 1); stacks that differ only beyond
+ * `frames` frames are one site. */
 void sw_lost_of(const struct hs_trace *tr, unsigned frames, struct sw_lost *out)
 {
 	memset(out, 0, sizeof *out);
-	size_t cap = 0;
+	struct keyed *k = NULL;
+	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < tr->nleaks; i++) {
 		if (tr->leaks[i].kind != HS_LEAK_DEFINITE)
 			continue;
-		hs_grow((void **)&out->keys, &cap, out->n + 1, sizeof *out->keys);
-		out->keys[out->n++] = sw_stack_key(tr, tr->leaks[i].stack, frames);
+		hs_grow((void **)&k, &cap, n + 1, sizeof *k);
+		k[n].key = sw_stack_key(tr, tr->leaks[i].stack, frames);
+		k[n++].blocks = tr->leaks[i].blocks;
+		out->total += tr->leaks[i].blocks;
 	}
-	if (out->n)
-		qsort(out->keys, out->n, sizeof *out->keys, by_key);
+	if (n)
+		qsort(k, n, sizeof *k, keyed_by_key);
+	out->keys = hs_xmalloc((n ? n : 1) * sizeof *out->keys);
+	out->blocks = hs_xmalloc((n ? n : 1) * sizeof *out->blocks);
+	for (size_t i = 0; i < n; i++) {
+		if (out->n && strcmp(out->keys[out->n - 1], k[i].key) == 0) {
+			out->blocks[out->n - 1] += k[i].blocks;
+			free(k[i].key);
+			continue;
+		}
+		out->keys[out->n] = k[i].key;
+		out->blocks[out->n++] = k[i].blocks;
+	}
+	free(k);
 }
 
 void sw_lost_free(struct sw_lost *l)
@@ -164,10 +187,11 @@ void sw_lost_free(struct sw_lost *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->keys[i]);
 	free(l->keys);
+	free(l->blocks);
 	memset(l, 0, sizeof *l);
 }
 
-/* How many times key occurs in the sorted baseline. */
+/* Blocks the sorted baseline loses at key. */
 static size_t count_in(const struct sw_lost *l, const char *key)
 {
 	size_t lo = 0, hi = l->n;
@@ -178,24 +202,16 @@ static size_t count_in(const struct sw_lost *l, const char *key)
 		else
 			hi = mid;
 	}
-	size_t n = 0;
-	while (lo + n < l->n && strcmp(l->keys[lo + n], key) == 0)
-		n++;
-	return n;
+	return lo < l->n && strcmp(l->keys[lo], key) == 0 ? l->blocks[lo] : 0;
 }
 
 /* Leaked on the error path: some site lost more blocks than it does in
  * the clean run (a site that loses blocks in every run is not news). */
 static bool more_lost(const struct sw_lost *run, const struct sw_lost *base)
 {
-	for (size_t i = 0; i < run->n;) {
-		size_t j = i;
-		while (j < run->n && strcmp(run->keys[j], run->keys[i]) == 0)
-			j++;
-		if (j - i > count_in(base, run->keys[i]))
+	for (size_t i = 0; i < run->n; i++)
+		if (run->blocks[i] > count_in(base, run->keys[i]))
 			return true;
-		i = j;
-	}
 	return false;
 }
 
@@ -220,7 +236,7 @@ void sw_read_result(const struct hs_trace *tr, unsigned frames,
 	}
 	struct sw_lost lost;
 	sw_lost_of(tr, frames, &lost);
-	r->lost_blocks = lost.n;
+	r->lost_blocks = lost.total;
 	r->leaked = more_lost(&lost, baseline);
 	sw_lost_free(&lost);
 }

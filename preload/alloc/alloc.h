@@ -142,13 +142,16 @@ size_t hs_buddy_trim(size_t keep_pages);
 /* mallopt(M_TRIM_THRESHOLD): free pages that may stay resident before the
  * decay gives them back at once; SIZE_MAX restores the default rule. */
 void  hs_buddy_set_dirty_budget(size_t pages);
-/* Visit every arena under the buddy lock (heap maps, leak scan). */
+/* Visit every arena under the buddy lock (heap maps, leak scan); the
+ * _locked form for a caller that holds it. */
 void  hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx);
+void  hs_buddy_foreach_arena_locked(void (*fn)(struct hs_arena *, void *), void *ctx);
 static inline char *hs_page_addr(const struct hs_arena *a, const struct hs_page *pg)
 {
 	return a->base + ((size_t)(pg - a->pages) << HS_PAGE_SHIFT);
 }
 void  hs_buddy_lock(void);      /* fork handlers */
+bool  hs_buddy_trylock(void);
 void  hs_buddy_unlock(void);
 void  hs_buddy_reinit_child(void);
 
@@ -221,6 +224,20 @@ static inline void hs_slot_set_next(void *slot, void *next)
 	*(void **)((char *)slot + HS_HEADER_SIZE) = next;
 }
 
+/* Where a slot's block header is: the slot start, or, behind a valid
+ * HS_PADDING header, `size` bytes on when that distance fits the slot. A
+ * damaged or implausible padding header is returned itself: it never
+ * validates as a block's header. */
+static inline struct hs_header *hs_slot_block_header(char *slot, uint32_t slot_size)
+{
+	struct hs_header *h = (struct hs_header *)slot;
+	if (h->state != HS_PADDING || h->check != hs_header_hash(h))
+		return h;
+	size_t d = h->size;
+	return d && !(d % HS_ALIGN) && d + HS_HEADER_SIZE <= slot_size
+	       ? (struct hs_header *)(slot + d) : h;
+}
+
 /* Slow paths behind the inline cache (bins.c). Slots are header addresses. */
 void *hs_bins_refill(struct hs_tcache *tc, unsigned bin);   /* one slot   */
 void  hs_bins_flush(struct hs_tcache *tc, unsigned bin, uint32_t keep);
@@ -239,6 +256,7 @@ struct hs_bins_usage {
 };
 void hs_bins_usage(struct hs_bins_usage *out);
 void  hs_bins_lock_all(void);
+bool  hs_bins_trylock_all(void);   /* every bin lock and the slab pool's, or none */
 void  hs_bins_unlock_all(void);
 void  hs_bins_reinit_child(void);
 
@@ -260,6 +278,7 @@ size_t hs_huge_requested(void);    /* bytes asked for in live mappings     */
 /* malloc_trim: unmap the freed mappings kept for reuse; returns bytes. */
 size_t hs_huge_trim(void);
 void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
+void   hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx);
 /* Granules traded with the buddy (huge.c): a whole free arena's memory,
  * unregistered and resident, kept in the cache of freed mappings (false:
  * no room, the caller unmaps it); a cached mapping's first granule for a
@@ -267,6 +286,7 @@ void   hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx);
 bool   hs_huge_keep_granule(char *base);
 char  *hs_huge_take_granule(void);
 void   hs_huge_lock(void);
+bool   hs_huge_trylock(void);
 void   hs_huge_unlock(void);
 void   hs_huge_reinit_child(void);
 
@@ -313,6 +333,16 @@ void hs_heap_foreach_live(hs_block_fn fn, void *ctx);
  * ones). Same locking as hs_heap_foreach_live. */
 typedef void (*hs_header_fn)(struct hs_header *h, void *ctx);
 void hs_heap_foreach_header(hs_header_fn fn, void *ctx);
+/* Both walks for a caller that holds every allocator lock. */
+void hs_heap_foreach_live_locked(hs_block_fn fn, void *ctx);
+void hs_heap_foreach_header_locked(hs_header_fn fn, void *ctx);
+/* Every allocator lock in the one global order (bins, slab pool, buddy,
+ * huge), or none: tries for up to ms milliseconds, never waiting on a
+ * lock while it holds another, so it cannot deadlock with a thread that
+ * holds one (the exit-time walks: a signal may have stopped such a thread
+ * for good). */
+bool hs_heap_lock_all_timed(unsigned ms);
+void hs_heap_unlock_all(void);
 
 /* Counters: each thread counts in its own TLS and folds into the global
  * atomics on slow paths (and at thread exit), so the fast path touches no
@@ -335,8 +365,11 @@ struct hs_thread {
 	volatile int busy;              /* inside the allocator proper: a
 	                                   malloc now comes from a signal
 	                                   handler (boot.c)                   */
-	int solo;                       /* the one thread that claims blocks
-	                                   without the lock (hs_header_claim) */
+	int solo;                       /* the first thread to allocate: it
+	                                   claims blocks without the lock
+	                                   until there are threads
+	                                   (hs_header_claim)                  */
+	int seen;                       /* has allocated (heap.c)             */
 	struct hs_tstat ts;             /* counters, folded on slow paths     */
 	struct hs_tcache tc;            /* the thread cache                   */
 };
@@ -345,13 +378,9 @@ extern __thread struct hs_thread hs_thread;
 #define hs_ts   (hs_thread.ts)
 #define hs_tc   (hs_thread.tc)
 
-/* Set for good once a second thread may free blocks (heap.c): from
- * then on two threads may free one block at once. */
+/* Set for good once a second thread may free blocks: from then on two
+ * threads may free one block at once. */
 extern volatile int hs_threaded;
-/* This thread's first claim while hs_threaded is clear: true if it is
- * the first thread ever to claim (it may go on without the lock), else
- * it sets hs_threaded. */
-bool hs_claim_solo(void);
 
 /* LIVE -> FREED in one atomic step: true for the one caller that made
  * it. w0 is the word the caller saw LIVE (and vetted); on false it holds
@@ -362,25 +391,29 @@ bool hs_claim_solo(void);
  * waits for every store before it (the program's own, often to lines
  * not in cache yet) and holds up every load after it; on churn1 with
  * checks that was 10% of the run (8 ms of 83, 1M frees). While one
- * thread alone has ever claimed a block, the same instruction without
- * the lock: one instruction, so a signal handler that frees the block
- * too sees it before or after, never between the test and the store.
+ * thread alone allocates and frees, the same instruction without the
+ * lock: one instruction, so a signal handler that frees the block too
+ * sees it before or after, never between the test and the store. That
+ * thread is the first to allocate (heap.c marks it `solo`).
  * pthread_create and thrd_create set hs_threaded before the new thread
- * exists (hooks/hook_thread.c); a thread made another way (libc's own
- * helpers, clone) sets it at its first claim, which takes the lock: the
- * one gap is a free on the first thread racing that very claim on the
- * same block. */
+ * exists (hooks/hook_thread.c); any other thread (libc's timer and AIO
+ * helpers, clone) sets it at its first claim, which locks: the one gap
+ * is a free on the first thread racing that very claim on the same
+ * block. */
 static inline bool hs_header_claim(struct hs_header *h, uint64_t *w0)
 {
 	uint64_t to = hs_w0_with_state(*w0, HS_FREED);
 #if defined(__x86_64__)
-	if (__builtin_expect(!hs_threaded, 1)
-	    && (__builtin_expect(hs_thread.solo, 1) || hs_claim_solo())) {
-		bool ok;
-		__asm__ volatile("cmpxchgq %3, %1"
-		                 : "=@ccz"(ok), "+m"(*(uint64_t *)(void *)h), "+a"(*w0)
-		                 : "r"(to) : "memory");
-		return ok;
+	if (__builtin_expect(!hs_threaded, 1)) {
+		if (__builtin_expect(hs_thread.solo, 1)) {
+			bool ok;
+			__asm__ volatile("cmpxchgq %3, %1"
+			                 : "=@ccz"(ok), "+m"(*(uint64_t *)(void *)h), "+a"(*w0)
+			                 : "r"(to) : "memory");
+			return ok;
+		}
+		hs_threaded = 1;        /* a second thread claims: lock from now on */
+		atomic_thread_fence(memory_order_seq_cst);
 	}
 #endif
 	return __atomic_compare_exchange_n((uint64_t *)(void *)h, w0, to, false,

@@ -405,6 +405,21 @@ void hs_bins_lock_all(void)
 	pthread_mutex_lock(&meta_lock);
 }
 
+bool hs_bins_trylock_all(void)
+{
+	for (unsigned b = 0; b < HS_NR_BINS; b++)
+		if (pthread_mutex_trylock(&central[b].lock) != 0) {
+			while (b-- > 0)
+				pthread_mutex_unlock(&central[b].lock);
+			return false;
+		}
+	if (pthread_mutex_trylock(&meta_lock) == 0)
+		return true;
+	for (unsigned b = HS_NR_BINS; b-- > 0;)
+		pthread_mutex_unlock(&central[b].lock);
+	return false;
+}
+
 void hs_bins_unlock_all(void)
 {
 	pthread_mutex_unlock(&meta_lock);

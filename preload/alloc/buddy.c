@@ -512,15 +512,21 @@ void hs_buddy_stats(struct hs_buddy_stats *out)
 	pthread_mutex_unlock(&lock);
 }
 
+void hs_buddy_foreach_arena_locked(void (*fn)(struct hs_arena *, void *), void *ctx)
+{
+	for (struct hs_arena *a = arenas; a; a = a->next)
+		fn(a, ctx);
+}
+
 void hs_buddy_foreach_arena(void (*fn)(struct hs_arena *, void *), void *ctx)
 {
 	pthread_mutex_lock(&lock);
-	for (struct hs_arena *a = arenas; a; a = a->next)
-		fn(a, ctx);
+	hs_buddy_foreach_arena_locked(fn, ctx);
 	pthread_mutex_unlock(&lock);
 }
 
 void hs_buddy_lock(void)   { pthread_mutex_lock(&lock); }
+bool hs_buddy_trylock(void) { return pthread_mutex_trylock(&lock) == 0; }
 void hs_buddy_unlock(void) { pthread_mutex_unlock(&lock); }
 void hs_buddy_reinit_child(void) { pthread_mutex_init(&lock, NULL); }
 

@@ -281,13 +281,17 @@ static void shrink_mapping(struct huge_desc *d, size_t new_len)
 {
 	size_t old_len = d->map_len;
 	char *base = (char *)d;
+	/* Granules are forgotten before their pages go: once unmapped,
+	 * another thread's mmap may get them and register them as its own
+	 * (cleared after, they lost their entries: their free said "not in a
+	 * heap block"). */
+	size_t keep = round_up(new_len, HS_ARENA_SIZE);
 	pthread_mutex_lock(&lock);
+	if (keep < round_up(old_len, HS_ARENA_SIZE))
+		hs_pagemap_set(base + keep, old_len - keep, 0);
 	munmap(base + new_len, old_len - new_len);
 	d->map_len = new_len;
 	pthread_mutex_unlock(&lock);
-	size_t keep = round_up(new_len, HS_ARENA_SIZE);
-	if (keep < round_up(old_len, HS_ARENA_SIZE))
-		hs_pagemap_set(base + keep, old_len - keep, 0);
 	mapped_bytes -= old_len - new_len;
 }
 
@@ -379,6 +383,12 @@ size_t hs_huge_mapped_bytes(void)
 	return mapped_bytes;
 }
 
+void hs_huge_foreach_locked(void (*fn)(void *user, void *ctx), void *ctx)
+{
+	for (struct huge_desc *d = all; d; d = d->next)
+		fn((char *)d + d->user_off, ctx);
+}
+
 void hs_huge_stats(struct hs_huge_stats *out)
 {
 	out->live = atomic_load(&live_maps);
@@ -423,8 +433,7 @@ size_t hs_huge_trim(void)
 void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&lock);
-	for (struct huge_desc *d = all; d; d = d->next)
-		fn((char *)d + d->user_off, ctx);
+	hs_huge_foreach_locked(fn, ctx);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -509,5 +518,6 @@ char *hs_huge_take_granule(void)
 }
 
 void hs_huge_lock(void)   { pthread_mutex_lock(&lock); }
+bool hs_huge_trylock(void) { return pthread_mutex_trylock(&lock) == 0; }
 void hs_huge_unlock(void) { pthread_mutex_unlock(&lock); }
 void hs_huge_reinit_child(void) { pthread_mutex_init(&lock, NULL); }

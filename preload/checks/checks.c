@@ -64,6 +64,30 @@ bool hs_damage_told(const void *h)
 	return false;           /* table full: tell again rather than never */
 }
 
+/* A header at h fails its check: report it once, naming as allocation
+ * stack the block's own when only the check's last bytes changed (an
+ * underrun of a byte or two: size and stack id are intact,
+ * hs_header_words_intact), else that of the block before it, whose
+ * overrun is the likely cause. what: "block" or "freed block"; then:
+ * what came of it ("found at exit", "it is not released", ...). */
+void hs_report_header(const struct hs_header *h, const char *call, const char *what,
+                      const char *then)
+{
+	void *user = hs_user_of((struct hs_header *)h);
+	if (hs_damage_told(h))
+		return;
+	if (hs_header_words_intact(h)) {
+		hs_error("heap_overflow", call, user, h->stack, 0, "the last bytes of the "
+		         "header of the %s of size %zu at %p were overwritten (an "
+		         "underrun); %s", what, (size_t)h->size, user, then);
+		return;
+	}
+	struct hs_header *prev = hs_block_before(h);
+	hs_error("heap_overflow", call, user, prev ? prev->stack : 0, 0,
+	         "the header of the %s at %p was overwritten (an overrun of the block "
+	         "before it, or an underrun); %s", what, user, then);
+}
+
 static void report_freed(void *p, const char *call, size_t size, uint32_t alloc_stack,
                          uint32_t free_stack);
 
@@ -95,12 +119,15 @@ static void report_invalid(void *p, const char *call)
 			         "bytes after a block of size %zu %s at %p", (size_t)(c - user - size),
 			         size, state, user);
 	} else if (exp && (char *)p == (char *)hs_user_of(exp)) {
-		if (hs_damage_told(exp))
-			return;
-		struct hs_header *prev = hs_block_before(exp);
-		hs_error("heap_overflow", call, p, prev ? prev->stack : 0, 0,
-		         "the header of the block at %p was overwritten (an overrun of "
-		         "the block before it, or an underrun); it is not released", p);
+		hs_report_header(exp, call, "block", "it is not released");
+		/* An underrun spared its size and stack: the leak scan would
+		 * still see it live and call it lost, though the program let
+		 * go of it. Marked freed and sealed again (never reused: it is
+		 * in no free list), a second free of it is a double free, as
+		 * it should be. */
+		if (exp->state == HS_LIVE && hs_header_words_intact(exp))
+			hs_header_store(exp, hs_w0_with_state(hs_header_word0(exp), HS_FREED),
+			                exp->stack);
 	} else {
 		hs_error("invalid_free", call, p, 0, 0, "address %p is not in a "
 		         "heap block", p);
@@ -268,13 +295,8 @@ static void report_found(struct found *f)
 		return;
 	}
 	if (f->header) {
-		if (hs_header_valid(h) || hs_damage_told(h))
-			return;
-		struct hs_header *prev = hs_block_before(h);
-		hs_error("heap_overflow", NULL, hs_user_of(h), prev ? prev->stack : 0, 0,
-		         "the header of the block at %p was overwritten (an overrun of "
-		         "the block before it, or an underrun); found at exit",
-		         hs_user_of(h));
+		if (!hs_header_valid(h))
+			hs_report_header(h, NULL, "block", "found at exit");
 	} else if (hs_header_valid(h) && h->state == HS_LIVE) {
 		hs_check_canary(h, NULL);
 	}
@@ -313,14 +335,27 @@ static unsigned confirm(unsigned n)
 	return n;
 }
 
-void hs_checks_at_exit(void)
+bool hs_checks_exit_begin(bool drain)
 {
 	static _Atomic bool done;
 	if (!hs_guard || atomic_exchange(&done, true))
-		return;
-	hs_quarantine_drain();
+		return false;
+	if (drain)
+		hs_quarantine_drain();
+	return true;
+}
+
+void hs_checks_exit_walk(bool locked)
+{
 	nfound = 0;
-	hs_heap_foreach_header(check_block, NULL);
+	if (locked)
+		hs_heap_foreach_header_locked(check_block, NULL);
+	else
+		hs_heap_foreach_header(check_block, NULL);
+}
+
+void hs_checks_exit_end(void)
+{
 	bool full = nfound == MAX_FOUND;
 	unsigned n = confirm(nfound);
 	for (unsigned i = 0; i < n; i++)

@@ -83,14 +83,30 @@ bool hs_checked_vet(void *p, unsigned accept, const char *call,
 /* A damaged header is reported once: true if h was told before (and
  * remembers it otherwise). */
 bool hs_damage_told(const void *h);
+/* Report the header at h, which fails its check, as heap_overflow (once):
+ * with the block's own allocation stack when the damage spared its size
+ * and stack id (an underrun), else with the block before it's. */
+void hs_report_header(const struct hs_header *h, const char *call, const char *what,
+                      const char *then);
 /* The canary of a live block, checked on free and realloc: false (and
  * reported) if it was overwritten. */
 bool hs_check_canary(struct hs_header *h, const char *call);
 /* Report a cached slot whose header was overwritten and abandon the rest
  * of that cache list (its links cannot be trusted); never reused. */
 void hs_bad_cached_slot(struct hs_tcache_bin *tb, void *slot);
-/* At exit: canaries and headers of every block, this thread's quarantine. */
-void hs_checks_at_exit(void);
+/* At exit: canaries and headers of every block, this thread's quarantine,
+ * in three steps around the world stop (hooks/ending.c):
+ *   begin  drain this thread's quarantine if asked (it takes allocator
+ *          locks; not at a signal, which may have interrupted it); false
+ *          if checks are off or this ran already;
+ *   walk   every header and live canary, damage noted, not reported
+ *          (reporting captures a stack); locked: the caller holds every
+ *          allocator lock (the world is stopped), else it takes them;
+ *   end    other threads running again: damage that a fresh walk still
+ *          finds is reported. */
+bool hs_checks_exit_begin(bool drain);
+void hs_checks_exit_walk(bool locked);
+void hs_checks_exit_end(void);
 /* Set hs_guard from hs_cfg (config.c calls it). */
 void hs_checks_configure(void);
 

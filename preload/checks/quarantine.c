@@ -41,6 +41,7 @@
 
 #include "checks.h"
 #include "record/fpstack.h"
+#include "record/sites.h"
 
 #define RING_MAX   ((size_t)1 << 16)    /* entries per thread (1 MiB VM)  */
 #define PREFETCH_AHEAD 4                /* evictions between a prefetch and
@@ -228,14 +229,8 @@ static __attribute__((noinline, cold)) void report_waf(char *u, struct hs_header
 
 static __attribute__((noinline, cold)) void report_header(void *user)
 {
-	struct hs_header *h = hs_header_of(user);
-	if (hs_damage_told(h))
-		return;
-	struct hs_header *prev = hs_block_before(h);
-	hs_error("heap_overflow", NULL, user, prev ? prev->stack : 0, 0,
-	         "the header of a freed block at %p was overwritten while it "
-	         "was in quarantine (an overrun of the block before it, or an "
-	         "underrun); the block is not reused", user);
+	hs_report_header(hs_header_of(user), NULL, "freed block",
+	                 "found when it left the quarantine; the block is not reused");
 }
 
 /* ---- the queue ---------------------------------------------------------- */
@@ -359,6 +354,7 @@ void hs_checked_free(void *p, uintptr_t ra, uintptr_t fp, unsigned accept,
 		return;
 	if (unlikely(!hs_canary_ok(h)))
 		hs_check_canary(h, call);
+	hs_site_free(h->stack, h->size, p);   /* the heap profile (record/sites.h) */
 	uint32_t fs = hs_cfg.enabled ? hs_stack_capture_fp(ra, fp) : 0;
 	quarantine_put(p, h, where, fs);
 }

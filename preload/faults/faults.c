@@ -228,6 +228,7 @@ bool hs_fault_should_fail(const struct hs_fault_call *c, struct hs_fault_record 
 		rec->stack = stack;
 		rec->benign = benign_depth > 0;
 		rec->quiet = !worth_a_line(stack);
+		rec->trigger = lv->pol.trigger;
 	}
 	errno = saved;
 	return fail;

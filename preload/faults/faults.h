@@ -73,6 +73,8 @@ struct hs_fault_record {
 	bool     quiet;         /* do not write an `F` line: this stack has
 	                           had HS_FAULT_LINES_PER_STACK already (see
 	                           below); the failure is injected all the same */
+	enum hs_fault_trigger trigger;   /* of the policy that failed it: a
+	                           limit= failure is the moment memory ran out */
 };
 
 /* A persistent policy (after=N) in a retry loop fails the same call

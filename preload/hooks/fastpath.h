@@ -19,6 +19,7 @@
 
 #include "alloc/alloc.h"
 #include "checks/checks.h"
+#include "record/sites.h"
 
 /* A slot of the request's bin from this thread's cache, its header
  * written; NULL when the cache is empty or n is not a bin size (the
@@ -98,9 +99,10 @@ struct hs_header *plain_header(void *p, unsigned accept, bool pages, uint64_t *w
 }
 
 /* True if the block was a plain bin block of a family in `accept` and is
- * now in the cache. */
+ * now in the cache. sites: count the free in the heap profile (while
+ * recording; a constant at each call site). */
 static inline __attribute__((always_inline))
-bool hs_fast_free(void *p, unsigned accept)
+bool hs_fast_free(void *p, unsigned accept, bool sites)
 {
 	uint64_t w0;
 	struct hs_arena *a;
@@ -111,12 +113,23 @@ bool hs_fast_free(void *p, unsigned accept)
 	struct hs_tcache_bin *tb = &hs_tc.bins[bin];
 	if (unlikely(tb->count >= tb->limit))   /* 0 unless the cache is live */
 		return false;
+	size_t size = w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1);
+	/* The heap profile (the allocator alone counts no sites at either
+	 * end: hookentry.h) */
+	struct hs_site_ctr *se = NULL;
+	if (sites) {
+		se = hs_site_free_entry(h->stack);
+		if (unlikely(!se))
+			return false;         /* (sites.h): free_slow counts it */
+	}
 	/* LIVE -> FREED in one atomic step: a racing free of the same block
 	 * loses here and is reported by the slow path (double free). */
 	if (unlikely(!hs_header_claim(h, &w0)))
 		return false;
+	if (sites)
+		hs_site_free_apply(se, size, p);
 	hs_ts.frees++;
-	hs_ts.live -= (int64_t)(w0 & (((uint64_t)1 << HS_W0_GUARD_SHIFT) - 1));
+	hs_ts.live -= (int64_t)size;
 	hs_busy = 1;
 	hs_slot_set_next(h, tb->head);
 	tb->head = h;

@@ -64,8 +64,13 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 	if (likely(!hs_busy) && !hs_faults_active()) {
 		size_t guard = hs_guard;
 		struct hs_header *fh = hs_fast_realloc_claim(p, n, &guard);
-		if (fh)
-			return hs_fast_realloc_seal(fh, n, record_stack(), guard);
+		if (fh) {
+			size_t old_n = fh->size;
+			uint32_t old_stack = fh->stack, stack = record_stack();
+			void *q = hs_fast_realloc_seal(fh, n, stack, guard);
+			hs_site_move(old_stack, old_n, stack, n, q);   /* heap profile */
+			return q;
+		}
 	}
 	enum hs_where where = HS_NOT_OURS;   /* read below even when busy */
 	struct hs_header *h = NULL;
@@ -98,7 +103,11 @@ static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t
 		hs_header_set_state(h, HS_LIVE);
 		return NULL;                   /* the old block stays as it was */
 	}
-	return hs_heap_realloc(p, n, record_stack());
+	size_t old_n = h->size;
+	uint32_t old_stack = h->stack, stack = record_stack();
+	void *q = hs_heap_realloc(p, n, stack);
+	hs_site_realloc(old_stack, old_n, stack, n, q);
+	return q;
 }
 
 HS_API void *realloc(void *p, size_t n)

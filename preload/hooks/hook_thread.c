@@ -36,6 +36,7 @@
 
 #include "hooks.h"
 #include "alloc/alloc.h"
+#include "record/sites.h"
 
 __thread int hs_thread_arming;
 
@@ -52,6 +53,7 @@ void hs_thread_exit_arm(void)
 	hs_thread_arming = 1;
 	__cxa_thread_atexit_impl(hs_thread_exit, NULL, &__dso_handle);
 	hs_thread_arming = 0;
+	hs_sites_thread_armed();        /* its site table may be registered */
 }
 
 /* A start routine and its argument, handed to the new thread in a record

@@ -5,7 +5,8 @@
  *
  *   alloc_entry   re-entrancy (a signal handler inside the allocator gets
  *                 boot memory), fault injection, the allocation stack, the
- *                 inline thread-cache path (with or without a canary);
+ *                 inline thread-cache path (with or without a canary), the
+ *                 site's counters (record/sites.h);
  *   HS_FREE_ENTRY the inline release path, or the checked one (canary,
  *                 quarantine, free stack), or the slow one that vets and
  *                 reports. A macro, not a function: the free stack starts
@@ -20,6 +21,8 @@
 
 #include "fastpath.h"
 #include "faults/faults.h"
+#include "record/sampler.h"
+#include "record/sites.h"
 #include "record/stackcache.h"
 
 /* Optional parts, linked in when present (as in errors.c). */
@@ -50,6 +53,9 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 		if (hs_trace_flush)
 			hs_trace_flush();
 	}
+	/* a live-heap ceiling: the moment memory ran out (once a trace) */
+	if (r.trigger == HS_TRIG_LIMIT)
+		hs_sampler_oom("limit", size, r.stack);
 	errno = ENOMEM;
 	return true;
 }
@@ -94,12 +100,15 @@ void *alloc_general(size_t n, size_t align, unsigned kind_fn, uintptr_t ra, uint
 	if (unlikely(hs_faults_active()) && injected((enum hs_fault_fn)(kind_fn >> 8), n, 0))
 		return NULL;
 	uint32_t stack = record_stack_at(ra, cfa, bp);
-	if (align <= HS_ALIGN) {
-		if (likely(!hs_guard))
-			return hs_fast_alloc(n, kind, stack, 0);
-		return hs_fast_alloc(n, kind, stack, HS_CANARY);
-	}
-	return hs_heap_alloc(n, align, kind, stack);
+	void *p;
+	if (align > HS_ALIGN)
+		p = hs_heap_alloc(n, align, kind, stack);
+	else if (likely(!hs_guard))
+		p = hs_fast_alloc(n, kind, stack, 0);
+	else
+		p = hs_fast_alloc(n, kind, stack, HS_CANARY);
+	hs_site_alloc(stack, n, p);           /* the heap profile (sites.h) */
+	return p;
 }
 
 /* The allocator alone (hs_detour: not recording, checks off, no fault
@@ -128,32 +137,41 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned accept,
 	enum hs_where where;
 	struct hs_header *h;
 	/* vetted and claimed: FREED, ours; from a handler, left so */
-	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy))
+	if (hs_release_vet(p, accept, call, &h, &where) && likely(!hs_busy)) {
+		if (where != HS_IN_BOOT)
+			hs_site_free(h->stack, h->size, p);   /* heap profile */
 		hs_heap_free_claimed(p, h, where);
+	}
 	errno = saved;
 }
 
-/* Everything HS_FREE_ENTRY does not do inline: the checked release
+/* Everything HS_FREE_ENTRY does not do inline: the inline release with
+ * the heap profile's counts (recording, checks off), the checked release
  * (canary, quarantine, a free stack from the program's frame: its return
  * address ra and rbp bp), or the slow one. */
 static __attribute__((noinline)) void free_general(void *p, unsigned accept, const char *call,
                                                    uintptr_t ra, uintptr_t bp)
 {
-	if (likely(!hs_busy) && hs_guard)
-		hs_checked_free(p, ra, bp, accept, call);
-	else
-		free_slow(p, accept, call);
+	if (likely(!hs_busy)) {
+		if (hs_guard) {
+			hs_checked_free(p, ra, bp, accept, call);
+			return;
+		}
+		if (hs_fast_free(p, accept, true))
+			return;
+	}
+	free_slow(p, accept, call);
 }
 
-/* The inline path needs no register the exported function must save;
- * the frame the program's rbp is read from is set up on the way out of
- * line only. */
+/* The allocator alone (checks off, not recording) releases inline with
+ * no register the exported function must save; everything else, and the
+ * frame the program's rbp is read from, is out of line. */
 #define HS_FREE_ENTRY(p, accept, call) do {                                  \
 	void *p_ = (p);                                                      \
 	if (unlikely(!p_))                                                   \
 		break;                                                       \
-	if (likely(!hs_busy) && likely(!hs_guard)                            \
-	    && likely(hs_fast_free(p_, (accept))))                           \
+	if (likely(!hs_busy) && likely(!(hs_guard | hs_detour.why[HS_DETOUR_RECORD])) \
+	    && likely(hs_fast_free(p_, (accept), false)))                    \
 		break;                                                       \
 	const uintptr_t *f_ = __builtin_frame_address(0);                    \
 	free_general(p_, (accept), (call), f_[1], f_[0]);                    \

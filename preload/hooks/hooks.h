@@ -8,6 +8,8 @@
  *   hook_mallinfo.c            mallinfo, malloc_stats, malloc_trim, mallopt ...
  *   hook_thread.c              pthread_create, thrd_create: thread teardown
  *   lifecycle.c                exit status, fatal signals, fork (recorder)
+ *   ending.c                   the work done at the end: exit check, leak
+ *                              scan under a stopped world, `X` line
  *   init.c                     start-up, thread start and exit, fork
  *                              (allocator locks); fills hs_alloc_hooks
  *   api.c                      the heapscope.h API's shim side
@@ -19,10 +21,19 @@
 
 #include "internal.h"
 
-/* ---- lifecycle.c: exit, signals, fork, exec --------------------------- */
-/* The one place the process's end is handled: final sample, leak scan,
- * `X` line, flush. Idempotent. how: "exit" or "signal". */
+/* ---- ending.c: the end of the process ---------------------------------- */
+/* The one place the process's end is handled: exit check, final sample,
+ * leak scan, `X` line, flush. Once per process; how is "exit" (value:
+ * the status; the trace keeps value & 0xff, what the parent sees). */
 void hs_finish(const char *how, int value);
+/* The same from a fatal signal's handler (ctx: its ucontext), before the
+ * default action; the interrupted registers and stack are the roots. */
+void hs_finish_signal(int sig, void *ctx);
+/* A signal's handler (ctx: its ucontext) interrupted heapscope: the
+ * allocator, or code in our text (a header half written). */
+bool hs_signal_inside(void *ctx);
+/* A fork child has not ended yet. */
+void hs_finish_reset_child(void);
 
 /* Called once the trace is open: exit status capture, fatal-signal
  * handlers, fork handlers, the lineage variable for descendants. */

@@ -16,6 +16,7 @@
 #include "checks/checks.h"
 #include "record/record.h"
 #include "record/sampler.h"
+#include "record/sites.h"
 
 /* Threads that have used the allocator and not yet ended, for fork: a
  * child of a process with others knows some headers may be torn. */
@@ -37,6 +38,7 @@ void hs_thread_exit(void *arg)
 	hs_quarantine_thread_exit();
 	hs_counters_fold();
 	hs_stack_cache_thread_exit();
+	hs_sites_thread_exit();         /* its site counts join the ended ones */
 }
 
 void hs_thread_start(void)
@@ -112,6 +114,7 @@ void hs_init(void)
 		hs_recording = 1;
 		hs_detour.why[HS_DETOUR_RECORD] = 1;
 		hs_lifecycle_arm();     /* exit status, signals, fork, lineage  */
+		hs_sites_init();        /* the heap profile's fork handlers     */
 	}
 	hs_sampler_init();              /* t = 0 of the samples: the trace is open */
 	if (hs_faults_init_from_env)

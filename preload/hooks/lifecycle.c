@@ -19,10 +19,11 @@
  * a pipeline reader that quits, Ctrl-C, timeout(1)) we install a handler
  * at init if the disposition is still SIG_DFL (a program that
  * installs its own later simply replaces ours: we never chain, so its
- * behaviour is exactly what it would be without us). The handler writes
- * `X signal N`, flushes, and re-raises with the default action so the
- * process dies of its own signal. The main thread gets an alternate signal
- * stack so a stack overflow can still be recorded.
+ * behaviour is exactly what it would be without us). The handler does
+ * what an exit does (ending.c: exit check, leak scan, `X signal N`) and
+ * re-raises with the default action so the process dies of its own
+ * signal, with the same wait status and core dump. The main thread gets
+ * an alternate signal stack so a stack overflow can still be recorded.
  *
  * Fork: the child writes its own trace (trace.c). Exec: hook_exec.c.
  */
@@ -30,57 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hooks.h"
 #include "record/trace.h"
 
-/* Written by other parts of the shim; weak so that this file links (and
- * the exit path works) before they exist. */
-void hs_leaks_scan(void) __attribute__((weak));
-void hs_sampler_exit(void) __attribute__((weak));
-void hs_checks_at_exit(void) __attribute__((weak));
-void hs_fault_census_total(void) __attribute__((weak));
-size_t hs_fault_census_line(char *buf, size_t cap) __attribute__((weak));
-
 extern char **environ;
 
-static _Atomic bool finished;
 static _Atomic bool exit_known, dtor_ran;
 static _Atomic int exit_status;
-
-void hs_finish(const char *how, int value)
-{
-	/* No trace of our own (never opened, or we are a vfork/clone child
-	 * sharing the parent's memory): touch nothing. */
-	int owner = hs_trace_owner();
-	if (!owner || owner != (int)getpid())
-		return;
-	char line[64];
-	int n = hs_fmt(line, sizeof line, "X %s %d\n", how, value);
-	if (strcmp(how, "signal") == 0) {
-		/* The heap may be inconsistent and its locks held by the thread
-		 * that crashed: no sample, no leak scan, just the end marker,
-		 * after sweep's census total (its clean run may end so). */
-		char last[160];
-		size_t k = hs_fault_census_line ? hs_fault_census_line(last, sizeof last - 64) : 0;
-		memcpy(last + k, line, (size_t)n);
-		hs_trace_emergency(last, k + (size_t)n);
-		return;
-	}
-	if (atomic_exchange(&finished, true))
-		return;
-	if (hs_checks_at_exit)          /* canaries and headers: E lines first */
-		hs_checks_at_exit();
-	if (hs_sampler_exit)
-		hs_sampler_exit();       /* final sample, exit and peak snapshots */
-	if (hs_leaks_scan)
-		hs_leaks_scan();
-	if (hs_fault_census_total)      /* sweep's call count, also after _exit */
-		hs_fault_census_total();
-	hs_trace_printf("%s", line);
-	hs_trace_close();
-}
 
 static void on_exit_status(int status, void *arg)
 {
@@ -104,12 +65,62 @@ static const int fatal[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGALRM, SIGXCPU, SIGXFSZ,
 };
 
+/* A signal that interrupted heapscope (a SIGTERM while the program was in
+ * malloc, say) would leave the heap unwalkable. Unless it is a fault (the
+ * instruction would fault again) or SIGABRT (abort() puts the default
+ * action back and raises it again when a handler returns), it is sent
+ * again to this thread 1 ms later, by a timer, so that the allocator call
+ * can finish first; at most 20 times, then the scan is skipped and the
+ * `W` line says why. A timer from the system calls directly: glibc's
+ * timer_create may allocate. */
+#define DEFER_TRIES 20
+
+static bool defer(int sig, const siginfo_t *si, void *ctx)
+{
+	static _Atomic int tries;
+	static _Atomic int timer = -1;
+	bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+	if (sig == SIGABRT || (fault && si->si_code > 0) || !hs_signal_inside(ctx))
+		return false;
+	int old = atomic_exchange(&timer, -1);
+	if (old >= 0)
+		syscall(SYS_timer_delete, old);
+	if (atomic_fetch_add(&tries, 1) >= DEFER_TRIES)
+		return false;
+	struct sigevent ev;
+	memset(&ev, 0, sizeof ev);
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = sig;
+	ev._sigev_un._tid = (int)syscall(SYS_gettid);
+	int id;
+	struct itimerspec in = { .it_value = { 0, 1000 * 1000 } };
+	if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &id) != 0)
+		return false;
+	if (syscall(SYS_timer_settime, id, 0, &in, NULL) != 0) {
+		syscall(SYS_timer_delete, id);
+		return false;
+	}
+	atomic_store(&timer, id);
+	return true;
+}
+
+/* The default action comes back only now, not on entry (SA_RESETHAND):
+ * then a second SIGTERM arriving between the kernel's dequeue of the first
+ * and its blocking of the signal for the handler (timeout(1) signals the
+ * child and then its process group) found SIG_DFL and killed the process
+ * at once, before the handler ran: 4 runs of 60 under `timeout` lost
+ * their X line so. Now the signal stays blocked while the handler runs,
+ * a second one waits, and both meet the default action when we return
+ * (a faulting instruction would also fault again). */
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
-	hs_finish("signal", sig);
-	/* SA_RESETHAND put SIG_DFL back on entry. The signal stays blocked
-	 * until we return; then the default action kills us with it (a
-	 * faulting instruction would also fault again). */
+	if (defer(sig, si, ctx))
+		return;
+	hs_finish_signal(sig, ctx);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
 	raise(sig);
 }
 
@@ -118,7 +129,7 @@ static void install_signal_handlers(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fatal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
 		struct sigaction old;
@@ -128,7 +139,8 @@ static void install_signal_handlers(void)
 	}
 	stack_t cur;
 	if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-		size_t len = 64 * 1024;
+		/* the leak scan runs on it (pages never touched cost nothing) */
+		size_t len = 256 * 1024;
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
@@ -221,7 +233,7 @@ static void fork_parent(void)  { hs_trace_fork_parent(); }
 
 static void fork_child(void)
 {
-	atomic_store(&finished, false);
+	hs_finish_reset_child();
 	atomic_store(&exit_known, false);
 	hs_trace_fork_child();       /* new lineage: this pid, generation 0   */
 	set_lineage_text();

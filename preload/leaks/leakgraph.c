@@ -1,7 +1,7 @@
 /*
  * leakgraph.c — reachability classification of live blocks (see
  * leakgraph.h for the algorithm). Pure: reads the memory it is told to
- * read, writes only the block array and the mark stack it is given.
+ * read, writes only the blocks' mark bytes and the scratch it is given.
  */
 #include "leakgraph.h"
 
@@ -10,163 +10,132 @@ typedef uintptr_t __attribute__((may_alias)) word_t;
 
 #define WORD   sizeof(uintptr_t)
 #define PAGE0  4096u            /* no vtable lives in page 0              */
+#define PREFETCH_LINES 5        /* of a block whose address waits in the ring:
+                                   a 256-byte block and its header        */
 
-/* ---- sorting ------------------------------------------------------------ */
-
-static void swap_blocks(struct hs_lk_block *a, struct hs_lk_block *b)
+static unsigned state_of(const struct hs_lk_node *b)
 {
-	struct hs_lk_block t = *a;
-	*a = *b;
-	*b = t;
+	return *b->mark & HS_LK_STATE;
 }
 
-static void sift_down(struct hs_lk_block *b, size_t root, size_t n)
+static void set_state(const struct hs_lk_node *b, unsigned s)
 {
-	for (;;) {
-		size_t child = 2 * root + 1;
-		if (child >= n)
-			return;
-		if (child + 1 < n && b[child + 1].start > b[child].start)
-			child++;
-		if (b[root].start >= b[child].start)
-			return;
-		swap_blocks(&b[root], &b[child]);
-		root = child;
-	}
+	*b->mark = (uint8_t)((*b->mark & ~HS_LK_STATE) | s);
 }
 
-static void heapsort_blocks(struct hs_lk_block *b, size_t n)
+void hs_lk_init(struct hs_lk_graph *g, const struct hs_lk_nodes *s, uintptr_t *scratch)
 {
-	for (size_t i = n / 2; i-- > 0;)
-		sift_down(b, i, n);
-	for (size_t end = n - 1; end > 0; end--) {
-		swap_blocks(&b[0], &b[end]);
-		sift_down(b, 0, end);
-	}
+	*g = (struct hs_lk_graph){ .nodes = s, .scratch = scratch, .lo = s->lo, .hi = s->hi };
 }
 
-/* End of the ascending run that starts at i. */
-static size_t run_end(const struct hs_lk_block *b, size_t i, size_t n)
+bool hs_lk_find(const struct hs_lk_graph *g, uintptr_t p, struct hs_lk_node *out)
 {
-	while (i + 1 < n && b[i].start <= b[i + 1].start)
-		i++;
-	return i + 1;
+	if (p - g->lo >= g->hi - g->lo)
+		return false;
+	return g->nodes->find(g->nodes, p, out);
 }
 
-static void merge(const struct hs_lk_block *a, size_t na,
-                  const struct hs_lk_block *b, size_t nb, struct hs_lk_block *out)
-{
-	size_t i = 0, j = 0, k = 0;
-	while (i < na && j < nb)
-		out[k++] = b[j].start < a[i].start ? b[j++] : a[i++];
-	while (i < na)
-		out[k++] = a[i++];
-	while (j < nb)
-		out[k++] = b[j++];
-}
-
-/* Natural merge sort: the allocator walks arena by arena and slab by
- * slab, so the input is a few long ascending runs and this is close to
- * linear. Each pass merges neighbouring runs from one array into the
- * other. */
-static void mergesort_blocks(struct hs_lk_block *b, size_t n, struct hs_lk_block *tmp)
-{
-	struct hs_lk_block *src = b, *dst = tmp;
-	for (;;) {
-		size_t runs = 0;
-		for (size_t i = 0; i < n;) {
-			size_t m = run_end(src, i, n);
-			size_t e = m < n ? run_end(src, m, n) : n;
-			merge(src + i, m - i, src + m, e - m, dst + i);
-			runs++;
-			i = e;
-		}
-		struct hs_lk_block *t = src;
-		src = dst;
-		dst = t;
-		if (runs <= 1)
-			break;
-	}
-	if (src != b)
-		for (size_t i = 0; i < n; i++)
-			b[i] = src[i];
-}
-
-/* No qsort: it may call malloc, and we are malloc. */
-void hs_lk_sort(struct hs_lk_block *b, size_t n, struct hs_lk_block *tmp)
-{
-	if (n < 2)
-		return;
-	if (tmp)
-		mergesort_blocks(b, n, tmp);
-	else
-		heapsort_blocks(b, n);
-}
-
-/* ---- lookup ------------------------------------------------------------- */
-
-static uintptr_t block_end(const struct hs_lk_block *b)
-{
-	/* A zero-size block covers one byte (memcheck does the same) so that
-	 * a pointer to malloc(0) is seen at all. */
-	return b->start + (b->size ? b->size : 1);
-}
-
-void hs_lk_init(struct hs_lk_graph *g, struct hs_lk_block *b, size_t n,
-                uint32_t *stack)
-{
-	*g = (struct hs_lk_graph){ .b = b, .n = n, .stack = stack };
-	for (size_t i = 0; i < n; i++) {
-		b[i].state = HS_LK_UNREACHED;
-		b[i].pending = 0;
-		b[i].heuristic = HS_LK_HEUR_NONE;
-		b[i].leader = 0;
-	}
-	if (n) {
-		g->lo = b[0].start;
-		g->hi = block_end(&b[n - 1]);
-	}
-}
-
-long hs_lk_find(const struct hs_lk_graph *g, uintptr_t p)
-{
-	if (p < g->lo || p >= g->hi)
-		return -1;
-	/* Last block with start <= p. */
-	size_t lo = 0, hi = g->n;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->b[mid].start <= p)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	const struct hs_lk_block *b = &g->b[lo];
-	return (p >= b->start && p < block_end(b)) ? (long)lo : -1;
-}
-
-/* ---- heuristics --------------------------------------------------------- */
+/* ---- reading blocks ----------------------------------------------------- */
 
 static uintptr_t word_at(uintptr_t addr)
 {
 	return *(const word_t *)addr;
 }
 
-static bool copied(const struct hs_lk_graph *g, const struct hs_lk_block *b)
+static bool copied(const struct hs_lk_graph *g, const struct hs_lk_node *b)
 {
-	return (b->flags & HS_LK_COPY) && g->copy;
+	return b->copy && g->copy;
 }
 
-/* One word of block b; false if its memory is gone (HS_LK_COPY blocks). */
-static bool block_word(const struct hs_lk_graph *g, const struct hs_lk_block *b,
+/* Bytes of [lo, lo + want) of a copied block in the copy buffer: the
+ * buffer is refilled only when lo is not already in it (a resumed search
+ * reads a huge block a piece at a time). NULL when the memory is gone. */
+static const word_t *copy_window(struct hs_lk_graph *g, uintptr_t lo, size_t want,
+                                 size_t *got)
+{
+	if (!(lo >= g->copy_at && lo < g->copy_at + g->copy_have)) {
+		g->copy_have = g->copy(g->copy_buf, lo, want < g->copy_len ? want : g->copy_len,
+		                       g->copy_ctx) & ~(WORD - 1);
+		g->copy_at = lo;
+		if (!g->copy_have)
+			return NULL;
+	}
+	size_t off = lo - g->copy_at;
+	*got = g->copy_have - off < want ? g->copy_have - off : want;
+	return (const word_t *)((const char *)g->copy_buf + off);
+}
+
+/* One word of block b; false if its memory is gone (copied blocks). */
+static bool block_word(const struct hs_lk_graph *g, const struct hs_lk_node *b,
                        uintptr_t addr, uintptr_t *out)
 {
 	if (!copied(g, b)) {
 		*out = word_at(addr);
 		return true;
 	}
+	/* not through the window: a scan may be reading that right now */
 	return g->copy(out, addr, WORD, g->copy_ctx) == WORD;
 }
+
+/* What a word found in memory does. In phase 1 it may raise its target,
+ * as a pointer from definite memory (a root, a REACHABLE block) or not;
+ * in 2a it flags a lost target LOSTREF; in 2b and 2d it pulls a lost
+ * target into a group; in 2c it names the next block to search. All but
+ * SEARCH wait in the ring first (visit). A visitor returns true to stop
+ * the block's scan there (2c: a block to descend into). */
+enum mode { FROM_DEFINITE, FROM_POSSIBLE, LOSTREF, GATHER, SEARCH };
+
+static bool visit(struct hs_lk_graph *g, uintptr_t w, uintptr_t from, enum mode mode);
+
+/* Words of block b from byte offset *off on, until a visitor stops; *off
+ * is then just past the word that stopped it. Returns whether one did. A
+ * copied block is read a window at a time and its scan ends where its
+ * memory is gone. */
+static bool scan_block(struct hs_lk_graph *g, const struct hs_lk_node *b, size_t *off,
+                       enum mode mode)
+{
+	uintptr_t end = (b->start + b->size) & ~(uintptr_t)(WORD - 1);
+	uintptr_t a = b->start + *off;
+	uintptr_t blo = g->lo, span = g->hi - g->lo;
+	while (a < end) {
+		const word_t *w;
+		size_t n;
+		if (copied(g, b)) {
+			size_t got;
+			w = copy_window(g, a, end - a, &got);
+			if (!w)
+				break;
+			n = got / WORD;
+		} else {
+			w = (const word_t *)a;
+			n = (end - a) / WORD;
+		}
+		size_t i = 0;
+		for (; i < n; i++) {
+			/* cheap filter first, four words at a time without a
+			 * branch each: most words of a heap point nowhere near it */
+			while (i + 4 <= n && (w[i] - blo >= span) & (w[i + 1] - blo >= span)
+			                     & (w[i + 2] - blo >= span) & (w[i + 3] - blo >= span))
+				i += 4;
+			if (i >= n)
+				break;
+			uintptr_t v = w[i];
+			if (v - blo >= span)
+				continue;
+			if (visit(g, v, b->start, mode)) {
+				g->scanned_bytes += (i + 1) * WORD;
+				*off = a + (i + 1) * WORD - b->start;
+				return true;
+			}
+		}
+		g->scanned_bytes += n * WORD;
+		a += n * WORD;
+	}
+	*off = end > b->start ? end - b->start : 0;
+	return false;
+}
+
+/* ---- heuristics --------------------------------------------------------- */
 
 static bool plausible_vtable(const struct hs_lk_graph *g, uintptr_t v)
 {
@@ -177,8 +146,7 @@ static bool plausible_vtable(const struct hs_lk_graph *g, uintptr_t v)
  * pointer to b. The conditions are memcheck's, so that both tools put the
  * same blocks in "still reachable". */
 static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
-                                          const struct hs_lk_block *b,
-                                          uintptr_t p)
+                                          const struct hs_lk_node *b, uintptr_t p)
 {
 	unsigned on = g->heuristics;
 	uintptr_t s = b->start, w0, w1, wp;
@@ -212,111 +180,73 @@ static enum hs_lk_heuristic heuristic_for(const struct hs_lk_graph *g,
 
 /* ---- phase 1 ------------------------------------------------------------ */
 
-static void push(struct hs_lk_graph *g, size_t i)
+/* The mark stack holds what a block's scan needs, so that a popped block
+ * is not looked up again: its start (bit 0: read through copy), size
+ * (the top byte: the node set's where) and mark byte, three words. Each block is on it at most once while PENDING
+ * (phase 1) or once in all (phase 2: a block leaves the lost state when
+ * pushed), so 3 * n words are enough. A block freed under the scan by a
+ * running thread keeps its slot or mapping mapped (the scan holds the
+ * locks that would give them back): its stale words are scanned, never
+ * memory outside it. */
+static void stack_put(struct hs_lk_graph *g, const struct hs_lk_node *b)
 {
-	if (g->b[i].pending)
+	uintptr_t *e = &g->scratch[g->top];
+	e[0] = b->start | (b->copy ? 1 : 0);
+	e[1] = b->size | (uintptr_t)b->where << 56;    /* sizes < 2^47 */
+	e[2] = (uintptr_t)b->mark;
+	g->top += 3;
+}
+
+static bool pop(struct hs_lk_graph *g, struct hs_lk_node *b)
+{
+	if (!g->top)
+		return false;
+	g->top -= 3;
+	const uintptr_t *e = &g->scratch[g->top];
+	*b = (struct hs_lk_node){ .start = e[0] & ~(uintptr_t)1,
+	                          .size = e[1] & (((uintptr_t)1 << 56) - 1),
+	                          .mark = (uint8_t *)e[2], .copy = e[0] & 1,
+	                          .where = (uint8_t)(e[1] >> 56) };
+	return true;
+}
+
+static void push(struct hs_lk_graph *g, const struct hs_lk_node *b)
+{
+	if (*b->mark & HS_LK_PENDING)
 		return;
-	g->b[i].pending = 1;
-	g->stack[g->top++] = (uint32_t)i;     /* top < n: each block once   */
+	*b->mark |= HS_LK_PENDING;
+	stack_put(g, b);
 }
 
 /* Word w was found in memory whose own state is 'from_definite' (a root or
  * a REACHABLE block). Possibly raise the state of the block it hits. */
 static void reach(struct hs_lk_graph *g, uintptr_t w, bool from_definite)
 {
-	long i = hs_lk_find(g, w);
-	if (i < 0)
+	struct hs_lk_node b;
+	if (!hs_lk_find(g, w, &b))
 		return;
-	struct hs_lk_block *b = &g->b[i];
-	if (b->state == HS_LK_REACHABLE) {
-		if (w == b->start)
-			b->heuristic = HS_LK_HEUR_NONE;   /* a real start pointer  */
+	unsigned st = state_of(&b);
+	if (st == HS_LK_REACHABLE)
 		return;
-	}
-	enum hs_lk_heuristic h = HS_LK_HEUR_NONE;
-	bool start = w == b->start;
-	if (!start) {
-		h = heuristic_for(g, b, w);
-		start = h != HS_LK_HEUR_NONE;
-	}
+	bool start = w == b.start || heuristic_for(g, &b, w) != HS_LK_HEUR_NONE;
 	if (start && from_definite) {
-		b->state = HS_LK_REACHABLE;
-		b->heuristic = (uint8_t)h;
-		push(g, (size_t)i);                 /* rescan with the new state */
-	} else if (b->state == HS_LK_UNREACHED) {
-		b->state = HS_LK_POSSIBLE;
-		push(g, (size_t)i);
-	}
-}
-
-/* What a word found in memory does: in phase 1 it may raise its target,
- * as a pointer from definite memory (a root, a REACHABLE block) or not;
- * in phase 2 it pulls its target into the clique of block 'leader'. */
-enum mode { FROM_DEFINITE, FROM_POSSIBLE, CLIQUE };
-
-/* Phase 2: any pointer counts, start or interior, as in memcheck. */
-static void join_clique(struct hs_lk_graph *g, uintptr_t w, size_t leader)
-{
-	long j = hs_lk_find(g, w);
-	if (j < 0 || (size_t)j == leader)
-		return;
-	struct hs_lk_block *t = &g->b[j];
-	if (t->state != HS_LK_UNREACHED)
-		return;
-	t->state = HS_LK_INDIRECT;
-	t->leader = (uint32_t)leader;
-	push(g, (size_t)j);
-}
-
-static void visit_words(struct hs_lk_graph *g, const word_t *w, size_t n,
-                        enum mode mode, size_t leader)
-{
-	uintptr_t blo = g->lo, bhi = g->hi;
-	g->scanned_bytes += n * WORD;
-	for (size_t i = 0; i < n; i++) {
-		uintptr_t v = w[i];
-		if (v < blo || v >= bhi)            /* cheap filter first        */
-			continue;
-		if (mode == CLIQUE)
-			join_clique(g, v, leader);
-		else
-			reach(g, v, mode == FROM_DEFINITE);
-	}
-}
-
-/* The whole words of [lo, hi). */
-static void scan_range(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
-                       enum mode mode, size_t leader)
-{
-	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
-	hi &= ~(uintptr_t)(WORD - 1);
-	if (lo < hi)
-		visit_words(g, (const word_t *)lo, (hi - lo) / WORD, mode, leader);
-}
-
-/* A block's words; an HS_LK_COPY block chunk by chunk through g->copy,
- * stopping where its memory is gone (freed under us). */
-static void scan_block(struct hs_lk_graph *g, const struct hs_lk_block *b,
-                       enum mode mode, size_t leader)
-{
-	uintptr_t lo = b->start, hi = (b->start + b->size) & ~(uintptr_t)(WORD - 1);
-	if (!copied(g, b)) {
-		scan_range(g, lo, hi, mode, leader);
-		return;
-	}
-	while (lo < hi) {
-		size_t want = hi - lo < g->copy_len ? hi - lo : g->copy_len;
-		size_t got = g->copy(g->copy_buf, lo, want, g->copy_ctx) & ~(WORD - 1);
-		if (!got)
-			return;
-		visit_words(g, (const word_t *)g->copy_buf, got / WORD, mode, leader);
-		lo += got;
+		set_state(&b, HS_LK_REACHABLE);
+		push(g, &b);                        /* rescan with the new state */
+	} else if (st == HS_LK_UNREACHED) {
+		set_state(&b, HS_LK_POSSIBLE);
+		push(g, &b);
 	}
 }
 
 void hs_lk_scan_root(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi)
 {
-	scan_range(g, lo, hi, FROM_DEFINITE, 0);
+	lo = (lo + WORD - 1) & ~(uintptr_t)(WORD - 1);
+	hi &= ~(uintptr_t)(WORD - 1);
+	if (lo >= hi)
+		return;
+	struct hs_lk_node root = { .start = lo, .size = hi - lo };
+	size_t off = 0;
+	scan_block(g, &root, &off, FROM_DEFINITE);
 }
 
 void hs_lk_root_word(struct hs_lk_graph *g, uintptr_t w)
@@ -332,53 +262,202 @@ void hs_lk_scan_root_slack(struct hs_lk_graph *g, uintptr_t lo, uintptr_t hi,
 	g->scanned_bytes += hi > lo ? hi - lo : 0;
 	for (uintptr_t a = lo; a < hi; a += WORD) {
 		uintptr_t v = word_at(a);
-		if (v < g->lo || v >= g->hi)
+		struct hs_lk_node b;
+		if (!hs_lk_find(g, v, &b))
 			continue;
-		long i = hs_lk_find(g, v);
-		if (i < 0)
-			continue;
-		uintptr_t start = g->b[i].start;
-		reach(g, v - start < slack ? start : v, true);
-	}
-}
-
-static void drain(struct hs_lk_graph *g)
-{
-	while (g->top) {
-		struct hs_lk_block *b = &g->b[g->stack[--g->top]];
-		b->pending = 0;
-		/* A POSSIBLE block passes on only "possible"; its state may have
-		 * risen since it was pushed, which is why it is read here. */
-		scan_block(g, b, b->state == HS_LK_POSSIBLE ? FROM_POSSIBLE : FROM_DEFINITE, 0);
+		reach(g, v - b.start < slack ? b.start : v, true);
 	}
 }
 
 /* ---- phase 2 ------------------------------------------------------------ */
 
-/* Everything UNREACHED hanging off block 'leader' joins its clique. */
-static void gather_clique(struct hs_lk_graph *g, size_t leader)
+static bool lost(const struct hs_lk_node *b)
 {
-	push(g, leader);
-	while (g->top) {
-		struct hs_lk_block *b = &g->b[g->stack[--g->top]];
-		b->pending = 0;
-		scan_block(g, b, CLIQUE, leader);
+	return state_of(b) == HS_LK_UNREACHED;
+}
+
+/* 2a: a lost block that another lost block points to. */
+static void lostref(struct hs_lk_graph *g, uintptr_t w, uintptr_t from)
+{
+	struct hs_lk_node t;
+	if (hs_lk_find(g, w, &t) && lost(&t) && t.start != from)
+		*t.mark |= HS_LK_LOSTREF;
+}
+
+/* 2b and 2d: what hangs off the definitely lost blocks joins their group.
+ * Those without LOSTREF lead (2b); in 2d the leader, and the starts above
+ * it that already led their own group (none can be reached from here
+ * unless memory changed under the scan), are left alone. */
+static void gather(struct hs_lk_graph *g, uintptr_t w)
+{
+	struct hs_lk_node t;
+	if (!hs_lk_find(g, w, &t) || !lost(&t) || !(*t.mark & HS_LK_LOSTREF)
+	    || t.start == g->leader || ((*t.mark & HS_LK_SEARCH) && t.start > g->leader))
+		return;
+	set_state(&t, HS_LK_INDIRECT);
+	stack_put(g, &t);                   /* once: it is no longer lost   */
+}
+
+/* 2c: a depth-first search over lost blocks. A frame is two words on the
+ * scratch, the block's start and the offset its scan resumes at; each
+ * block is visited once, so the frames fit in 2 * n words. (Resumed
+ * blocks are looked up again: this search runs on what lies in or below
+ * lost cycles only, usually nothing.) */
+static bool visit_search(struct hs_lk_graph *g, uintptr_t w)
+{
+	struct hs_lk_node t;
+	if (!hs_lk_find(g, w, &t) || !lost(&t) || (*t.mark & (HS_LK_VISITED | HS_LK_LOSTREF))
+	    != HS_LK_LOSTREF)
+		return false;
+	*t.mark |= HS_LK_VISITED;
+	g->scratch[g->top++] = t.start;
+	g->scratch[g->top++] = 0;
+	return true;                        /* descend into it first       */
+}
+
+/* ---- the ring ------------------------------------------------------------ */
+
+static void act(struct hs_lk_graph *g, const struct hs_lk_cand *c)
+{
+	switch (c->mode) {
+	case FROM_DEFINITE: reach(g, c->w, true); break;
+	case FROM_POSSIBLE: reach(g, c->w, false); break;
+	case LOSTREF:       lostref(g, c->w, c->from); break;
+	case GATHER:        gather(g, c->w); break;
 	}
+}
+
+/* Act on the oldest waiting word; false if none waits. */
+static bool ring_take(struct hs_lk_graph *g)
+{
+	if (!g->ring_n)
+		return false;
+	struct hs_lk_cand c = g->ring[g->ring_head];
+	g->ring_head = (g->ring_head + 1) % HS_LK_RING;
+	g->ring_n--;
+	act(g, &c);
+	return true;
+}
+
+static bool visit(struct hs_lk_graph *g, uintptr_t w, uintptr_t from, enum mode mode)
+{
+	if (mode == SEARCH)
+		return visit_search(g, w);
+	if (g->ring_n == HS_LK_RING)
+		ring_take(g);
+	/* Most pointers are start pointers: the header sits just before
+	 * and the block's first words after it. */
+	for (unsigned k = 0; k < PREFETCH_LINES; k++)
+		__builtin_prefetch((const void *)(w - 16 + 64 * k));
+	if (g->nodes->prefetch)
+		g->nodes->prefetch(g->nodes, w);
+	g->ring[(g->ring_head + g->ring_n) % HS_LK_RING] = (struct hs_lk_cand){ w, from, mode };
+	g->ring_n++;
+	return false;
+}
+
+/* Scan what is on the mark stack, and what that pushes, until the stack
+ * and the ring are empty. mode: GATHER, or phase 1's (by the block's own
+ * state). */
+static void drain(struct hs_lk_graph *g, enum mode mode)
+{
+	for (;;) {
+		struct hs_lk_node b;
+		if (pop(g, &b)) {
+			size_t off = 0;
+			if (mode == GATHER) {
+				if (g->tell)        /* lost: pushed once, final */
+					g->tell(g->tell_ctx, &b);
+				scan_block(g, &b, &off, GATHER);
+				continue;
+			}
+			*b.mark &= (uint8_t)~HS_LK_PENDING;
+			/* pushed once as REACHABLE, which is final */
+			if (g->tell && state_of(&b) == HS_LK_REACHABLE)
+				g->tell(g->tell_ctx, &b);
+			/* A POSSIBLE block passes on only "possible"; its state
+			 * may have risen since it was pushed, so it is read here. */
+			scan_block(g, &b, &off, state_of(&b) == HS_LK_POSSIBLE ? FROM_POSSIBLE
+			                                                       : FROM_DEFINITE);
+		} else if (!ring_take(g)) {
+			return;
+		}
+	}
+}
+
+/* ---- phase 2, block by block --------------------------------------------- */
+
+static void flag_targets(void *arg, const struct hs_lk_node *b)
+{
+	size_t off = 0;
+	scan_block(arg, b, &off, LOSTREF);
+}
+
+static void lead(void *arg, const struct hs_lk_node *b)
+{
+	stack_put(arg, b);
+}
+
+static void search_from(void *arg, const struct hs_lk_node *root)
+{
+	struct hs_lk_graph *g = arg;
+	*root->mark |= HS_LK_VISITED | HS_LK_SEARCH;
+	g->scratch[g->top++] = root->start;
+	g->scratch[g->top++] = 0;
+	while (g->top) {
+		uintptr_t *f = &g->scratch[g->top - 2];
+		struct hs_lk_node b;
+		if (!hs_lk_find(g, f[0], &b) || b.start != f[0]) {
+			g->top -= 2;                /* gone under the scan          */
+			continue;
+		}
+		size_t off = f[1];
+		bool deeper = scan_block(g, &b, &off, SEARCH);
+		/* the visitor may have pushed a frame: f is still ours */
+		f[1] = off;
+		if (!deeper)
+			g->top -= 2;                /* finished                      */
+	}
+}
+
+static void gather_from(void *arg, const struct hs_lk_node *leader)
+{
+	struct hs_lk_graph *g = arg;
+	g->leader = leader->start;
+	stack_put(g, leader);
+	drain(g, GATHER);
 }
 
 void hs_lk_classify(struct hs_lk_graph *g)
 {
-	drain(g);
-	for (size_t i = 0; i < g->n; i++)
-		if (g->b[i].state == HS_LK_UNREACHED)
-			gather_clique(g, i);
+	const struct hs_lk_nodes *s = g->nodes;
+	const uint8_t lost_mask = HS_LK_ABSENT | HS_LK_STATE;
+	g->copy_have = 0;           /* the root scan reused the copy buffer  */
+	drain(g, FROM_DEFINITE);
+	/* 2a: pointers between lost blocks */
+	s->walk(s, false, lost_mask, HS_LK_UNREACHED, HS_LK_WALK_WORDS, flag_targets, g);
+	while (ring_take(g))
+		;
+	/* 2b: the lost blocks nothing lost points to lead, all at once */
+	s->walk(s, false, lost_mask | HS_LK_LOSTREF, HS_LK_UNREACHED, 0, lead, g);
+	drain(g, GATHER);
+	/* 2c: searches from unvisited lost blocks left, ascending */
+	s->walk(s, false, lost_mask | HS_LK_LOSTREF | HS_LK_VISITED,
+	        HS_LK_UNREACHED | HS_LK_LOSTREF, HS_LK_WALK_WORDS, search_from, g);
+	/* 2d: search starts still lost, descending, lead their groups */
+	s->walk(s, true, lost_mask | HS_LK_SEARCH, HS_LK_UNREACHED | HS_LK_SEARCH,
+	        HS_LK_WALK_WORDS, gather_from, g);
+}
+
+static void add_total(void *arg, const struct hs_lk_node *n)
+{
+	struct hs_lk_totals *t = arg;
+	t->blocks[state_of(n)]++;
+	t->bytes[state_of(n)] += n->size;
 }
 
 void hs_lk_totals(const struct hs_lk_graph *g, struct hs_lk_totals *t)
 {
 	*t = (struct hs_lk_totals){ { 0 }, { 0 } };
-	for (size_t i = 0; i < g->n; i++) {
-		t->blocks[g->b[i].state]++;
-		t->bytes[g->b[i].state] += g->b[i].size;
-	}
+	g->nodes->walk(g->nodes, false, HS_LK_ABSENT, 0, 0, add_total, t);
 }

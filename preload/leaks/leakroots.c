@@ -222,7 +222,14 @@ bool hs_lk_roots_prepare(struct hs_lk_roots *rt, uintptr_t sp)
 	hs_lk_exclude(&rt->excl, (uintptr_t)rt->copy_buf, (uintptr_t)rt->copy_buf + HS_LK_COPY_CHUNK);
 	rt->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	rt->pagemap_open = rt->pagemap_fd >= 0;
-	hs_lk_list_threads(&rt->threads, rt->self, sp);
+	hs_lk_list_threads(&rt->threads, rt->self, sp, rt->world);
+	/* the stop's slot table holds registers (scanned one by one, as
+	 * roots, for the threads they belong to) and stale entries */
+	if (rt->world)
+		hs_lk_exclude(&rt->excl, (uintptr_t)rt->world->t,
+		              (uintptr_t)(rt->world->t + HS_WORLD_MAX));
+	if (rt->self_ctx)
+		hs_lk_exclude(&rt->excl, rt->self_ctx->skip_lo, rt->self_ctx->skip_hi);
 	/* Last: from here on none of our scratch is mapped or moved, so the
 	 * regions read describe it as it stays. */
 	if (!hs_lk_maps_read(&rt->maps))
@@ -245,6 +252,7 @@ void hs_lk_roots_scan(struct hs_lk_roots *rt, struct hs_lk_graph *g)
 	pagemap_fd = rt->pagemap_open ? rt->pagemap_fd : -1;
 
 	hs_lk_threads_apply(rt, g);
+	hs_lk_threads_regs(rt, g);
 	hs_lk_exclude(e, (uintptr_t)e->r, (uintptr_t)e->r + e->bytes);
 	excl_normalize(e);
 

@@ -15,6 +15,9 @@
 
 #include "leakgraph.h"
 
+struct hs_world;
+struct hs_lk_self;
+
 /* ---- scratch memory ------------------------------------------------------ */
 /* Zeroed anonymous memory, or NULL. */
 void *hs_lk_map(size_t len);
@@ -58,16 +61,24 @@ const struct hs_lk_region *hs_lk_maps_find(const struct hs_lk_maps *m, uintptr_t
  * non-null ones point into executable file mappings and none elsewhere. */
 bool hs_lk_maps_is_vtable(uintptr_t addr, void *ctx);
 
+/* ---- leakexit.c ---------------------------------------------------------- */
+/* The exiting thread's live frames: its stack below sp holds only the exit
+ * path's frames (and dead ones under them); regs are the register values
+ * live in the frame at sp. False if the walk did not get there (no unwind
+ * information): then the caller keeps its own frame as the limit. */
+struct hs_lk_exit_frame {
+	uintptr_t sp;
+	uintptr_t regs[16];
+	unsigned  nregs;
+};
+bool hs_lk_exit_frame(struct hs_lk_exit_frame *f);
+
 /* ---- leakroots.c --------------------------------------------------------- */
 /* Copy up to len bytes of our own memory at src into dst without risking
  * a fault (process_vm_readv on ourselves): returns the bytes copied, 0 if
  * the first page is gone. Fits hs_lk_graph.copy. */
 size_t hs_lk_copy_mem(void *dst, uintptr_t src, size_t len, void *ctx);
 #define HS_LK_COPY_CHUNK (256 * 1024)     /* size of hs_lk_roots.copy_buf */
-
-/* hs_lk_block.flags bit set by the root scan: glibc's cached dtv of an
- * exited thread, not the program's (see leakroots.c); not reported. */
-#define HS_LK_GLIBC_CACHE 0x80
 
 struct hs_lk_range {
 	uintptr_t lo, hi;
@@ -102,8 +113,12 @@ struct hs_lk_threads {
 	size_t n, bytes;
 };
 
-/* One root scan. Zero it, add heapscope's own memory to excl, then: */
+/* One root scan. Zero it (world and self may be set: the stopped threads
+ * and the scanning thread's registers and memory to skip, leaks.h), add
+ * heapscope's own memory to excl, then: */
 struct hs_lk_roots {
+	const struct hs_world   *world;
+	const struct hs_lk_self *self_ctx;
 	struct hs_lk_excl    excl;
 	struct hs_lk_maps    maps;
 	struct hs_lk_threads threads;
@@ -116,8 +131,13 @@ struct hs_lk_roots {
 };
 
 /* leakthreads.c: every thread of the process, with its stack pointer
- * where known (self_sp for the thread 'self'). */
-void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp);
+ * where known (self_sp for the thread 'self'): from the world stop when
+ * w is not NULL, else as /proc shows them (blocked threads only). */
+void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp,
+                        const struct hs_world *w);
+/* leakthreads.c: registers as roots: the stopped threads' and the
+ * scanning thread's (rt->world, rt->self_ctx). */
+void hs_lk_threads_regs(const struct hs_lk_roots *rt, struct hs_lk_graph *g);
 /* leakthreads.c: exclude the dead parts of thread stacks (below stack
  * pointers, stacks of exited threads) and root glibc's dtv blocks. */
 void hs_lk_threads_apply(struct hs_lk_roots *rt, struct hs_lk_graph *g);

@@ -1,27 +1,36 @@
 /*
- * leaks.c — hs_leaks_scan(): the reachability scan at exit.
+ * leaks.c — the reachability scan at exit.
  *
- *   1. every live block, from the allocator itself (hs_heap_foreach_live),
- *      copied into an mmap'd array and sorted by address;
- *   2. what is never a root: our arenas and huge mappings (their live
+ *   1. where the exiting thread's live frames begin (leakexit.c): the
+ *      exit path's own frames below them are not roots;
+ *   2. the index of every live block, from the allocator's own
+ *      structures (leakindex.c): one mark byte per block;
+ *   3. what is never a root: our arenas and huge mappings (their live
  *      blocks are graph nodes; the rest is free memory with stale
  *      pointers), arena metadata, boot chunks, our library's data, the
- *      scan's own scratch (the block array holds every block's address);
- *   3. registers saved into this frame (getcontext), then the roots
- *      (leakroots.c) and the classification (leakgraph.c);
- *   4. one `C` line and one `L` line per live block (docs/TRACE-FORMAT.md).
+ *      scan's own scratch (the mark stack holds block addresses);
+ *   4. the roots (leakroots.c) and the classification (leakgraph.c), the
+ *      records gathered while it scans (leakrecords.c);
+ *   5. the `C`, `B`, `Z` and `V` lines (docs/TRACE-FORMAT.md).
  *
- * Other threads may still run. The buddy and huge locks are held from the
- * block walk's end to the classification's end so that no arena or huge
- * mapping we are about to read is unmapped under us; blocks freed in the
- * meantime by a thread cache stay mapped, and are at worst scanned stale.
+ * In three calls, around the world stop that hooks/ending.c makes:
+ * hs_leaks_prepare() before it (what needs the loader's lock: our own
+ * object's data, and the unwind of step 1), hs_leaks_collect() while
+ * every other thread is stopped or idle and every allocator lock is held
+ * (steps 2-4: system calls and our own memory only, nothing that a
+ * stopped thread may hold), and hs_leaks_write() after the threads were
+ * resumed (step 5: the trace and the stack table take locks of their
+ * own). A thread that could not be stopped may still run: huge blocks
+ * are read through copies in case it unmaps one, blocks freed meanwhile
+ * are at worst scanned stale, and a lookup never reads past a block's
+ * slot (leakindex.c).
  */
 #include <link.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include "leaks.h"
 #include "record/record.h"
+#include "leakindex.h"
 #include "leakroots.h"
 
 #define PAGE ((uintptr_t)HS_PAGE_SIZE)
@@ -59,62 +68,6 @@ bool hs_lk_grow(void **p, size_t *len, size_t want)
 	return true;
 }
 
-/* ---- 1. the blocks ------------------------------------------------------- */
-
-enum { IN_ARENA, IN_HUGE, IN_BOOT, WHERE = 3 };  /* hs_lk_block.flags */
-
-struct collect {
-	struct hs_lk_block *b;
-	size_t n, bytes;
-	bool failed;
-};
-
-static void add_block(struct hs_header *h, void *user, void *ctx)
-{
-	struct collect *c = ctx;
-	if ((c->n + 1) * sizeof *c->b > c->bytes) {
-		void *p = c->b;
-		if (!hs_lk_grow(&p, &c->bytes, c->bytes ? 2 * c->bytes : 256 * 1024)) {
-			c->failed = true;
-			return;
-		}
-		c->b = p;
-	}
-	c->b[c->n++] = (struct hs_lk_block){
-		.start = (uintptr_t)user, .size = h->size, .stack = h->stack,
-		/* a running thread may unmap a huge block's pages (realloc
-		 * shrinks and moves them without the huge lock): copy reads */
-		.flags = h->bin == HS_BIN_HUGE ? IN_HUGE | HS_LK_COPY
-		       : h->bin == HS_BIN_BOOT ? IN_BOOT : IN_ARENA,
-	};
-}
-
-/* Called with the buddy and huge locks held: drop blocks whose arena or
- * mapping went away between the walk and the locks (they were freed). */
-static void drop_unmapped(struct collect *c)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		bool mapped = (b->flags & WHERE) == IN_BOOT ? hs_boot_owns((void *)b->start)
-		                                  : hs_pagemap_get((void *)b->start) != 0;
-		if (!mapped)
-			continue;
-		c->b[k++] = *b;
-	}
-	c->n = k;
-}
-
-static void sort_blocks(struct collect *c)
-{
-	size_t bytes = 0;
-	void *tmp = NULL;
-	if (c->n > 1 && !hs_lk_grow(&tmp, &bytes, c->n * sizeof *c->b))
-		tmp = NULL;                  /* heapsort in place instead */
-	hs_lk_sort(c->b, c->n, tmp);
-	hs_lk_unmap(tmp, bytes);
-}
-
 /* ---- 2. not roots -------------------------------------------------------- */
 
 static void exclude_arena(struct hs_arena *a, void *ctx)
@@ -126,16 +79,25 @@ static void exclude_arena(struct hs_arena *a, void *ctx)
 
 /* A huge block's mapping runs from its descriptor (the granule's pagemap
  * entry) to the page end after the block: exactly what huge.c maps. */
-static void exclude_huge(struct hs_lk_excl *e, const struct collect *c)
+static void exclude_huge(struct hs_lk_excl *e, const struct hs_lk_index *ix)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		if ((b->flags & WHERE) != IN_HUGE)
+	for (size_t i = 0; i < ix->other.n; i++) {
+		const struct hs_lk_entry *b = &ix->other.e[i];
+		if (b->where != HS_BIN_HUGE)
 			continue;
 		uintptr_t v = hs_pagemap_get((void *)b->start);
 		if (v & HS_GRANULE_HUGE)
 			hs_lk_exclude(e, v & ~HS_GRANULE_HUGE, page_up(b->start + b->size));
 	}
+}
+
+/* The index holds block addresses: not a root. */
+static void exclude_index(struct hs_lk_excl *e, const struct hs_lk_index *ix)
+{
+	hs_lk_exclude(e, (uintptr_t)ix->marks, (uintptr_t)ix->marks + ix->marks_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->arenas, (uintptr_t)ix->arenas + ix->arenas_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->by_index, (uintptr_t)ix->by_index + ix->by_index_bytes);
+	hs_lk_exclude(e, (uintptr_t)ix->entries, (uintptr_t)ix->entries + ix->entries_bytes);
 }
 
 /* Boot chunks hold freed boot blocks, never reused: stale pointers. */
@@ -160,10 +122,15 @@ static void exclude_boot(struct hs_lk_excl *e, const struct hs_lk_maps *m)
 	}
 }
 
+/* Our library's writable segments, found before the world stops (the
+ * loader's lock may be held by a stopped thread). */
+#define SELF_MAX 8
+static struct hs_lk_range self_obj[SELF_MAX];
+static size_t nself_obj;
+
 static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx)
 {
-	struct hs_lk_excl *e = ctx;
-	uintptr_t me = (uintptr_t)&hs_leaks_scan;
+	uintptr_t me = (uintptr_t)&hs_leaks_prepare;
 	bool mine = false;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -176,123 +143,150 @@ static int exclude_self_object(struct dl_phdr_info *info, size_t size, void *ctx
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
-			hs_lk_exclude(e, page_down(lo), page_up(lo + ph->p_memsz));
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && nself_obj < SELF_MAX)
+			self_obj[nself_obj++] = (struct hs_lk_range){
+				page_down(lo), page_up(lo + ph->p_memsz) };
 	}
 	return 1;
 }
 
-/* ---- 3 and 4 ------------------------------------------------------------- */
+/* ---- the scan ------------------------------------------------------------- */
 
-static char kind_letter(unsigned state)
+static struct {
+	struct hs_lk_index ix;
+	struct hs_lk_records *records;
+	uintptr_t *scratch;
+	size_t scratch_bytes;
+	struct hs_lk_exit_frame frame;   /* step 1, from prepare              */
+	bool have_frame;
+	const char *fail;                /* why there are no records          */
+	bool ok;                         /* classified: write them            */
+} S;
+
+/* What could not be trusted is said (blocks whose damaged header still
+ * vouches for its size and stack were classified as usual; the exit
+ * check reports the damage). */
+static void say_untrusted(const struct hs_lk_index *ix)
 {
-	static const char letters[4] = {
-		[HS_LK_UNREACHED] = 'D', [HS_LK_INDIRECT] = 'I',
-		[HS_LK_POSSIBLE] = 'P', [HS_LK_REACHABLE] = 'R',
-	};
-	return letters[state & 3];
+	if (ix->skipped)
+		hs_trace_printf("! leak scan: %zu slot(s) or block(s) skipped, their header "
+		                "or page metadata damaged: %zu bytes not scanned nor "
+		                "reported\n", ix->skipped, ix->skipped_bytes);
 }
 
-/* The C line counts what the L lines list: blocks glibc keeps for itself
- * in its thread-stack cache are left out of both (leakroots.c says why). */
-static void write_records(const struct collect *c)
+/* The scanning thread as the roots see it. On the exit path (no
+ * interrupted registers) its live frames begin at the frame that called
+ * exit, and the registers that frame had are roots (leakexit.c); at a
+ * signal, the interrupted context hooks/ending.c gives. */
+static struct hs_lk_self live_self(const struct hs_lk_self *self)
 {
-	struct hs_counters k;
-	hs_counters_read(&k);
-	uint64_t bytes = 0;
-	size_t blocks = 0;
-	for (size_t i = 0; i < c->n; i++)
-		if (!(c->b[i].flags & HS_LK_GLIBC_CACHE)) {
-			bytes += c->b[i].size;
-			blocks++;
-		}
-	/* The counters lag by what running threads have not folded yet; the
-	 * walk is exact, and the peak was at least what is live now. */
-	uint64_t peak = k.peak_bytes > bytes ? k.peak_bytes : bytes;
-	hs_trace_printf("C %lu %lu %lu %lu %zu\n", (unsigned long)k.allocs,
-	                (unsigned long)k.frees, (unsigned long)peak,
-	                (unsigned long)bytes, blocks);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct hs_lk_block *b = &c->b[i];
-		if (b->flags & HS_LK_GLIBC_CACHE)
-			continue;
-		hs_trace_printf("L %c %lx %zu %u\n", kind_letter(b->state),
-		                (unsigned long)b->start, b->size, hs_stack_ref(b->stack));
+	struct hs_lk_self s = *self;
+	if (!self->nregs && S.have_frame && S.frame.sp >= self->sp) {
+		s.sp = S.frame.sp;
+		s.regs = S.frame.regs;
+		s.nregs = S.frame.nregs;
 	}
+	return s;
 }
 
-/* Everything between the block walk and the records; sp is the caller's
- * frame, which holds its saved registers. Kept out of line so that no
- * block address it handles can sit in that frame. */
-static __attribute__((noinline)) bool classify(struct collect *c, uintptr_t sp)
+/* Steps 2-4; the caller holds every allocator lock, so no arena or huge
+ * mapping goes away while we read blocks. Kept out of line so that no
+ * block address it handles can sit in a frame the stack scan reads. */
+static __attribute__((noinline)) bool classify(const struct hs_lk_self *self,
+                                               const struct hs_world *w)
 {
-	struct hs_lk_roots rt = { 0 };
+	struct hs_lk_self me = live_self(self);
+	struct hs_lk_roots rt = { .world = w, .self_ctx = &me };
 	struct hs_lk_excl *e = &rt.excl;
-	uint32_t *stack = NULL;
-	size_t stack_bytes = 0;
 	bool ok = false;
 
-	hs_buddy_foreach_arena(exclude_arena, e);
-	dl_iterate_phdr(exclude_self_object, e);    /* takes the loader's lock */
-	/* From here on no arena or huge mapping goes away while we read
-	 * blocks (lock order as everywhere: buddy, then huge). */
-	hs_buddy_lock();
-	hs_huge_lock();
-	drop_unmapped(c);
-	sort_blocks(c);
-	if (c->n && !hs_lk_grow((void **)&stack, &stack_bytes, c->n * sizeof *stack))
+	if (!hs_lk_index_build(&S.ix)) {
+		S.fail = "no memory for the leak scan's index";
 		goto out;
-	exclude_huge(e, c);
-	hs_lk_exclude(e, (uintptr_t)c->b, (uintptr_t)c->b + c->bytes);
-	hs_lk_exclude(e, (uintptr_t)stack, (uintptr_t)stack + stack_bytes);
-	if (!hs_lk_roots_prepare(&rt, sp))
+	}
+	hs_buddy_foreach_arena_locked(exclude_arena, e);
+	for (size_t i = 0; i < nself_obj; i++)
+		hs_lk_exclude(e, self_obj[i].lo, self_obj[i].hi);
+	if (S.ix.ops.n && !hs_lk_grow((void **)&S.scratch, &S.scratch_bytes,
+	                              3 * S.ix.ops.n * sizeof *S.scratch)) {
+		S.fail = "no memory for the leak scan's mark stack";
 		goto out;
+	}
+	exclude_huge(e, &S.ix);
+	exclude_index(e, &S.ix);
+	hs_lk_exclude(e, (uintptr_t)S.scratch, (uintptr_t)S.scratch + S.scratch_bytes);
+	if (!hs_lk_roots_prepare(&rt, me.sp)) {
+		S.fail = "could not read the process's mappings";
+		goto out;
+	}
 	exclude_boot(e, &rt.maps);
 
 	struct hs_lk_graph g;
-	hs_lk_init(&g, c->b, c->n, stack);
+	hs_lk_init(&g, &S.ix.ops, S.scratch);
 	g.heuristics = HS_LK_HEUR_ALL;              /* memcheck's default */
 	g.is_vtable = hs_lk_maps_is_vtable;
 	g.vtable_ctx = &rt.maps;
 	g.copy = hs_lk_copy_mem;
 	g.copy_buf = rt.copy_buf;                  /* free once roots are read */
 	g.copy_len = HS_LK_COPY_CHUNK;
+	S.records = hs_lk_records_new(&S.ix);
+	g.tell = S.records ? hs_lk_records_tell : NULL;
+	g.tell_ctx = S.records;
 	hs_lk_roots_scan(&rt, &g);
 	hs_lk_classify(&g);
+	if (!S.records || !hs_lk_records_finish(S.records)) {
+		S.fail = "no memory for the records";
+		goto out;
+	}
 	ok = true;
 out:
-	hs_huge_unlock();
-	hs_buddy_unlock();
 	hs_lk_roots_free(&rt);
-	hs_lk_unmap(stack, stack_bytes);
 	return ok;
 }
 
-void hs_leaks_scan(void)
-{
-	static int done;
-	if (done || !hs_trace_active())
-		return;
-	done = 1;
-	if (hs_busy) {
-		/* exit reached from inside the allocator (a signal handler):
-		 * its locks may be ours, the heap half-updated */
-		hs_trace_printf("! leak scan skipped: process ended inside the allocator\n");
-		return;
-	}
-	/* Callee-saved registers may hold the only pointer to a block: put
-	 * them in this frame, which the stack scan covers. */
-	ucontext_t regs;
-	getcontext(&regs);
+/* ---- the three calls ------------------------------------------------------- */
 
-	struct collect c = { 0 };
-	hs_heap_foreach_live(add_block, &c);
-	if (c.failed)
-		hs_trace_printf("! leak scan: no memory for the block list\n");
-	else if (!classify(&c, (uintptr_t)&regs))
-		hs_trace_printf("! leak scan: could not read the process's mappings\n");
-	else
-		write_records(&c);
-	hs_lk_unmap(c.b, c.bytes);
-	__asm__ volatile("" : : "r"(&regs) : "memory");   /* keep regs alive */
+bool hs_leaks_prepare(void)
+{
+	static bool done;
+	if (done || !hs_trace_active())
+		return false;
+	done = true;
+	dl_iterate_phdr(exclude_self_object, NULL);  /* takes the loader's lock */
+	S.have_frame = hs_lk_exit_frame(&S.frame);  /* so does the unwind       */
+	return true;
+}
+
+bool hs_leaks_collect(const struct hs_world *w, const struct hs_lk_self *self)
+{
+	hs_leaks_discard();
+	S.ok = classify(self, w);
+	return S.ok;
+}
+
+void hs_leaks_discard(void)
+{
+	hs_lk_records_free(S.records);
+	S.records = NULL;
+	hs_lk_index_free(&S.ix);
+	hs_lk_unmap(S.scratch, S.scratch_bytes);
+	S.scratch = NULL;
+	S.scratch_bytes = 0;
+	S.fail = NULL;
+	S.ok = false;
+}
+
+const char *hs_leaks_failure(void)
+{
+	return S.fail;
+}
+
+void hs_leaks_write(void)
+{
+	if (S.ok) {
+		hs_lk_records_write(S.records);
+		S.records = NULL;
+		say_untrusted(&S.ix);
+	}
+	hs_leaks_discard();
 }

@@ -2,11 +2,14 @@
  * leakthreads.c — which parts of thread stacks hold live frames.
  *
  *   Below a stack pointer nothing is live: for the current thread below
- *   the scan's frame; for another thread below the sp that
- *   /proc/self/task/TID/syscall shows while it is blocked (minus the
- *   128-byte red zone). A thread that is running has no sp there: its
- *   whole stack is scanned (conservative: may hide a leak, never invents
- *   one). Other threads' registers are not seen.
+ *   the scan's frame (or the interrupted sp, at a signal); for a thread
+ *   the world stop parked (alloc/world.c), below its interrupted sp, and
+ *   its registers are roots; for one blocked in the kernel, below the sp
+ *   that /proc/self/task/TID/syscall shows (its system call's arguments
+ *   are roots; its callee-saved registers are not seen). The 128-byte red
+ *   zone below an sp is kept. A thread that could not be stopped has no
+ *   sp: its whole stack is scanned (conservative: may hide a leak, never
+ *   invents one).
  *
  *   Threads that have exited leave their stacks mapped (glibc's stack
  *   cache; unjoined threads) with their frames intact, so a pointer left
@@ -35,7 +38,6 @@
  * and later exit handlers may still use what it frees.)
  */
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "leaks.h"
@@ -48,83 +50,65 @@
 
 /* ---- threads and their stack pointers ----------------------------------- */
 
-static bool parse_dec(const char *s, int32_t *out)
+static bool add_thread(struct hs_lk_threads *th, int32_t tid, uintptr_t sp)
 {
-	int32_t v = 0;
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 100000000)
+	if ((th->n + 1) * sizeof *th->t > th->bytes) {
+		void *p = th->t;
+		if (!hs_lk_grow(&p, &th->bytes, th->bytes ? 2 * th->bytes : 4096))
 			return false;
-		v = v * 10 + (*s - '0');
+		th->t = p;
 	}
-	*out = v;
+	th->t[th->n++] = (struct hs_lk_thread){ tid, sp };
 	return true;
 }
 
-/* The stack pointer of a blocked thread: the next-to-last field of
- * /proc/self/task/TID/syscall ("nr args... sp pc", or "-1 sp pc");
- * "running" has none. */
-static uintptr_t blocked_sp(int32_t tid)
-{
-	char path[64], buf[256];
-	hs_fmt(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0 || buf[0] == 'r')
-		return 0;
-	const char *tok[16];
-	size_t k = 0;
-	for (ssize_t i = 0; i < n && k < 16; i++)
-		if (buf[i] != ' ' && buf[i] != '\n' && (i == 0 || buf[i - 1] == ' '))
-			tok[k++] = &buf[i];
-	if (k < 3 || tok[k - 2][0] != '0' || tok[k - 2][1] != 'x')
-		return 0;
-	uintptr_t sp = 0;
-	for (const char *s = tok[k - 2] + 2; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
-		sp = sp << 4 | (uintptr_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
-	return sp;
-}
-
-struct dirent64_hdr {           /* the kernel's struct linux_dirent64 */
-	uint64_t ino;
-	int64_t  off;
-	uint16_t reclen;
-	uint8_t  type;
-	char     name[];
+struct lister {
+	struct hs_lk_threads *th;
+	int32_t self;
+	uintptr_t self_sp;
 };
 
-/* Every thread of the process, with its sp where known. getdents64
- * directly: opendir() allocates. */
-void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp)
+static bool list_one(int32_t tid, void *ctx)
 {
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	struct lister *l = ctx;
+	struct hs_task_info ti;
+	uintptr_t sp = tid == l->self ? l->self_sp
+	             : hs_task_read(tid, &ti) && ti.blocked ? ti.sp : 0;
+	return add_thread(l->th, tid, sp);
+}
+
+void hs_lk_list_threads(struct hs_lk_threads *th, int32_t self, uintptr_t self_sp,
+                        const struct hs_world *w)
+{
+	if (!w) {
+		struct lister l = { th, self, self_sp };
+		hs_task_foreach(list_one, &l);
 		return;
-	char buf[4096] __attribute__((aligned(8)));
-	long n;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64_hdr *d = (struct dirent64_hdr *)(buf + off);
-			off += d->reclen;
-			int32_t tid;
-			if (!parse_dec(d->name, &tid))
-				continue;
-			if ((th->n + 1) * sizeof *th->t > th->bytes) {
-				void *p = th->t;
-				if (!hs_lk_grow(&p, &th->bytes, th->bytes ? 2 * th->bytes : 4096))
-					goto out;
-				th->t = p;
-			}
-			th->t[th->n++] = (struct hs_lk_thread){
-				tid, tid == self ? self_sp : blocked_sp(tid) };
-		}
 	}
-out:
-	close(fd);
+	/* Stopped: parked threads at their interrupted sp, idle ones at the
+	 * sp they block with; one that ran or was not stopped has none. */
+	if (!add_thread(th, self, self_sp))
+		return;
+	for (size_t i = 0; i < w->n; i++) {
+		const struct hs_world_thread *t = &w->t[i];
+		bool known = t->state == HS_TH_PARKED || t->state == HS_TH_IDLE;
+		if (t->state != HS_TH_GONE && !add_thread(th, t->tid, known ? t->sp : 0))
+			return;
+	}
+}
+
+void hs_lk_threads_regs(const struct hs_lk_roots *rt, struct hs_lk_graph *g)
+{
+	const struct hs_lk_self *self = rt->self_ctx;
+	for (size_t i = 0; self && i < self->nregs; i++)
+		hs_lk_root_word(g, self->regs[i]);
+	const struct hs_world *w = rt->world;
+	for (size_t i = 0; w && i < w->n; i++) {
+		const struct hs_world_thread *t = &w->t[i];
+		if (t->state == HS_TH_PARKED || t->state == HS_TH_IDLE)
+			for (unsigned r = 0; r < t->nregs; r++)
+				hs_lk_root_word(g, t->regs[r]);
+	}
 }
 
 /* A stack mapping as glibc makes them: a PROT_NONE guard right below. */
@@ -178,12 +162,12 @@ static long find_tid_offset(int32_t self)
  * count the descriptor's pointer as a start pointer. */
 static void root_dtv(struct hs_lk_graph *g, uintptr_t dtv, bool dead)
 {
-	long i = dtv >= 16 ? hs_lk_find(g, dtv - 16) : -1;
-	if (i < 0 || g->b[i].start != dtv - 16)
+	struct hs_lk_node n;
+	if (dtv < 16 || !hs_lk_find(g, dtv - 16, &n) || n.start != dtv - 16)
 		return;
 	hs_lk_root_word(g, dtv - 16);
 	if (dead)
-		g->b[i].flags |= HS_LK_GLIBC_CACHE;
+		*n.mark |= HS_LK_GLIBC_CACHE;
 }
 
 struct tcb {

@@ -10,6 +10,10 @@
  *                           the fault policy's caller= filter
  *   sampler.c, snapshot.c   samples over time and heap snapshots
  *                           (sampler.h)
+ *   sites.c, sites_merge.c,  the heap profile by allocation site:
+ *   sites_write.c
+ *                           per-thread counters the entry points update
+ *                           inline, merged by the sampler (sites.h)
  *
  * May call: alloc/ (counters, walks for the snapshots) and internal.h.
  */

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "sampler.h"
+#include "sites.h"
 
 #define PEAK_MIN_STEP  ((int64_t)64 * 1024)
 
@@ -69,6 +70,7 @@ static struct {
 	uint64_t t0_ns;
 	_Atomic uint64_t next_due_ns;     /* CLOCK_MONOTONIC_COARSE           */
 	_Atomic int64_t  peak_trigger;    /* live bytes for the next peak map */
+	_Atomic bool     oom_said;        /* the moment memory ran out is written */
 } S;
 
 static volatile sig_atomic_t usr2_pending;
@@ -83,6 +85,12 @@ static uint64_t clock_ns(clockid_t id)
 static uint64_t t_ms(void)
 {
 	return (clock_ns(CLOCK_MONOTONIC) - S.t0_ns) / 1000000u;
+}
+
+/* A CLOCK_MONOTONIC_COARSE time (the sites' peak) as t_ms. */
+static uint64_t ms_of_coarse(uint64_t ns)
+{
+	return ns > S.t0_ns ? (ns - S.t0_ns) / 1000000u : 0;
 }
 
 /* ---- /proc/self/status ---------------------------------------------------- */
@@ -157,8 +165,8 @@ bool hs_vm_read(struct hs_vm *out)
 
 /* Caller holds S.busy (or is starting the sampler). The heap's figures
  * come from hs_heap_usage (alloc/usage.c): allocator locks one at a time,
- * hs_busy set meanwhile. */
-static void sample(void)
+ * hs_busy set meanwhile. Returns the sample's t_ms. */
+static uint64_t sample(void)
 {
 	struct hs_vm vm;
 	struct hs_heap_usage u;
@@ -167,8 +175,9 @@ static void sample(void)
 	hs_heap_usage(&u);             /* sets hs_busy while it holds locks */
 
 	char line[512];
+	uint64_t t = t_ms();
 	int n = hs_fmt(line, sizeof line, "T %lu %lu %lu %lu %lu %lu %lu %lu %lu",
-	               (unsigned long)t_ms(), (unsigned long)vm.size_kb,
+	               (unsigned long)t, (unsigned long)vm.size_kb,
 	               (unsigned long)vm.rss_kb, (unsigned long)vm.data_kb,
 	               (unsigned long)u.live, (unsigned long)u.granted,
 	               (unsigned long)u.held, (unsigned long)u.allocs,
@@ -178,6 +187,7 @@ static void sample(void)
 	hs_trace_printf("%s\n", line);
 	hs_trace_flush();            /* a killed process keeps its samples */
 	hs_cancel_restore(cancel);
+	return t;
 }
 
 static uint64_t live_now(void)
@@ -257,6 +267,11 @@ static void install_usr2(void)
  * trace is a new file). */
 static void restart(void)
 {
+	if (S.pid && S.pid != (int)getpid()) {   /* a fork child's new trace */
+		hs_sites_restart();
+		hs_sites_forget_written();
+		atomic_store(&S.oom_said, false);
+	}
 	S.pid = (int)getpid();
 	S.t0_ns = clock_ns(CLOCK_MONOTONIC);
 	uint64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
@@ -307,7 +322,7 @@ static __attribute__((noinline)) void tick_slow(int64_t live, uint64_t now)
 	}
 	if (now >= S.next_due_ns) {
 		S.next_due_ns = now + (uint64_t)S.interval_ms * 1000000u;
-		sample();
+		hs_sites_sample(sample());    /* `U` lines at the same t */
 	}
 	errno = saved_errno;
 	busy_release();
@@ -315,6 +330,7 @@ static __attribute__((noinline)) void tick_slow(int64_t live, uint64_t now)
 
 void hs_sampler_tick(int64_t live)
 {
+	hs_sites_on_fold(live);
 	int st = atomic_load_explicit(&S.state, memory_order_relaxed);
 	if (unlikely(st != S_ON)) {
 		if (st != S_NEW || !hs_initialized)
@@ -358,6 +374,29 @@ bool hs_sampler_api_snapshot(const char *label)
 	return ok;
 }
 
+/* The first allocation that fails, for real or under a limit= policy:
+ * a sample, who held the memory (`O`, `o`) and a heap snapshot, once per
+ * trace. Not from inside the allocator (a signal handler's malloc). */
+void hs_sampler_oom(const char *how, size_t size, uint32_t stack)
+{
+	hs_sampler_init();
+	if (atomic_load(&S.state) != S_ON || hs_busy || atomic_load(&S.oom_said))
+		return;
+	busy_wait();
+	if ((int)getpid() != S.pid) {
+		restart();
+		hs_snap_forget_peak();
+	}
+	if (!atomic_exchange(&S.oom_said, true)) {
+		int saved_errno = errno;
+		uint64_t t = sample(), live = live_now();
+		hs_sites_oom(how, t, live, size, stack);
+		hs_snap_write(HS_SNAP_OOM, NULL, t, live);
+		errno = saved_errno;
+	}
+	busy_release();
+}
+
 /* The exit snapshot handles block addresses (huge blocks' pointers pass
  * through formatting calls), and the leak scan that runs next scans the
  * stack: zero the dead stack below us so that no stale copy of a lost
@@ -388,7 +427,7 @@ void hs_sampler_exit(void)
 		restart();
 		hs_snap_forget_peak();
 	}
-	sample();
+	hs_sites_exit(sample(), ms_of_coarse);
 	uint64_t live = live_now();
 	if (usr2_pending) {
 		usr2_pending = 0;

@@ -14,7 +14,7 @@
  *                           the new global total
  *   hs_sampler_init()       from hs_init() once the trace is open (also
  *                           done lazily by the first tick)
- *   hs_sampler_exit()       from hs_finish() (lifecycle.c) before the leak
+ *   hs_sampler_exit()       from hs_finish() (ending.c) before the leak
  *                           scan: final sample and the exit snapshot
  *   hs_sample_now()         one `T` line now
  */
@@ -38,6 +38,10 @@ void hs_sample_now(void);
 /* hs_snapshot(label) from heapscope.h: a sample and an `api` snapshot.
  * False when not recording or called from inside the allocator. */
 bool hs_sampler_api_snapshot(const char *label);
+/* The first allocation failure of the trace (how: "real", or "limit" for
+ * a limit= policy): a sample, the `O`/`o` lines of who held the memory
+ * (sites_write.c) and an `oom` heap snapshot. Later calls do nothing. */
+void hs_sampler_oom(const char *how, size_t size, uint32_t stack);
 
 /* VmSize, VmRSS, VmData in kB from the text of /proc/self/status (the
  * parser alone, for the unit tests); fields not found stay 0. */
@@ -50,7 +54,7 @@ bool hs_vm_read(struct hs_vm *out);
 
 /* ---- snapshot.c ----------------------------------------------------------- */
 /* What triggered a snapshot: the `H` line's kind field. */
-enum hs_snap_kind { HS_SNAP_EXIT, HS_SNAP_PEAK, HS_SNAP_SIGNAL, HS_SNAP_API };
+enum hs_snap_kind { HS_SNAP_EXIT, HS_SNAP_PEAK, HS_SNAP_SIGNAL, HS_SNAP_API, HS_SNAP_OOM };
 
 /* The cells of one arena (docs/TRACE-FORMAT.md, "Heap snapshots") into
  * out; returns the length without a NUL, or 0 if cap was too small.

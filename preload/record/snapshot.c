@@ -216,7 +216,7 @@ static void add_huge(void *user, void *ctx)
 
 static const char *const kind_name[] = {
 	[HS_SNAP_EXIT] = "exit", [HS_SNAP_PEAK] = "peak",
-	[HS_SNAP_SIGNAL] = "signal", [HS_SNAP_API] = "api",
+	[HS_SNAP_SIGNAL] = "signal", [HS_SNAP_API] = "api", [HS_SNAP_OOM] = "oom",
 };
 
 /* A label is one run of printable non-space ASCII, at most 64 bytes: it

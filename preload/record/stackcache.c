@@ -62,7 +62,6 @@
 /* Reserved, not committed: pages become resident as entries and frames
  * are first written. */
 #define SC_BYTES  (HS_SC_TABLE_BYTES + HS_SC_POOL_MAX * sizeof(struct hs_word))
-#define MAX_WORDS (3 * MAX_DEPTH)               /* a proof: <= 3 per step  */
 
 __thread struct hs_stack_cache hs_sc;
 
@@ -89,12 +88,12 @@ _Atomic uint32_t hs_stack_trace_gen = 1;
 
 /* The id's S line is written (or cannot be now): remember the generation
  * in which it is known to be in the trace, so later hits skip the ask. */
-static __attribute__((noinline)) uint32_t ref_for_trace(struct hs_sc_entry *e, uint32_t id)
+static __attribute__((noinline)) uint32_t ref_for_trace(uint32_t *genp, uint32_t id)
 {
 	uint32_t gen = atomic_load_explicit(&hs_stack_trace_gen, memory_order_acquire);
 	uint32_t r = hs_stack_ref(id);
 	if (r && hs_stack_emitted(r) && !hs_cfg.unwind_verify)
-		e->gen = gen;   /* (verifying: every hit must come out of line) */
+		*genp = gen;    /* (verifying: every hit must come out of line) */
 	return r;
 }
 
@@ -117,11 +116,9 @@ static struct hs_sc_entry *probe_set(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 }
 
 /* HEAPSCOPE_UNWIND_VERIFY: the cache's answer against a fresh walk's. */
-static __attribute__((noinline)) uint32_t verify_hit(struct hs_sc_entry *e,
-                                                     uintptr_t ra, uintptr_t cfa,
-                                                     uintptr_t bp)
+static __attribute__((noinline)) uint32_t verify_hit(uint32_t cached, uintptr_t ra,
+                                                     uintptr_t cfa, uintptr_t bp)
 {
-	uint32_t cached = e ? e->id : 0;
 	uint32_t id = hs_stack_capture_slow(ra, cfa, bp);
 	if (cached && id && cached != id)
 		atomic_fetch_add_explicit(&st_wrong_hit, 1, memory_order_relaxed);
@@ -131,14 +128,18 @@ static __attribute__((noinline)) uint32_t verify_hit(struct hs_sc_entry *e,
 uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 {
 	struct hs_sc_entry *e = probe_set(ra, cfa, bp);
+	uint32_t id = 0, *genp = NULL;
+	if (e) {
+		id = e->id;
+		genp = &e->gen;
+	}
 	if (unlikely(hs_cfg.unwind_verify))
-		return verify_hit(e, ra, cfa, bp);
-	if (likely(e)) {
-		uint32_t id = e->id;
-		if (likely(e->gen == atomic_load_explicit(&hs_stack_trace_gen,
-		                                          memory_order_relaxed)))
+		return verify_hit(id, ra, cfa, bp);
+	if (likely(id)) {
+		if (likely(*genp == atomic_load_explicit(&hs_stack_trace_gen,
+		                                         memory_order_relaxed)))
 			return id;
-		return ref_for_trace(e, id);
+		return ref_for_trace(genp, id);
 	}
 	COUNT(st_miss);
 	return hs_stack_capture_slow(ra, cfa, bp);
@@ -255,28 +256,35 @@ static struct hs_sc_entry *way_to_fill(char *base, uintptr_t ra, uintptr_t cfa)
 static void fill(char *base, uintptr_t ra, uintptr_t cfa, uintptr_t bp, uint32_t id,
                  uint32_t gen)
 {
-	struct hs_word proof[MAX_WORDS];
+	unsigned nw;
 	uintptr_t walk_bp;
 	bool bp_used;
-	int nw = hs_unwind_proof(proof, MAX_WORDS, &walk_bp, &bp_used);
+	const struct hs_word *proof = hs_unwind_proof(&nw, &walk_bp, &bp_used);
 	/* The hook's view of the program's rbp is the walk's, or the proof
 	 * would not be one. */
-	if (nw < 0 || (bp_used && walk_bp != bp))
+	if (!proof || (bp_used && walk_bp != bp))
 		return;
+	/* the generation its S line is known to be in (none: ask on a hit) */
+	gen = hs_stack_emitted(id) && !hs_cfg.unwind_verify ? gen : 0;
 	struct hs_sc_entry *e = way_to_fill(base, ra, cfa);
 	e->ra = 0;                      /* a handler must not trust it now */
 	uint32_t epoch = hs_sc.epoch;
 	atomic_signal_fence(memory_order_seq_cst);
-	uint32_t off = take_words(base, (uint32_t)nw);
+	uint32_t off = take_words(base, nw - (bp_used ? 1 : 0));
 	if (off == UINT32_MAX)
 		return;
+	/* The entry checks its words in any order: rbp is its own field. */
+	struct hs_word *w = hs_sc_pool(base) + off;
+	uint32_t k = 0;
+	for (unsigned i = 0; i < nw; i++)
+		if (proof[i].at != HS_UNW_AT_BP0)
+			w[k++] = proof[i];
 	e->cfa = cfa;
 	e->bp = bp;
 	e->id = id;
-	e->nw = (uint32_t)nw | (bp_used ? HS_SC_BP : 0);
-	e->gen = hs_stack_emitted(id) && !hs_cfg.unwind_verify ? gen : 0;
+	e->nw = k | (bp_used ? HS_SC_BP : 0);
+	e->gen = gen;
 	e->off = off;
-	__builtin_memcpy(hs_sc_pool(base) + off, proof, (size_t)nw * sizeof proof[0]);
 	atomic_signal_fence(memory_order_seq_cst);
 	e->ra = ra;
 	/* A handler's reset since the epoch was read may have handed these

@@ -291,8 +291,17 @@ static uint32_t ref(uint32_t id)
 	return id;
 }
 
+uint32_t hs_stack_count(void)
+{
+	return atomic_load_explicit(&ST.count, memory_order_acquire);
+}
+
 uint32_t hs_stack_ref(uint32_t id)
 {
+	/* An id read from a damaged header may be anything: only ids the
+	 * table handed out are looked up (the emitted bitmap ends there). */
+	if (id > atomic_load_explicit(&ST.count, memory_order_acquire))
+		return 0;
 	if (id && !is_emitted(id) && hs_trace_active()) {
 		if (would_deadlock())
 			return 0;            /* its S line cannot be written now */

@@ -77,7 +77,7 @@ static inline void hs_spin_reset(struct hs_spin *l)
 /* ---- util.c (lead): the va_list form of hs_fmt ------------------------ */
 
 /* ---- the trace file: constants ------------------------------------------ */
-#define HS_TRACE_VERSION 1
+#define HS_TRACE_VERSION 2      /* 2: exit records grouped (B, Z, V), not L */
 #define HS_TRACE_BUF     ((size_t)64 * 1024)
 /* Set in the environment of a traced process for its descendants:
  * "PID.GEN", the pid and exec generation of the image that set it. An
@@ -172,6 +172,8 @@ void hs_stacks_new_trace_locked(void);
 /* Counts traces begun in this process (stackcache.c keeps, per entry, the
  * generation in which its stack's S line is known written). */
 extern __attribute__((visibility("hidden"))) _Atomic uint32_t hs_stack_trace_gen;
+/* Stack ids handed out so far: 1 .. hs_stack_count() are valid. */
+uint32_t hs_stack_count(void);
 /* id's S line is in the current trace. */
 bool hs_stack_emitted(uint32_t id);
 /* hs_stack_capture_from when the stack cache cannot answer: unwind

@@ -34,14 +34,13 @@ struct hs_word {
 	uintptr_t was;
 };
 
-/* What proves the last successful hs_unwind's stack again, for the stack
- * cache: the stack words its steps read from the program's frame on (up
- * to cap into out; -1 if they do not fit), the program's rbp at the call
- * (*bp), and whether the walk depended on it (*bp_used): a frame whose
- * CFA or saved rbp is found through an rbp that no earlier frame loaded.
- * Given the same return address, stack pointer and (where used) rbp at
- * the call, and the same words, a walk takes the same steps. */
-int hs_unwind_proof(struct hs_word *out, unsigned cap, uintptr_t *bp, bool *bp_used);
+/* What proves the last successful hs_unwind's stack again: the checks,
+ * in the order they can be made (unwind_walk.c), *n of them; a check
+ * whose `at` is HS_UNW_AT_BP0 compares the program's rbp at the call
+ * (*bp) rather than a word, and *bp_used says there is one. NULL when
+ * the last walk failed. Valid until this thread's next walk. */
+#define HS_UNW_AT_BP0 ((uintptr_t)1)    /* never a stack address */
+const struct hs_word *hs_unwind_proof(unsigned *n, uintptr_t *bp, bool *bp_used);
 
 /* hs_cfg.unwind (HEAPSCOPE_UNWIND) says whether hs_unwind is tried
  * first; hs_cfg.unwind_stats (HEAPSCOPE_UNWIND_STATS=1) counts captures
@@ -90,6 +89,14 @@ static inline uint64_t hs_r_cannot(int reason)
 {
 	return HS_R_VALID | HS_R_CANNOT | (uint64_t)(unsigned)reason << 8;
 }
+
+/* ---- unwind.c: the rule cache ------------------------------------------- */
+#define HS_UNW_KEY_BUSY ((uint64_t)1 << 47)   /* above every user address */
+/* The rule for key (lookup address a | epoch << 48): the shared table,
+ * else the module's .eh_frame (remembered). */
+uint64_t hs_unwind_rule_far(uint64_t key, uintptr_t a);
+/* Rules read from .eh_frame so far (HEAPSCOPE_UNWIND_STATS). */
+unsigned long hs_unwind_rules_read(void);
 
 /* ---- unwind_mods.c: where each module's unwind tables are ------------- */
 struct hs_ehmod {

@@ -115,7 +115,7 @@ check overflow_realloc err_overflow realloc heap_overflow \
 check overflow_exit err_overflow exit heap_overflow \
 	'*' make_block@alloc - "found at exit"
 check underrun err_overflow before heap_overflow \
-	release@free - - "header of the block"
+	release@free make_block@alloc - "header of the block"
 check write_after_free err_write_after_free "" write_after_free \
 	churn@churn_free make_block@alloc release@free "bytes 20..23 of a block of size 64" \
 	--quarantine 64k

@@ -9,7 +9,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 hs=$PWD/build/heapscope
-[ -x "$hs" ] && [ -x build/samples/fragment ] || { echo "html_render.sh: build first"; exit 1; }
+[ -x "$hs" ] && [ -x build/samples/fragment ] && [ -x build/tests/progs/profile_cases ] \
+	|| { echo "html_render.sh: build first"; exit 1; }
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1
@@ -37,7 +38,15 @@ printf '<!DOCTYPE html><body style="margin:0"><iframe src="report.html#maps" %s>
 chrome --screenshot="$tmp/maps.png" --window-size=1200,2000 \
 	"file://$tmp/maps.html" >/dev/null 2>>"$tmp/chrome.log"
 chrome --dump-dom "file://$tmp/report.html" >"$tmp/dom.html" 2>>"$tmp/chrome.log"
-for f in top.png maps.png dom.html; do
+# the heap profile of a program with a growing site: the flame graph
+(cd "$tmp" && "$hs" run -o p.trace --html profile.html "$OLDPWD/build/tests/progs/profile_cases" \
+	grow 1200 >prun.out 2>prun.err) || { echo "FAIL: heapscope run (profile): $(tail -3 "$tmp/prun.err")"; exit 1; }
+printf '<!DOCTYPE html><body style="margin:0"><iframe src="profile.html#profile" %s></iframe>' \
+	'style="border:0;width:1200px;height:2000px"' >"$tmp/prof.html"
+chrome --screenshot="$tmp/profile.png" --window-size=1200,2000 --enable-logging=stderr --v=0 \
+	"file://$tmp/prof.html" >/dev/null 2>>"$tmp/chrome.log"
+chrome --dump-dom "file://$tmp/profile.html" >"$tmp/pdom.html" 2>>"$tmp/chrome.log"
+for f in top.png maps.png dom.html profile.png pdom.html; do
 	[ -s "$tmp/$f" ] || { echo "FAIL: chromium wrote no $f"; tail -20 "$tmp/chrome.log"; exit 1; }
 done
 [ "${HS_KEEP_SCREENSHOT:-}" ] && cp "$tmp/top.png" "$HS_KEEP_SCREENSHOT" && cp "$tmp/maps.png" "${HS_KEEP_SCREENSHOT%.png}-maps.png"
@@ -121,10 +130,27 @@ for name, c in (("small free hole", "#e6550d"), ("large block", "#2f6fb5"),
 
 dom = open(f"{tmp}/dom.html").read()
 check(len(re.findall(r"<svg [^>]*class=\"hs-heapmap\"", dom)) == 3, "DOM: 3 heap maps (exit, peak, api)")
-check(len(re.findall(r"<svg [^>]*class=\"hs-chart\"", dom)) == 3, "DOM: 3 charts")
+check(len(re.findall(r"<svg [^>]*class=\"hs-chart\"", dom)) == 4, "DOM: 4 charts")
 check(dom.count('class="hs-cells"') >= 9, "DOM: map cells drawn")
 check(dom.count('class="hs-series"') >= 4, "DOM: chart series drawn")
 check('id="leaks"' in dom and "Slabs per size class at exit" in dom, "DOM: leak and slab sections")
+# the profile section: a flame graph with the growing function in it, the
+# live heap split by site, both drawn in their own colours
+w, h, cols, white = pixels(f"{tmp}/profile.png")
+flame = [c for c in ("#c8553d", "#f0a830", "#e8743b", "#d95f3d", "#f2c14e", "#eb8c45", "#dc7633")
+         if rgb(c) in cols]
+check("#c8553d" in flame and len(flame) >= 3,
+      f"profile section shows the flame graph's colours ({', '.join(flame)})")
+check(rgb("#1f77b4") in cols, "profile section shows the top site's band #1f77b4")
+pdom = open(f"{tmp}/pdom.html").read()
+fl = re.search(r'<svg [^>]*class="hs-flame".*?</svg>', pdom, re.S)
+check(fl is not None, "DOM: a flame graph (svg.hs-flame)")
+boxes = re.findall(r'<rect class="hs-flame-box" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', fl[0] if fl else "")
+check(len(boxes) >= 4, f"DOM: {len(boxes)} flame graph boxes")
+check(fl is not None and ">log_request<" in fl[0] and "main" in fl[0],
+      "DOM: the flame graph names main and log_request")
+check(len(boxes) >= 2 and abs(float(boxes[0][1]) - 1080) < 1, "DOM: the root box spans the width")
+check(pdom.count('class="hs-area"') >= 3, "DOM: the live heap split by site (stacked areas)")
 log = open(f"{tmp}/chrome.log", errors="replace").read()
 console = [l for l in log.splitlines() if "CONSOLE" in l or "Uncaught" in l]
 check(not console, "no console messages" + ("" if not console else ": " + console[0][:200]))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # leak_cases.sh — heapscope's leak classification against memcheck's.
 #
-# Each program in tests/leak_cases.expected runs under the shim; the `L`
-# lines of its trace are grouped by kind and site (the innermost frame in
+# Each program in tests/leak_cases.expected runs under the shim; the `B`
+# lines of its trace (blocks grouped by kind and allocation stack) are
+# grouped by kind and site (the innermost frame in
 # the program, mapped with the M line's load bias and addr2line) and
 # compared with the table, and so is the JSON report build/heapscope
 # makes of the same trace (when the CLI is built). The table holds what
@@ -23,7 +24,7 @@
 # frame deeper down and is left out on both sides.
 #
 # Also checked: every line of the table still points at a LEAK marker of
-# its kind in the source; the trace's C line agrees with its L lines; the
+# its kind in the source; the trace's C line agrees with its B lines; the
 # deep case's stack names all six levels in order.
 set -u
 cd "$(dirname "$0")/../.."
@@ -48,120 +49,11 @@ if [ "${HS_NO_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
   use_valgrind=1
 fi
 
-# mawk has neither strtonum nor a 64-bit %x: both by hand (a double holds
-# a 48-bit address exactly).
-AWK_HEX='function hex(s,  i, v) { v = 0; s = tolower(s)
-  for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
-  return v }
-function tohex(v,  s, d) { s = ""
-  do { d = v % 16; s = substr("0123456789abcdef", d + 1, 1) s; v = (v - d) / 16 } while (v > 0)
-  return s }
-function lib(path) { return path ~ /\/libc\.so|\/libstdc\+\+\.so/ }
-'
-KIND_WORDS='BEGIN { word["D"] = "definite"; word["I"] = "indirect"
-                    word["P"] = "possible"; word["R"] = "reachable" }'
-
-# hs_owned TRACE EXE: one line "kind size fileaddr" per L record that is
-# the program's own (fileaddr: the call's address in the executable file,
-# for addr2line); stray records go to stderr as "other ...".
-hs_owned() {
-  awk -v exe="$2" "$AWK_HEX$KIND_WORDS"'
-    $1 == "M" { n++; bias[n] = hex($3); lo[n] = hex($4); hi[n] = hex($5); path[n] = $7 }
-    $1 == "S" { ips[$2] = $0 }
-    $1 == "L" {
-      if (!($5 in ips)) { print "other " $2 " " $4 " (stack " $5 " not recorded)" > "/dev/stderr"; next }
-      k = split(ips[$5], f, " ")
-      first = -1
-      for (i = 4; i <= k && i <= 5; i++) {
-        ip = hex(f[i]); m = 0
-        for (j = 1; j <= n; j++) if (ip >= lo[j] && ip < hi[j]) m = j
-        mod[i] = m ? path[m] : "?"
-        if (m && path[m] == exe) { first = i - 4; addr = ip - 1 - bias[m]; break }
-      }
-      if (first == 0 || (first == 1 && lib(mod[4])))
-        print word[$2], $4, tohex(addr)
-      else
-        print "other " $2 " " $4 " innermost in " mod[4] > "/dev/stderr"
-    }' "$1"
-}
-
-# symbolize EXE: "kind size addr" lines in, "kind size file:line function" out
-symbolize() {
-  local exe=$1 lines
-  lines=$(cat)
-  [ -n "$lines" ] || return 0
-  local addrs; addrs=$(echo "$lines" | awk '{print "0x" $3}')
-  # addr2line -f prints function then file:line for each address
-  paste -d' ' <(echo "$lines" | awk '{print $1, $2}') \
-              <(addr2line -f -C -e "$exe" $addrs | paste -d'\t' - - |
-                awk -F'\t' '{ n = split($2, p, "/"); loc = p[n]; sub(/ \(discriminator.*/, "", loc)
-                              gsub(/ /, "", $1); print loc, $1 }')
-}
-
-# table lines: "kind blocks bytes site function", sorted
-aggregate() {
-  awk '{ key = $1 " " $3 " " $4; b[key]++; s[key] += $2 }
-       END { for (k in b) { split(k, p, " "); print p[1], b[k], s[k], p[2], p[3] } }' | sort
-}
-
-# vg_owned XML EXE: the same table from valgrind's XML report
-vg_owned() {
-  awk -v exe="$2" "$AWK_HEX"'
-    function tag(t,  s) { s = $0; sub(".*<" t ">", "", s); sub("</" t ">.*", "", s); return s }
-    /<error>/ { kind = ""; nf = 0; direct = -1 }
-    /<kind>/ { kind = tag("kind") }
-    /<text>/ { t = tag("text"); if (t ~ /direct, /) { sub(/^[^(]*\(/, "", t); sub(/ direct.*/, "", t); gsub(/,/, "", t); direct = t } }
-    /<leakedbytes>/ { bytes = tag("leakedbytes") }
-    /<leakedblocks>/ { blocks = tag("leakedblocks") }
-    /<frame>/ { nf++; obj[nf] = ""; fn[nf] = ""; file[nf] = ""; line[nf] = "" }
-    /<obj>/ { obj[nf] = tag("obj") }
-    /<fn>/ { fn[nf] = tag("fn") }
-    /<file>/ { file[nf] = tag("file") }
-    /<line>/ { line[nf] = tag("line") }
-    /<\/error>/ {
-      if (kind !~ /^Leak_/) next
-      k = 0
-      for (i = 1; i <= nf; i++) if (obj[i] !~ /vgpreload_/) { k++; o[k] = obj[i]; g[k] = fn[i]; fl[k] = file[i]; ln[k] = line[i] }
-      w = kind == "Leak_DefinitelyLost" ? "definite" : kind == "Leak_IndirectlyLost" ? "indirect" : \
-          kind == "Leak_PossiblyLost" ? "possible" : "reachable"
-      if (direct >= 0) bytes = direct
-      if (o[1] == exe) at = 1; else if (o[2] == exe && lib(o[1])) at = 2; else at = 0
-      gsub(/ /, "", g[at])
-      if (at) print w, blocks, bytes, fl[at] ":" ln[at], g[at]
-      else print "other " w " " bytes " innermost in " o[1] > "/dev/stderr"
-    }' "$1" |
-  awk '{ key = $1 " " $4 " " $5; b[key] += $2; s[key] += $3 }
-       END { for (k in b) { split(k, p, " "); print p[1], b[k], s[k], p[2], p[3] } }' | sort
-}
+# the row helpers: hs_owned, symbolize, aggregate, vg_owned, json_owned
+. "$root/tests/e2e/lib/leakrows.sh"
 
 cases=$(awk '!/^#/ && NF { print $1 }' "$table" | uniq)
 ncases=0
-
-# json_owned JSON EXE: the same table from heapscope's JSON report (the
-# analyzer's reading of the same trace), same rule.
-json_owned() {
-  python3 - "$1" "$2" <<'PY'
-import json, os, re, sys
-report, exe = json.load(open(sys.argv[1])), sys.argv[2]
-lib = re.compile(r'/libc\.so|/libstdc\+\+\.so')
-word = {"definitely_lost": "definite", "indirectly_lost": "indirect",
-        "possibly_lost": "possible", "still_reachable": "reachable"}
-rows = {}
-for rec in report.get("leaks", []):
-    st = [f for f in rec["stack"] if not f.get("inlined")]
-    mod = [os.path.realpath(f.get("module") or "?") for f in st]
-    at = 0 if mod[:1] == [exe] else 1 if mod[1:2] == [exe] and lib.search(mod[0]) else None
-    if at is None:
-        continue
-    f = st[at]
-    key = (word[rec["kind"]], "%s:%s" % (os.path.basename(f["file"]), f["line"]),
-           f["function"].replace(" ", ""))
-    b = rows.setdefault(key, [0, 0])
-    b[0] += rec["blocks"]; b[1] += rec["bytes"]
-for (k, site, fn), (n, size) in sorted(rows.items()):
-    print(k, n, size, site, fn)
-PY
-}
 
 # valgrind is slow: run all cases first, two at a time (the machine's
 # cores), and read the reports in the loop below.
@@ -196,8 +88,8 @@ for case in $cases; do
   [ "$rc" = 0 ] || bad "exit status $rc under the shim: $(head -c 300 "$dir/$case/err")"
   if [ ! -s "$trace" ]; then bad "no trace"; continue; fi
   grep -q '^C ' "$trace" || bad "no C line: $(grep '^[!X]' "$trace")"
-  cl=$(awk '$1 == "C" { c = $5 " " $6 } $1 == "L" { n++; b += $4 }
-            END { if (c != b + 0 " " n + 0) print "C says " c ", the L lines " b + 0 " " n + 0 }' "$trace")
+  cl=$(awk '$1 == "C" { c = $5 " " $6 } $1 == "B" { n += $4; b += $5 }
+            END { if (c != b + 0 " " n + 0) print "C says " c ", the B lines " b + 0 " " n + 0 }' "$trace")
   [ -z "$cl" ] || bad "$cl"
   got=$(hs_owned "$trace" "$exe" 2>"$dir/$case/other" | symbolize "$exe" | aggregate)
   if [ "$got" != "$want" ]; then
@@ -246,9 +138,43 @@ if [ -f "$trace" ]; then
   chain=$(awk "$AWK_HEX"'
     $1 == "M" && $7 == exe { bias = hex($3) }
     $1 == "S" { s[$2] = $0 }
-    $1 == "L" && $2 == "D" { split(s[$5], f, " "); for (i = 4; i <= 10; i++) print "0x" tohex(hex(f[i]) - 1 - bias) }
+    $1 == "B" && $2 == "D" { split(s[$3], f, " "); for (i = 4; i <= 10; i++) print "0x" tohex(hex(f[i]) - 1 - bias) }
   ' exe="$exe" "$trace" | addr2line -f -e "$exe" | awk 'NR % 2' | tr '\n' ' ')
   [ "$chain" = "level6 level5 level4 level3 level2 level1 main " ] || bad "stack of the deep leak: $chain"
+fi
+
+# The underrun: the damage report names the damaged block's own
+# allocation stack (its stack id sits in the part of the header the
+# underrun spared), as memcheck names the block the write fell before.
+case=leak_underrun
+exe=$(readlink -f "$root/build/tests/progs/leak_underrun")
+trace=$dir/leak_underrun/t.trace
+if [ -f "$trace" ]; then
+  site=$(awk "$AWK_HEX"'
+    $1 == "M" && $7 == exe { bias = hex($3) }
+    $1 == "S" { s[$2] = $0 }
+    $1 == "E" && $2 == "heap_overflow" { split(s[$5], f, " "); print "0x" tohex(hex(f[4]) - 1 - bias); exit }
+  ' exe="$exe" "$trace" | addr2line -e "$exe" | sed 's|.*/||; s/ (discriminator.*//')
+  [ "$site" = "leak_underrun.c:17" ] || bad "the damage report's allocation stack starts at '$site', not the block's malloc"
+fi
+
+# A heap damaged beyond trust: no crash, no hang, the scan says what it
+# skipped, the untouched block keeps its answer.
+case=leak_smash
+mkdir -p "$dir/smash"
+(cd "$dir/smash" && timeout 30 env HEAPSCOPE_OUT="$dir/smash/t.trace" LD_PRELOAD="$shim" \
+   "$root/build/tests/progs/leak_smash") >/dev/null 2>"$dir/smash/err"
+rc=$?
+trace=$dir/smash/t.trace
+[ "$rc" = 0 ] || bad "exit status $rc: $(head -c 200 "$dir/smash/err")"
+if [ -s "$trace" ]; then
+  [ "$(tail -n 1 "$trace")" = "X exit 0" ] || bad "trace ends with: $(tail -n 1 "$trace")"
+  n=$(sed -n 's/^! leak scan: \([0-9]*\) slot.*skipped.*/\1/p' "$trace")
+  [ "${n:-0}" -ge 64 ] || bad "the scan did not say what it skipped: $(grep '^!' "$trace")"
+  grep -q '^B R [0-9]* 1 200$' "$trace" || bad "the untouched block is not still reachable"
+  grep -q '^E heap_overflow ' "$trace" || bad "no damage reported"
+else
+  bad "no trace"
 fi
 
 # Threads still allocating (small, page and huge blocks) when the process
@@ -266,7 +192,7 @@ for run in 1 2 3; do
   [ "$rc" = 0 ] || { bad "run $run: exit status $rc $(head -c 200 "$dir/busy$run/err")"; continue; }
   [ "$(tail -n 1 "$trace")" = "X exit 0" ] || bad "run $run: trace ends with: $(tail -n 1 "$trace")"
   mine=$(hs_owned "$trace" "$exe" 2>/dev/null | symbolize "$exe" | grep ' leak_busy.c:34 drop$')
-  [ "$mine" = "definite 77 leak_busy.c:34 drop" ] || bad "run $run: main's leak: '$mine'"
+  [ "$mine" = "definite 1 77 leak_busy.c:34 drop" ] || bad "run $run: main's leak: '$mine'"
 done
 
 echo "leak cases: $ncases run, JSON report $([ "$use_json" = 1 ] && echo "compared" || echo "not built"), valgrind $([ "$use_valgrind" = 1 ] && echo "compared" || echo "not run"), $fails failure(s)"

@@ -33,7 +33,7 @@ check stack_paths build/tests/progs/stack_paths
 # more stacks than the cache has frames for: its pool starts over many times
 check stack_many build/tests/progs/stack_many
 # A fork child's trace is new: a stack its inherited cache hits must still
-# get its S line there. Every stack id an L line names needs one.
+# get its S line there. Every stack id a B line names needs one.
 fork_check() {  # cache(0|1)
   local c=$1; local d="$tmp/fork.$c"; mkdir -p "$d"
   if ! HEAPSCOPE_STACK_CACHE=$c HEAPSCOPE_OUT="$d/t.%p" LD_PRELOAD="$lib" \
@@ -43,16 +43,16 @@ fork_check() {  # cache(0|1)
   local traces=("$d"/t.*) named=0 f id
   if [ ${#traces[@]} -ne 2 ]; then echo "FAIL fork (cache $c): ${#traces[@]} traces, want 2"; fail=1; return; fi
   for f in "${traces[@]}"; do
-    for id in $(awk '$1 == "L" && $5 != 0 { print $5 }' "$f"); do
+    for id in $(awk '$1 == "B" && $3 != 0 { print $3 }' "$f"); do
       named=$((named + 1))
       if ! grep -q "^S $id " "$f"; then
-        echo "FAIL fork (cache $c): $(basename "$f") names stack $id in an L line but has no S line for it"
-        grep -E '^(S|L) ' "$f" | head -6; fail=1
+        echo "FAIL fork (cache $c): $(basename "$f") names stack $id in a B line but has no S line for it"
+        grep -E '^(S|B) ' "$f" | head -6; fail=1
       fi
     done
   done
   if [ "$named" -lt 1 ]; then echo "FAIL fork (cache $c): the child's block has no stack"; fail=1; return; fi
-  echo "ok   fork (cache $c): every L line's stack has its S line in its own trace"
+  echo "ok   fork (cache $c): every B line's stack has its S line in its own trace"
 }
 fork_check 0
 fork_check 1

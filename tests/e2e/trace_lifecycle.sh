@@ -48,7 +48,7 @@ check_shape() {
   [ -f "$f" ] || { bad "no trace $f"; return; }
   mode=$(stat -c %a "$f")
   [ "$mode" = 600 ] || bad "$f has mode $mode, want 600"
-  [ "$(head -n 1 "$f")" = "HEAPSCOPE-TRACE 1" ] || bad "first line: $(head -n 1 "$f")"
+  [ "$(head -n 1 "$f")" = "HEAPSCOPE-TRACE 2" ] || bad "first line: $(head -n 1 "$f")"
   [ -z "$(tail -c 1 "$f")" ] || bad "$f does not end with a newline (a cut line)"
   problems=$(awk -v pid="$pid" -v shim="$shim" -v late="$late" "$AWK_HEX"'
     NR == 2 { if ($1 != "P" || $2 != pid || $3 !~ /^[0-9]+$/ || $4 !~ /^[0-9]+$/ || NF < 5)

@@ -2,7 +2,7 @@
 # for each harness, the include flags and the project sources it links.
 # One place, so the fuzzer build and the `make check` replay build can
 # never drift apart.
-HS_READER="analyzer/trace/trace_read.c analyzer/trace/trace_lines.c analyzer/trace/heapsnap.c analyzer/util.c"
+HS_READER="analyzer/trace/trace_read.c analyzer/trace/trace_lines.c analyzer/trace/trace_sites.c analyzer/trace/heapsnap.c analyzer/util.c"
 HARNESSES="trace fault_policy suppress config"
 harness_flags() {
 	case $1 in

@@ -1,7 +1,8 @@
 /*
  * stack_many.c — more distinct stacks than a thread's stack cache holds
- * frames for (preload/record/stackcache.c: a pool of 16384), so the pool is used
- * up and starts over many times while the same stacks keep coming back:
+ * words for at first (preload/record/stackcache.c: a pool of 16384), so the
+ * pool is used up, starts over and grows (4 times) while the same stacks
+ * keep coming back, many of them through one call at one depth (alloca):
  * recursion to every depth from 1 to 40, each level allocating from one
  * of three call sites, under 32 different stack offsets (alloca), twice
  * over. Every block is freed; the trace's S lines are what is compared.

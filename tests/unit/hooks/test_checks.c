@@ -252,18 +252,33 @@ START_TEST(bad_pointers_ignored)
 END_TEST
 
 /* An underrun into the header: reported once, the block never reused,
- * and later frees of it are not reported again. */
+ * and later frees of it are not reported again as damage. One that
+ * reached the stack id (p[-5]) leaves a block that is never trusted:
+ * later frees say nothing. One that spared size and stack (the check's
+ * last two bytes, p[-2]) leaves a block the free lets go of (without
+ * reusing it): a second free is a double free, as memcheck says. */
 START_TEST(damaged_header_told_once)
 {
-	char *p = tu_malloc(72);
+	char *p = tu_malloc(72), *q = tu_malloc(72);
 	unsigned long before = hs_error_count();
-	char *volatile hdr = p - 2;         /* (not an array the compiler knows) */
+	char *volatile hdr = p - 5;         /* (not an array the compiler knows) */
 	*hdr ^= 0x40;
 	free(p);
 	free(p);
 	ck_assert_uint_eq(hs_error_count(), before + 1);
-	for (int i = 0; i < 1000; i++)
-		ck_assert_ptr_ne(tu_malloc(72), p);
+	hdr = q - 2;
+	*hdr ^= 0x40;
+	free(q);
+	ck_assert_uint_eq(hs_error_count(), before + 2);
+	free(q);                            /* a double free, not damage  */
+	ck_assert_uint_eq(hs_error_count(), before + 3);
+	free(q);
+	ck_assert_uint_eq(hs_error_count(), before + 4);
+	for (int i = 0; i < 1000; i++) {
+		char *r = tu_malloc(72);
+		ck_assert_ptr_ne(r, p);
+		ck_assert_ptr_ne(r, q);
+	}
 }
 END_TEST
 

@@ -17,10 +17,11 @@
 
 static _Alignas(16) unsigned char heap[1 << 16];
 static uintptr_t roots[64];
-static struct hs_lk_block blocks[MAXB];
-static uint32_t stack[MAXB];
+static struct hs_lk_entry blocks[MAXB];
+static uintptr_t scratch[3 * MAXB];
 static size_t nblocks;
 static size_t heap_used;
+static struct hs_lk_array arr;
 static struct hs_lk_graph g;
 
 static void reset(void)
@@ -39,7 +40,7 @@ static size_t add(size_t size)
 	uintptr_t start = (uintptr_t)heap + heap_used;
 	heap_used += (size + 16 + 15) & ~(size_t)15;
 	ck_assert_uint_le(heap_used, sizeof heap);
-	blocks[nblocks] = (struct hs_lk_block){ .start = start, .size = size };
+	blocks[nblocks] = (struct hs_lk_entry){ .start = start, .size = size };
 	return nblocks++;
 }
 
@@ -53,20 +54,27 @@ static uintptr_t addr(size_t blk)
 	return blocks[blk].start;
 }
 
-/* Blocks are added in address order, so the array is already sorted;
- * remember each block's address to find it again after classification. */
+/* A fresh graph over the blocks added so far (the array node set sorts
+ * them and clears their marks). */
+static void init_graph(void)
+{
+	hs_lk_array_init(&arr, blocks, nblocks);
+	hs_lk_init(&g, &arr.ops, scratch);
+}
+
 static void classify_roots(size_t nroots)
 {
-	hs_lk_init(&g, blocks, nblocks, stack);
+	init_graph();
 	hs_lk_scan_root(&g, (uintptr_t)roots, (uintptr_t)(roots + nroots));
 	hs_lk_classify(&g);
 }
 
 static int kind_of(uintptr_t start)
 {
-	long i = hs_lk_find(&g, start);
-	ck_assert_int_ge(i, 0);
-	return g.b[i].state;
+	struct hs_lk_node n;
+	ck_assert(hs_lk_find(&g, start, &n));
+	ck_assert_uint_eq(n.start, start);
+	return *n.mark & HS_LK_STATE;
 }
 
 #endif

@@ -59,8 +59,9 @@ END_TEST
 enum { GLOBAL, LIVE_STACK, DEAD_STACK, NOWHERE, INTERIOR, IN_MMAP, NB };
 
 static _Alignas(64) unsigned char heap[NB * 64];
-static struct hs_lk_block blocks[NB];
-static uint32_t mark_stack[NB];
+static struct hs_lk_entry blocks[NB];
+static struct hs_lk_array arr;
+static uintptr_t scratch[3 * NB];
 static volatile uintptr_t global_ptr;   /* a root: our own .bss */
 static volatile uintptr_t global_interior;
 static uintptr_t hidden[NB];            /* block addresses, XOR-ed */
@@ -88,9 +89,9 @@ static void *dead_thread(void *arg)
 
 static int kind_of(const struct hs_lk_graph *g, int i)
 {
-	long k = hs_lk_find(g, block_addr(i));
-	ck_assert_int_ge(k, 0);
-	return g->b[k].state;
+	struct hs_lk_node n;
+	ck_assert(hs_lk_find(g, block_addr(i), &n));
+	return *n.mark & HS_LK_STATE;
 }
 
 static __attribute__((noinline)) void scan(struct hs_lk_graph *g)
@@ -102,7 +103,8 @@ static __attribute__((noinline)) void scan(struct hs_lk_graph *g)
 	ck_assert(hs_lk_exclude(&rt.excl, (uintptr_t)hidden, (uintptr_t)(hidden + NB)));
 	int here;
 	ck_assert(hs_lk_roots_prepare(&rt, (uintptr_t)&here));
-	hs_lk_init(g, blocks, NB, mark_stack);
+	hs_lk_array_init(&arr, blocks, NB);
+	hs_lk_init(g, &arr.ops, scratch);
 	hs_lk_roots_scan(&rt, g);
 	hs_lk_classify(g);
 	ck_assert_uint_ge(rt.stats.threads, 2);
@@ -120,7 +122,7 @@ static __attribute__((noinline)) void setup(void)
 {
 	for (int i = 0; i < NB; i++) {
 		uintptr_t a = (uintptr_t)heap + (uintptr_t)i * 64;
-		blocks[i] = (struct hs_lk_block){ .start = a, .size = 48 };
+		blocks[i] = (struct hs_lk_entry){ .start = a, .size = 48 };
 		hidden[i] = a ^ HIDE;
 	}
 	global_ptr = block_addr(GLOBAL);

@@ -174,7 +174,7 @@ START_TEST(preamble)
 	ck_assert_str_eq(hs_trace_path(), p);
 	hs_trace_close();
 	char *text = slurp(p, NULL);
-	ck_assert_msg(strncmp(text, "HEAPSCOPE-TRACE 1\n", 18) == 0, "first line: %.40s", text);
+	ck_assert_msg(strncmp(text, "HEAPSCOPE-TRACE 2\n", 18) == 0, "first line: %.40s", text);
 
 	char *l2 = strchr(text, '\n') + 1;
 	int pid = -1, ppid = -1;

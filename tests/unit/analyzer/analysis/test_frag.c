@@ -122,18 +122,69 @@ static void build(struct hs_trace *tr, const char *cells, struct hs_tleak *leaks
 	tr->live_blocks = n;
 }
 
+/* slab of 48-byte slots at pages 0..3 (341 slots, 3 used), slab of
+ * 64-byte slots at 4..7 (256 slots, 1 used), a 3-page large block at
+ * 8..10, the rest free: 11 f0, 12 f2, 16 f4, 32 f5 ... */
+static const char cells[] = "s48:4:3/341 s64:4:1/256 l3 f0 f2 f4 f5 f6 f7 f8 f9";
+
+static void check_classes(const struct hs_frag *f)
+{
+	ck_assert_uint_eq(f->nbins, 2);
+	ck_assert_uint_eq(f->bins[0].slot, 48);
+	ck_assert_uint_eq(f->bins[0].capacity, 341);
+	ck_assert_uint_eq(f->bins[0].used, 3);
+	ck_assert_uint_eq(f->bins[0].live_blocks, 2);
+	ck_assert_uint_eq(f->bins[0].live_bytes, 50);
+	ck_assert_uint_eq(f->bins[0].internal_bytes, 3 * 48 - 50);
+	ck_assert_double_eq_tol(f->bins[0].fill, 3.0 / 341, EPS);
+	ck_assert_uint_eq(f->bins[1].slot, 64);
+	ck_assert_uint_eq(f->bins[1].live_bytes, 40);
+	ck_assert_uint_eq(f->bins[1].internal_bytes, 64 - 40);
+	ck_assert_uint_eq(f->large_blocks, 1);
+	ck_assert_uint_eq(f->large_pages, 3);
+	ck_assert_uint_eq(f->large_live_bytes, 10000);
+	ck_assert_uint_eq(f->snap_dirty_pages, 0);
+}
+
+/* Version 2: the same blocks as grouped records and per-class lines. */
+START_TEST(per_class_from_class_lines)
+{
+	struct hs_tleak lk[] = {
+		{ .blocks = 2, .bytes = 60, .stack = 1, .kind = HS_LEAK_DEFINITE },
+		{ .blocks = 2, .bytes = 10030, .stack = 2, .kind = HS_LEAK_REACHABLE },
+		{ .blocks = 1, .bytes = 1, .stack = 3, .kind = HS_LEAK_DEFINITE },
+	};
+	struct hs_tclass cls[] = {
+		{ .slot = 48, .blocks = 2, .bytes = 50 },
+		{ .slot = 64, .blocks = 1, .bytes = 40 },
+		{ .slot = 0, .blocks = 1, .bytes = 10000 },
+	};
+	struct hs_trace tr;
+	build(&tr, cells, lk, 3);
+	tr.live_blocks = 5;
+	tr.classes = cls;
+	tr.nclasses = 3;
+	struct hs_frag f;
+	hs_frag_compute(&f, &tr);
+	ck_assert(f.have_sample && f.snap);
+	check_classes(&f);
+	hs_frag_free(&f);
+	hs_snaps_free(&tr.snaps);
+	free(tr.samples);
+}
+END_TEST
+
 START_TEST(per_class_from_snapshot_and_leaks)
 {
-	/* slab of 48-byte slots at pages 0..3 (341 slots, 3 used), slab of
-	 * 64-byte slots at 4..7 (256 slots, 1 used), a 3-page large block at
-	 * 8..10, the rest free: 11 f0, 12 f2, 16 f4, 32 f5 ... */
-	const char *cells = "s48:4:3/341 s64:4:1/256 l3 f0 f2 f4 f5 f6 f7 f8 f9";
 	struct hs_tleak lk[] = {
-		{ .addr = 0x7f0000400000ull + 16, .size = 20, .kind = HS_LEAK_DEFINITE },
-		{ .addr = 0x7f0000400000ull + 48 + 16, .size = 30, .kind = HS_LEAK_REACHABLE },
-		{ .addr = 0x7f0000404000ull + 16, .size = 40, .kind = HS_LEAK_DEFINITE },
-		{ .addr = 0x7f0000408000ull + 16, .size = 10000, .kind = HS_LEAK_REACHABLE },
-		{ .addr = 0x7f9999000010ull, .size = 1, .kind = HS_LEAK_DEFINITE }, /* not ours */
+		{ .addr = 0x7f0000400000ull + 16, .blocks = 1, .bytes = 20, .kind = HS_LEAK_DEFINITE },
+		{ .addr = 0x7f0000400000ull + 48 + 16, .blocks = 1, .bytes = 30,
+		  .kind = HS_LEAK_REACHABLE },
+		{ .addr = 0x7f0000404000ull + 16, .blocks = 1, .bytes = 40, .kind = HS_LEAK_DEFINITE },
+		{ .addr = 0x7f0000408000ull + 16, .blocks = 1, .bytes = 10000,
+		  .kind = HS_LEAK_REACHABLE },
+		{ .addr = 0x7f9999000010ull, .blocks = 1, .bytes = 1,
+		  .kind = HS_LEAK_DEFINITE },                      /* not ours */
 	};
 	struct hs_trace tr;
 	build(&tr, cells, lk, 5);
@@ -143,21 +194,7 @@ START_TEST(per_class_from_snapshot_and_leaks)
 	ck_assert_uint_eq(f.internal_bytes, 1000);
 	ck_assert_uint_eq(f.live_blocks, 5);
 	ck_assert_uint_eq(f.header_bytes, 5 * 16);
-	ck_assert_uint_eq(f.nbins, 2);
-	ck_assert_uint_eq(f.bins[0].slot, 48);
-	ck_assert_uint_eq(f.bins[0].capacity, 341);
-	ck_assert_uint_eq(f.bins[0].used, 3);
-	ck_assert_uint_eq(f.bins[0].live_blocks, 2);
-	ck_assert_uint_eq(f.bins[0].live_bytes, 50);
-	ck_assert_uint_eq(f.bins[0].internal_bytes, 3 * 48 - 50);
-	ck_assert_double_eq_tol(f.bins[0].fill, 3.0 / 341, EPS);
-	ck_assert_uint_eq(f.bins[1].slot, 64);
-	ck_assert_uint_eq(f.bins[1].live_bytes, 40);
-	ck_assert_uint_eq(f.bins[1].internal_bytes, 64 - 40);
-	ck_assert_uint_eq(f.large_blocks, 1);
-	ck_assert_uint_eq(f.large_pages, 3);
-	ck_assert_uint_eq(f.large_live_bytes, 10000);
-	ck_assert_uint_eq(f.snap_dirty_pages, 0);
+	check_classes(&f);
 	hs_frag_free(&f);
 	hs_snaps_free(&tr.snaps);
 	free(tr.samples);
@@ -188,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, index_never_decreases_with_order);
 	tcase_add_test(tc, point_from_sample);
 	tcase_add_test(tc, per_class_from_snapshot_and_leaks);
+	tcase_add_test(tc, per_class_from_class_lines);
 	tcase_add_test(tc, no_samples_no_figures);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -3,7 +3,10 @@
  * steady growth (also as VmSize's 4 MiB steps, and with an outlier),
  * growth that plateaus (also with a long stretch without samples, as the
  * slow-path sampler produces), a flat series, too short a run, and the
- * downsampling, Theil–Sen and sparkline helpers.
+ * downsampling, Theil–Sen and sparkline helpers; issue #16's shapes (a
+ * slow leak after a warm-up, growth that stops at 70%, a trickle after a
+ * big warm-up, noise without a trend) and the process verdict taken from
+ * the live heap.
  */
 #include <check.h>
 #include <math.h>
@@ -127,6 +130,110 @@ START_TEST(short_runs_are_not_judged)
 }
 END_TEST
 
+/* The shape issue #16 measured: a 32-slot cache filled in the first
+ * 50 ms (64 KiB), then a request log growing ~330 KB/s to the end, with
+ * the live heap jittering by a few KiB of scratch blocks. The old rule
+ * called it a plateau (its second half rose less than 1 MiB). */
+static double issue16(double t)
+{
+	double cache = t < 0.05 ? 65536 * t / 0.05 : 65536;
+	return cache + 330e3 * t + 4096 * ((int)(t * 1000) % 3);
+}
+
+START_TEST(slow_steady_growth_after_a_warm_up_is_a_likely_leak)
+{
+	size_t n = series(60, 0.05, issue16);          /* 3 s */
+	struct hs_growth g;
+	hs_growth_judge_floor(T, Y, n, HS_FLAT_LIVE_BYTES, &g);
+	ck_assert_int_eq(g.verdict, HS_VERDICT_LIKELY_LEAK);
+	ck_assert_double_eq_tol(g.rate, 330e3, 0.05 * 330e3);
+	ck_assert(g.rate_lo > 0 && g.rate_lo <= g.rate);
+}
+END_TEST
+
+static double stops(double t) { return 1e6 * (t < 2.1 ? t : 2.1); }
+
+START_TEST(growth_that_stops_before_the_end_is_a_plateau)
+{
+	size_t n = series(60, 0.05, stops);            /* grows for 70% of 3 s */
+	struct hs_growth g;
+	hs_growth_judge_floor(T, Y, n, HS_FLAT_LIVE_BYTES, &g);
+	ck_assert_int_eq(g.verdict, HS_VERDICT_PLATEAU);
+	ck_assert_double_eq_tol(g.tail_rate, 0, 1);
+}
+END_TEST
+
+static double trickle(double t) { return (t < 0.2 ? 50 * MIB * t : 10 * MIB) + 1024 * t; }
+
+START_TEST(a_trickle_after_a_big_warm_up_is_a_plateau)
+{
+	size_t n = series(60, 0.05, trickle);
+	struct hs_growth g;
+	hs_growth_judge_floor(T, Y, n, HS_FLAT_LIVE_BYTES, &g);
+	ck_assert_int_eq(g.verdict, HS_VERDICT_PLATEAU);
+}
+END_TEST
+
+/* No trend, only noise: the confidence bound keeps it from being called
+ * a leak, whatever the slope of this particular draw. */
+START_TEST(noise_without_a_trend_is_no_leak)
+{
+	uint64_t x = 88172645463325252ull;
+	for (int seed = 0; seed < 50; seed++) {
+		size_t n = 60;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			T[i] = (double)i * 0.05;
+			Y[i] = 20 * MIB + (double)(x % (4u << 20));   /* +- 2 MiB */
+		}
+		struct hs_growth g;
+		hs_growth_judge_floor(T, Y, n, HS_FLAT_LIVE_BYTES, &g);
+		ck_assert_int_ne(g.verdict, HS_VERDICT_LIKELY_LEAK);
+	}
+}
+END_TEST
+
+START_TEST(too_few_samples_say_how_many_are_needed)
+{
+	size_t n = series(HS_GROWTH_MIN_SAMPLES - 1, 0.1, steady);
+	struct hs_growth g;
+	char b[200];
+	hs_growth_judge(T, Y, n, &g);
+	ck_assert_int_eq(g.verdict, HS_VERDICT_NONE);
+	ck_assert_str_eq(hs_growth_sentence(&g, b, sizeof b),
+	                 "not judged: 7 samples over 600 ms (need 8 over 200 ms)");
+}
+END_TEST
+
+/* VmSize steps once (an arena) while the live heap grows steadily: the
+ * process verdict is the live heap's. */
+START_TEST(process_verdict_follows_a_leaking_live_heap)
+{
+	struct hs_trace tr;
+	memset(&tr, 0, sizeof tr);
+	struct hs_tsample smp[60];
+	memset(smp, 0, sizeof smp);
+	for (size_t i = 0; i < 60; i++) {
+		smp[i].t_ms = i * 50;
+		smp[i].vmsize_kb = i < 10 ? 20480 : 24576;
+		smp[i].vmrss_kb = 4096;
+		smp[i].live = (uint64_t)(330e3 * (double)i * 0.05);
+	}
+	tr.samples = smp;
+	tr.nsamples = 60;
+	struct hs_vmgrowth g;
+	hs_vmgrowth(&tr, &g);
+	ck_assert_int_eq(g.live.verdict, HS_VERDICT_LIKELY_LEAK);
+	ck_assert_int_eq(g.vmsize.verdict, HS_VERDICT_LIKELY_LEAK);
+	ck_assert(g.vmsize.via_live);
+	ck_assert_double_eq_tol(g.vmsize.rate, g.live.rate, 1e-9);
+	char b[200];
+	ck_assert(strstr(hs_process_sentence(&g.vmsize, &g.live, b, sizeof b), "likely leak"));
+}
+END_TEST
+
 START_TEST(downsampling_keeps_peaks)
 {
 	size_t n = series(1000, 0.001, steady);
@@ -200,6 +307,12 @@ int main(void)
 	tcase_add_test(tc, growth_freed_at_the_end_is_not_a_leak);
 	tcase_add_test(tc, small_wobble_is_flat);
 	tcase_add_test(tc, short_runs_are_not_judged);
+	tcase_add_test(tc, slow_steady_growth_after_a_warm_up_is_a_likely_leak);
+	tcase_add_test(tc, growth_that_stops_before_the_end_is_a_plateau);
+	tcase_add_test(tc, a_trickle_after_a_big_warm_up_is_a_plateau);
+	tcase_add_test(tc, noise_without_a_trend_is_no_leak);
+	tcase_add_test(tc, too_few_samples_say_how_many_are_needed);
+	tcase_add_test(tc, process_verdict_follows_a_leaking_live_heap);
 	tcase_add_test(tc, downsampling_keeps_peaks);
 	tcase_add_test(tc, theil_sen_exact_on_a_line);
 	tcase_add_test(tc, sparkline_shape);

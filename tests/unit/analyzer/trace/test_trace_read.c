@@ -21,7 +21,7 @@ static const char good[] =
 	"F 7 new[] 4096 1\n"
 	"E double_free 55550000a000 1 2 1 freed twice\n"
 	"E invalid_free 10 1 0 0\n"
-	"Z some future record\n"
+	"Y some future record\n"
 	"S 2 1 555500001300\n"
 	"C 10 8 300 100 2\n"
 	"L D 55550000b000 40 1\n"
@@ -80,12 +80,56 @@ START_TEST(reads_every_record)
 	ck_assert_uint_eq(tr.live_blocks, 2);
 	ck_assert_uint_eq(tr.nleaks, 3);
 	ck_assert_uint_eq(tr.leaks[1].kind, HS_LEAK_INDIRECT);
-	ck_assert_uint_eq(tr.leaks[1].size, 60);
+	ck_assert_uint_eq(tr.leaks[1].bytes, 60);
+	ck_assert_uint_eq(tr.leaks[1].blocks, 1);
+	ck_assert_uint_eq(tr.leaks[1].addr, 0x55550000c000ull);
 	ck_assert_uint_eq(tr.nnotes, 1);
 	ck_assert_str_eq(tr.notes[0], "stack table full");
 	ck_assert_int_eq(tr.end, HS_END_SIGNAL);
 	ck_assert_int_eq(tr.end_value, 11);
 	ck_assert_uint_eq(tr.undefined_refs, 0);
+	hs_trace_free(&tr);
+}
+END_TEST
+
+/* Version 2: the exit records grouped (B), per slot size (Z), and the
+ * pages of lost blocks (U). */
+static const char good2[] =
+	"HEAPSCOPE-TRACE 2\n"
+	"P 1234 1 1700000000 /usr/bin/x\n"
+	"S 1 1 555500001100\n"
+	"C 10 8 300 4160 5\n"
+	"B D 1 2 96\n"
+	"B I 1 2 64\n"
+	"B R 0 1 4000\n"
+	"Z 48 4 160\n"
+	"Z 0 1 4000\n"
+	"V D 7f0000400000 3\n"
+	"V P 7f0000404000 1\n"
+	"X exit 0\n";
+
+START_TEST(reads_version_2)
+{
+	struct hs_trace tr;
+	ck_assert_int_eq(parse(good2, strlen(good2), &tr), 0);
+	ck_assert_str_eq(tr.error, "");
+	ck_assert_uint_eq(tr.nleaks, 3);
+	ck_assert_uint_eq(tr.leaks[0].kind, HS_LEAK_DEFINITE);
+	ck_assert_uint_eq(tr.leaks[0].addr, 0);
+	ck_assert_uint_eq(tr.leaks[0].blocks, 2);
+	ck_assert_uint_eq(tr.leaks[0].bytes, 96);
+	ck_assert_uint_eq(tr.leaks[2].kind, HS_LEAK_REACHABLE);
+	ck_assert_uint_eq(tr.leaks[2].stack, 0);
+	ck_assert_uint_eq(tr.nclasses, 2);
+	ck_assert_uint_eq(tr.classes[0].slot, 48);
+	ck_assert_uint_eq(tr.classes[0].blocks, 4);
+	ck_assert_uint_eq(tr.classes[1].slot, 0);
+	ck_assert_uint_eq(tr.classes[1].bytes, 4000);
+	ck_assert_uint_eq(tr.nlost_pages, 2);
+	ck_assert_uint_eq(tr.lost_pages[0].kind, HS_LEAK_DEFINITE);
+	ck_assert_uint_eq(tr.lost_pages[0].addr, 0x7f0000400000ull);
+	ck_assert_uint_eq(tr.lost_pages[0].pages, 3);
+	ck_assert_uint_eq(tr.lost_pages[1].kind, HS_LEAK_POSSIBLE);
 	hs_trace_free(&tr);
 }
 END_TEST
@@ -98,6 +142,33 @@ START_TEST(missing_end_is_not_an_error)
 	ck_assert_int_eq(tr.end, HS_END_NONE);
 	ck_assert_uint_eq(tr.nleaks, 2);
 	ck_assert_uint_eq(tr.undefined_refs, 1);     /* stack 9 never defined */
+	hs_trace_free(&tr);
+}
+END_TEST
+
+START_TEST(scan_line)
+{
+	const char *t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\n"
+	                "W partial 3 1 1 1 thread 12 blocks the stop signal\nC 1 0 1 1 1\nX exit 0\n";
+	struct hs_trace tr;
+	ck_assert_int_eq(parse(t, strlen(t), &tr), 0);
+	ck_assert_int_eq(tr.scan.result, HS_SCAN_PARTIAL);
+	ck_assert_uint_eq(tr.scan.threads, 3);
+	ck_assert_uint_eq(tr.scan.stopped, 1);
+	ck_assert_uint_eq(tr.scan.idle, 1);
+	ck_assert_uint_eq(tr.scan.running, 1);
+	ck_assert_str_eq(tr.scan.detail, "thread 12 blocks the stop signal");
+	hs_trace_free(&tr);
+
+	t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\nW complete 0 0 0 0\nX signal 11\n";
+	ck_assert_int_eq(parse(t, strlen(t), &tr), 0);
+	ck_assert_int_eq(tr.scan.result, HS_SCAN_COMPLETE);
+	ck_assert_str_eq(tr.scan.detail, "");
+	hs_trace_free(&tr);
+
+	t = "HEAPSCOPE-TRACE 1\nP 5 1 0 /bin/x\nW skipped 0 0 0 0 why\nW skipped 0 0 0 0 why\n";
+	ck_assert_int_eq(parse(t, strlen(t), &tr), -1);
+	ck_assert_ptr_nonnull(strstr(tr.error, "second W line"));
 	hs_trace_free(&tr);
 }
 END_TEST
@@ -149,6 +220,10 @@ static const struct bad_case bad_cases[] = {
 	{ "E use_after_free 10 1 0 0 x\n", "field 1 (kind): 'use_after_free'" },
 	{ "C 1 2 3 4\n", "4 fields, expected 5" },
 	{ "X exit 256\n", "out of range (at most 255)" },
+	{ "X exit -1\n", "'-1' is not a decimal number" },
+	{ "W maybe 0 0 0 0\n", "field 1 (result): 'maybe' is not a known value" },
+	{ "W complete 1 2\n", "3 fields, expected 5 and the rest" },
+	{ "W complete 1 x 0 0\n", "field 3 (stopped): 'x' is not a decimal number" },
 	{ "X signal 0\n", "signal 0 is not a signal" },
 	{ "X quit 1\n", "field 1 (how): 'quit'" },
 	{ "P 6 1 0 /bin/y\n", "second P line" },
@@ -156,6 +231,15 @@ static const struct bad_case bad_cases[] = {
 	{ "h 0 1000 abc\n", "h line before any H line" },
 	{ "L D 10\0 4 1\n", "NUL byte" },
 	{ "L D 10 4 1", "the last line is cut off" },
+	{ "B D 1 0 0\n", "B line: a group of 0 blocks" },
+	{ "B X 1 2 3\n", "field 1 (kind): 'X' is not a known value" },
+	{ "B D 1 2\n", "3 fields, expected 4" },
+	{ "Z 48 x 3\n", "field 2 (blocks): 'x' is not a decimal number" },
+	{ "Z 4294967296 1 3\n", "field 1 (slot)" },
+	{ "V I 1000 1\n", "field 1 (kind): 'I' is not a known value" },
+	{ "V D 1001 1\n", "V line: not a run of whole pages" },
+	{ "V D 1000 0\n", "V line: not a run of whole pages" },
+	{ "V D fffffffffffff000 2\n", "V line: not a run of whole pages" },
 };
 
 START_TEST(malformed_line)
@@ -195,9 +279,13 @@ START_TEST(first_lines)
 	ck_assert_int_eq(parse(t1, strlen(t1), &tr), -1);
 	ck_assert_ptr_nonnull(strstr(tr.error, "byte 0: line 1: not a heapscope trace"));
 	hs_trace_free(&tr);
-	const char *t2 = "HEAPSCOPE-TRACE 2\n";
+	const char *t2 = "HEAPSCOPE-TRACE 3\n";
 	ck_assert_int_eq(parse(t2, strlen(t2), &tr), -1);
-	ck_assert_ptr_nonnull(strstr(tr.error, "trace version 2 is not supported"));
+	ck_assert_ptr_nonnull(strstr(tr.error, "trace version 3 is not supported"));
+	hs_trace_free(&tr);
+	const char *t0 = "HEAPSCOPE-TRACE 0\n";
+	ck_assert_int_eq(parse(t0, strlen(t0), &tr), -1);
+	ck_assert_ptr_nonnull(strstr(tr.error, "trace version 0 is not supported"));
 	hs_trace_free(&tr);
 	const char *t3 = "HEAPSCOPE-TRACE 1\nL D 10 4 0\n";
 	ck_assert_int_eq(parse(t3, strlen(t3), &tr), -1);
@@ -323,8 +411,10 @@ int main(void)
 	TCase *tc = tcase_create("reader");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, reads_every_record);
+	tcase_add_test(tc, reads_version_2);
 	tcase_add_test(tc, missing_end_is_not_an_error);
 	tcase_add_test(tc, exec_then_more);
+	tcase_add_test(tc, scan_line);
 	tcase_add_loop_test(tc, malformed_line, 0, sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, first_lines);
 	tcase_add_test(tc, truncated_anywhere);
