@@ -457,8 +457,10 @@ static size_t dirty_now(void)
 
 /* The tests below lay out pages in a fresh arena. Without fork
  * (CK_FORK=no: the sanitizer runs) earlier tests leave whole free arenas
- * behind, dirty: hold them allocated until the test ends, so the next
- * allocation maps a fresh one. */
+ * behind, dirty: hold them allocated until the test ends, and drop the
+ * granules of released ones that wait in the huge mappings' cache (a new
+ * arena would take one, resident), so the next allocation maps a fresh
+ * one. */
 enum { MAXHELD = 8 };
 static char *held[MAXHELD];
 static unsigned nheld;
@@ -466,6 +468,7 @@ static unsigned nheld;
 static void hold_whole_arenas(void)
 {
 	struct hs_buddy_stats st;
+	hs_huge_trim();
 	hs_buddy_stats(&st);
 	while (st.free_pages && nheld < MAXHELD) {
 		ck_assert_msg(st.nr_free[HS_MAX_ORDER] > 0,
@@ -486,6 +489,40 @@ static void release_held(void)
  * program was handed and gave back, whatever free blocks they merge into
  * or are split out of. (One flag per free block counted a freed page
  * merged with its clean buddies as a whole dirty arena.) */
+/* A whole free arena the buddy gives up while its pages are resident
+ * waits in the huge mappings' cache as a granule, and the next new arena
+ * is that granule (same address, its pages counted dirty), not fresh
+ * memory; malloc_trim's hs_huge_trim drops it. */
+START_TEST(granule_comes_back)
+{
+	hold_whole_arenas();
+	enum { N = 3 };
+	char *a[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = hs_buddy_alloc(HS_ARENA_PAGES, NULL);
+		ck_assert_ptr_nonnull(a[i]);
+	}
+	/* keep_arenas() is 1 here: when a[1] is freed the older whole free
+	 * arena, a[0] (dirty, the tail of its list), leaves the buddy */
+	hs_buddy_free(a[0]);
+	hs_buddy_free(a[1]);
+	struct hs_buddy_stats st;
+	hs_buddy_stats(&st);
+	ck_assert_uint_eq(st.nr_free[HS_MAX_ORDER], 1);
+	ck_assert_ptr_null(hs_buddy_block_of(a[0], NULL));
+	ck_assert_uint_eq(hs_pagemap_get(a[0]) & HS_GRANULE_HUGE, HS_GRANULE_HUGE);
+	char *b1 = hs_buddy_alloc(HS_ARENA_PAGES, NULL);     /* the kept one */
+	char *b2 = hs_buddy_alloc(HS_ARENA_PAGES, NULL);     /* a new arena */
+	ck_assert_ptr_eq(b1, a[1]);
+	ck_assert_ptr_eq(b2, a[0]);                           /* the granule */
+	hs_buddy_free(b1);
+	hs_buddy_free(b2);
+	hs_buddy_free(a[2]);
+	hs_huge_trim();
+	release_held();
+}
+END_TEST
+
 START_TEST(dirty_counts_exact)
 {
 	hold_whole_arenas();
@@ -613,6 +650,7 @@ int main(void)
 	tcase_add_test(t, resize_in_place);
 	tcase_add_test(t, limits_and_new_arenas);
 	tcase_add_test(t, block_of_rejects);
+	tcase_add_test(t, granule_comes_back);
 	tcase_add_test(t, dirty_counts_exact);
 	tcase_add_test(t, dirty_hard_cap);
 	tcase_add_test(t, aligned_placement);
