@@ -200,19 +200,9 @@ static inline bool hs_bin_fits(unsigned bin, size_t room)
 	       && (room + HS_HEADER_SIZE) * 2 >= hs_bin_slot_size[bin];
 }
 
-/* Per-thread cache: one singly linked list per bin, no lock. */
-struct hs_tcache_bin {
-	void    *head;                  /* slot (header address) list         */
-	uint32_t count;
-	uint32_t limit;                 /* flush half when count exceeds it;
-	                                   0 while the cache is not live
-	                                   (state 0 or 2), so the inline free
-	                                   tests this alone                  */
-};
-struct hs_tcache {
-	struct hs_tcache_bin bins[HS_NR_BINS];
-	int state;                      /* 0 unset, 1 live, 2 torn down       */
-};
+/* The thread cache, this thread's counters and busy flag, and the claim
+ * of a block (LIVE -> FREED) that every release makes. */
+#include "thread.h"
 
 /* A free slot's link to the next one lives in its first user word. */
 static inline void *hs_slot_next(void *slot)
@@ -344,7 +334,8 @@ void hs_heap_foreach_header_locked(hs_header_fn fn, void *ctx);
 bool hs_heap_lock_all_timed(unsigned ms);
 void hs_heap_unlock_all(void);
 
-/* Counters: each thread counts in its own TLS and folds into the global
+/* Counters: each thread counts in its own TLS (struct hs_tstat,
+ * thread.h) and folds into the global
  * atomics on slow paths (and at thread exit), so the fast path touches no
  * shared cache line. Global figures lag by at most FOLD_BYTES per running
  * thread; peak_bytes is the peak of the folded live total. */
@@ -353,72 +344,6 @@ struct hs_counters {
 	uint64_t live_bytes;                    /* requested bytes live       */
 	uint64_t peak_bytes;
 };
-struct hs_tstat {
-	uint64_t allocs, frees;
-	int64_t  live;                          /* bytes, since the last fold */
-};
-
-/* This thread's allocator state in one TLS block: initial-exec TLS in a
- * shared object costs a load of each variable's offset from the GOT, so
- * one block is one load for an entry point that touches all three. */
-struct hs_thread {
-	volatile int busy;              /* inside the allocator proper: a
-	                                   malloc now comes from a signal
-	                                   handler (boot.c)                   */
-	int solo;                       /* the first thread to allocate: it
-	                                   claims blocks without the lock
-	                                   until there are threads
-	                                   (hs_header_claim)                  */
-	int seen;                       /* has allocated (heap.c)             */
-	struct hs_tstat ts;             /* counters, folded on slow paths     */
-	struct hs_tcache tc;            /* the thread cache                   */
-};
-extern __thread struct hs_thread hs_thread;
-#define hs_busy (hs_thread.busy)
-#define hs_ts   (hs_thread.ts)
-#define hs_tc   (hs_thread.tc)
-
-/* Set for good once a second thread may free blocks: from then on two
- * threads may free one block at once. */
-extern volatile int hs_threaded;
-
-/* LIVE -> FREED in one atomic step: true for the one caller that made
- * it. w0 is the word the caller saw LIVE (and vetted); on false it holds
- * what is there now (a racing free won, or the block was never LIVE).
- *
- * With threads, a locked compare-and-swap: of racing frees, the one
- * whose lock comes first wins. The lock prefix is a full barrier: it
- * waits for every store before it (the program's own, often to lines
- * not in cache yet) and holds up every load after it; on churn1 with
- * checks that was 10% of the run (8 ms of 83, 1M frees). While one
- * thread alone allocates and frees, the same instruction without the
- * lock: one instruction, so a signal handler that frees the block too
- * sees it before or after, never between the test and the store. That
- * thread is the first to allocate (heap.c marks it `solo`).
- * pthread_create and thrd_create set hs_threaded before the new thread
- * exists (hooks/hook_thread.c); any other thread (libc's timer and AIO
- * helpers, clone) sets it at its first claim, which locks: the one gap
- * is a free on the first thread racing that very claim on the same
- * block. */
-static inline bool hs_header_claim(struct hs_header *h, uint64_t *w0)
-{
-	uint64_t to = hs_w0_with_state(*w0, HS_FREED);
-#if defined(__x86_64__)
-	if (__builtin_expect(!hs_threaded, 1)) {
-		if (__builtin_expect(hs_thread.solo, 1)) {
-			bool ok;
-			__asm__ volatile("cmpxchgq %3, %1"
-			                 : "=@ccz"(ok), "+m"(*(uint64_t *)(void *)h), "+a"(*w0)
-			                 : "r"(to) : "memory");
-			return ok;
-		}
-		hs_threaded = 1;        /* a second thread claims: lock from now on */
-		atomic_thread_fence(memory_order_seq_cst);
-	}
-#endif
-	return __atomic_compare_exchange_n((uint64_t *)(void *)h, w0, to, false,
-	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
 void hs_counters_fold(void);
 void hs_counters_read(struct hs_counters *out);
 

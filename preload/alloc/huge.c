@@ -68,6 +68,7 @@ static struct huge_desc *all;
 static struct huge_desc *cache[CACHE_SLOTS];    /* freed, kept mapped     */
 static size_t cache_bytes;
 static struct huge_desc *cache_take(size_t len, size_t align);
+static struct huge_desc *cache_remove(int at);
 static void unmap_desc(struct huge_desc *d, size_t len);
 static void shrink_mapping(struct huge_desc *d, size_t new_len);
 static struct huge_desc *grow_mapping(struct huge_desc *d, size_t new_len, bool linked);
@@ -195,10 +196,8 @@ static struct huge_desc *cache_take(size_t len, size_t align)
 			at = i;
 		}
 	}
-	if (best) {
-		cache[at] = NULL;
-		cache_bytes -= best->map_len;
-	}
+	if (best)
+		cache_remove(at);
 	pthread_mutex_unlock(&lock);
 	if (!best)
 		return NULL;
@@ -213,6 +212,15 @@ static struct huge_desc *cache_take(size_t len, size_t align)
 		shrink_mapping(best, len);      /* do not keep a quarter idle */
 	}
 	return best;
+}
+
+/* The cached mapping at cache[at], off the cache; caller holds lock. */
+static struct huge_desc *cache_remove(int at)
+{
+	struct huge_desc *d = cache[at];
+	cache[at] = NULL;
+	cache_bytes -= d->map_len;
+	return d;
 }
 
 /* Keep d for reuse if there is room; caller holds lock. */
@@ -234,11 +242,16 @@ static bool cache_put(struct huge_desc *d)
  * reader that comes later finds the pagemap cleared. If readers stay
  * pinned (never seen: the pinned sections do not wait), the mapping is
  * kept rather than pulled from under them. */
-static void unmap_desc(struct huge_desc *d, size_t len)
+static void forget_desc(struct huge_desc *d, size_t len)
 {
 	d->magic = 0;
 	hs_pagemap_set(d, len, 0);
 	mapped_bytes -= len;
+}
+
+static void unmap_desc(struct huge_desc *d, size_t len)
+{
+	forget_desc(d, len);
 	if (hs_heap_wait_unpinned())
 		munmap(d, len);
 }
@@ -413,17 +426,12 @@ size_t hs_huge_trim(void)
 	size_t n = 0, bytes = 0;
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < CACHE_SLOTS; i++)
-		if (cache[i]) {
-			drop[n++] = cache[i];
-			cache_bytes -= cache[i]->map_len;
-			cache[i] = NULL;
-		}
+		if (cache[i])
+			drop[n++] = cache_remove(i);
 	pthread_mutex_unlock(&lock);
 	for (size_t i = 0; i < n; i++) {
 		size_t len = drop[i]->map_len;
-		drop[i]->magic = 0;
-		hs_pagemap_set(drop[i], len, 0);
-		mapped_bytes -= len;
+		forget_desc(drop[i], len);
 		munmap(drop[i], len);
 		bytes += len;
 	}
@@ -438,25 +446,21 @@ void hs_huge_foreach(void (*fn)(void *user, void *ctx), void *ctx)
 }
 
 /* ---- granules shared with the buddy (buddy.c) ------------------------
- * Memory a program frees at one size is wanted at the other: a vector
- * that doubles from 2 to 4 MiB leaves a whole arena and takes a mapping;
- * the next one to reach 2 MiB needs a whole arena again (513 pages fit
- * only an order-10 block). A whole free arena beyond those the buddy
- * keeps, still resident, waits here as a freed mapping of one granule
- * (while the cache is at most half full: the rest stays for freed
- * mappings, which `large` needs), and a new arena takes such a granule,
- * or a cached mapping of less than 5 MiB cut back to one (a freed 4 MiB
- * vector is 4 MiB and a page), before it maps fresh memory; a mapping
- * request may take and grow a granule like any cached mapping. Larger
- * mappings are not cut up for arenas: that left 8 MiB requests to fresh
- * memory. realloc 24M (library alone): 167K page faults -> 83K (glibc
- * 79K), peak RSS +9 MiB; large 2000: 162K -> 146-153K (glibc 146K), +1-3
- * MiB (docs/ARCHITECTURE.md, "huge.c"). */
+ * A vector that doubles from 2 to 4 MiB leaves a whole arena and takes a
+ * mapping; the next one to reach 2 MiB needs a whole arena again. So a
+ * whole free arena the buddy gives up while resident waits here as a
+ * one-granule mapping (while the cache holds at most a quarter of its
+ * bytes: the rest is for freed mappings, which `large` needs, and more
+ * granules kept cost `large` its peak RSS), and a new arena takes such a
+ * granule, or a cached mapping under 5 MiB cut back to one, before it
+ * maps fresh memory. Larger mappings are not cut up for arenas: that left
+ * 8 MiB requests to fresh memory. Measured in docs/ARCHITECTURE.md,
+ * "huge.c". */
 
 bool hs_huge_keep_granule(char *base)
 {
 	pthread_mutex_lock(&lock);
-	bool room = cache_bytes + HS_ARENA_SIZE <= CACHE_BYTES / 2;
+	bool room = cache_bytes + HS_ARENA_SIZE <= CACHE_BYTES / 4;
 	for (int i = 0; room && i < CACHE_SLOTS; i++)
 		if (!cache[i])
 			break;
@@ -498,17 +502,13 @@ char *hs_huge_take_granule(void)
 			g = cache[i];
 			at = i;
 		}
-	if (g) {
-		cache[at] = NULL;
-		cache_bytes -= g->map_len;
-	}
+	if (g)
+		cache_remove(at);
 	pthread_mutex_unlock(&lock);
 	if (!g)
 		return NULL;
 	size_t len = g->map_len;
-	g->magic = 0;
-	hs_pagemap_set(g, len, 0);
-	mapped_bytes -= len;
+	forget_desc(g, len);
 	/* a racing double free may still be reading the old descriptor */
 	if (!hs_heap_wait_unpinned())
 		return NULL;
