@@ -93,6 +93,9 @@ leakheap 4194304   4194304  262144   262144
 # clang, so it has no row for them.
 REAL_PROGRAMS="sqlite3 cc1 python3"
 CC1=$(gcc -print-prog-name=cc1 2>/dev/null)
+# The interpreter itself, not a wrapper script that runs it (pyenv's
+# shim is a shell script: `run` would report every process it starts).
+PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
 is_real() { case " $REAL_PROGRAMS " in *" $1 "*) return 0 ;; esac; return 1; }
 # real_cmd WORKLOAD SIZE: the command in R (inputs generated once).
 real_cmd() {
@@ -107,7 +110,7 @@ real_cmd() {
 	case $w in
 	sqlite3) R=(sqlite3 -batch -init "$f" :memory: .quit) ;;
 	cc1)     R=("$CC1" -quiet -O2 "$f" -o /dev/null) ;;
-	python3) R=(python3 "$f" "$size") ;;
+	python3) R=("$PYTHON" "$f" "$size") ;;
 	esac
 }
 

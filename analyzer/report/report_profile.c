@@ -106,6 +106,15 @@ static void text_list(FILE *f, const char *pre, const struct hs_analysis *a,
 	             "calls", "temporary", "verdict", "site");
 	uint64_t shown = 0, total = l->key == HS_BY_CALLS ? p->calls
 	                 : l->key == HS_BY_TEMPORARY ? p->temporary : p->peak_sum;
+	/* Sites under 1% of the total join "other sites": a line each for
+	 * libc's stdio buffer and the like would say nothing, and would cost
+	 * every run the inflation of libc's debug info to name them. The
+	 * list is in decreasing order: cut it at the first small one. */
+	for (size_t i = 1; i < n; i++)
+		if (key_value(&p->sites[top[i]], l->key) * 100 < total) {
+			n = i;
+			break;
+		}
 	for (size_t i = 0; i < n; i++) {
 		const struct hs_site *s = &p->sites[top[i]];
 		shown += key_value(s, l->key);
