@@ -7,6 +7,7 @@
  * per module its Dwfl session, opened on first use.
  */
 #include "symbolize.h"
+#include "scopes.h"
 #include "util.h"
 
 #include <dwarf.h>
@@ -25,6 +26,7 @@ struct modstate {
 	int state;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	struct hs_scopes *scopes;   /* its units' function tables           */
 };
 
 struct modent {                 /* modules sorted by start, for lookup    */
@@ -189,6 +191,7 @@ static struct modstate *open_module(struct hs_symbolizer *s, uint32_t idx)
 		      "(changed since the run?)");
 		return ms;
 	}
+	ms->scopes = hs_scopes_new();
 	ms->state = MOD_OK;
 	return ms;
 }
@@ -264,9 +267,10 @@ static bool below_main(const char *name)
 }
 
 /* Frames for one ip in a usable module; returns the count (>= 1). */
-static uint32_t lookup(struct hs_symbolizer *s, Dwfl_Module *mod, const char *modpath,
+static uint32_t lookup(struct hs_symbolizer *s, struct modstate *ms, const char *modpath,
                        uint64_t ip, struct hs_frame *out)
 {
+	Dwfl_Module *mod = ms->mod;
 	Dwarf_Addr pc = ip - 1;
 	struct hs_frame base = { .address = pc, .module = modpath };
 	GElf_Sym sym;
@@ -295,15 +299,8 @@ static uint32_t lookup(struct hs_symbolizer *s, Dwfl_Module *mod, const char *mo
 
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
-	Dwarf_Die *scopes = NULL, *chain = NULL;
-	if (!cu || dwarf_getscopes(cu, pc - bias, &scopes) <= 0) {
-		free(scopes);
-		return 1;
-	}
-	/* dwarf_getscopes continues past an inlined instance into its
-	 * abstract origin; the concrete nesting comes from the innermost
-	 * scope's real parents. */
-	int nchain = dwarf_getscopes_die(&scopes[0], &chain);
+	Dwarf_Die *chain = NULL;
+	int nchain = cu ? hs_scopes_at(ms->scopes, cu, pc - bias, &chain) : 0;
 	uint32_t n = 0;
 	const char *outer_file = base.file;
 	unsigned outer_line = base.line;
@@ -333,7 +330,6 @@ static uint32_t lookup(struct hs_symbolizer *s, Dwfl_Module *mod, const char *mo
 		outer_file = site.file;
 		outer_line = site.line;
 	}
-	free(scopes);
 	free(chain);
 	if (n == 0)
 		return 1;                    /* no function scope: keep the base   */
@@ -389,7 +385,7 @@ static struct addr_entry *symbolize_ip(struct hs_symbolizer *s, uint64_t ip,
 		tmp[0].module = path;
 		struct modstate *ms = open_module(s, (uint32_t)mi);
 		if (ms->state == MOD_OK)
-			n = lookup(s, ms->mod, path, ip, tmp);
+			n = lookup(s, ms, path, ip, tmp);
 	}
 	e->ip = ip;
 	e->mod = key;
@@ -491,8 +487,10 @@ void hs_sym_free(struct hs_symbolizer *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->tr->nmodules; i++)
-		if (s->mods[i].dwfl)
+		if (s->mods[i].dwfl) {
+			hs_scopes_free(s->mods[i].scopes);
 			dwfl_end(s->mods[i].dwfl);
+		}
 	for (size_t i = 0; i < s->addr_cap; i++)
 		free(s->addrs[i].frames);
 	for (size_t i = 0; i < s->tr->nstacks; i++)
