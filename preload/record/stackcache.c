@@ -106,6 +106,8 @@ static struct hs_sc_entry *probe_set(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 	size_t i = hs_sc_index(hs_sc.shift, ra, cfa);
 	for (unsigned w = 0; w < HS_SC_WAYS; w++) {
 		struct hs_sc_entry *e = hs_sc_table(base) + (i ^ w);
+		if (e->ra == 0)
+			break;          /* ways fill in this order: the rest is empty */
 		if (hs_sc_check(base, e, ra, cfa, bp)) {
 			if (w)
 				COUNT(st_other_way);
@@ -220,14 +222,16 @@ static bool cache_ready(int depth)
 static uint32_t take_words(char *base, uint32_t nw)
 {
 	uint32_t off = atomic_fetch_add_explicit(&hs_sc.pool_used, nw, memory_order_relaxed);
-	if (off + nw <= hs_sc.pool_cap)
+	size_t entries = (size_t)1 << (64 - hs_sc.shift);
+	bool crowded = hs_sc.filled * 2 > entries && entries < HS_SC_ENTRIES_MAX;
+	if (off + nw <= hs_sc.pool_cap && !crowded)
 		return off;
 	hs_sc.epoch++;
 	atomic_signal_fence(memory_order_seq_cst);
 	struct hs_sc_entry *t = (struct hs_sc_entry *)base;
-	size_t entries = (size_t)1 << (64 - hs_sc.shift);
 	for (size_t i = 0; i < entries; i++)
 		t[i].ra = 0;
+	hs_sc.filled = 0;
 	if (hs_sc.pool_cap < HS_SC_POOL_MAX)
 		hs_sc.pool_cap *= 2;
 	if (entries < HS_SC_ENTRIES_MAX)
@@ -247,8 +251,10 @@ static struct hs_sc_entry *way_to_fill(char *base, uintptr_t ra, uintptr_t cfa)
 	size_t i = hs_sc_index(hs_sc.shift, ra, cfa);
 	struct hs_sc_entry *t = hs_sc_table(base);
 	for (unsigned w = 0; w < HS_SC_WAYS; w++)
-		if (t[i ^ w].ra == 0)
+		if (t[i ^ w].ra == 0) {
+			hs_sc.filled++;
 			return &t[i ^ w];
+		}
 	return &t[i ^ (hs_sc.victim++ & (HS_SC_WAYS - 1))];
 }
 

@@ -18,7 +18,10 @@
 #define HS_SC_ENTRIES_MAX 16384
 #define HS_SC_POOL_MIN    16384          /* words per thread, all entries   */
 #define HS_SC_POOL_MAX    262144
-#define HS_SC_WAYS        4              /* entries one key may take        */
+#define HS_SC_WAYS        16             /* entries one key may take: a
+                                            malloc wrapper reached at one
+                                            depth from many callers has
+                                            as many stacks (ARCHITECTURE) */
 
 
 /* 40 bytes. The words live apart, in a pool filled in order, so memory
@@ -51,13 +54,16 @@ struct hs_stack_cache {
 	uint32_t pool_cap;              /* words in use: HS_SC_POOL_MIN ..    */
 	uint32_t epoch;                 /* resets so far                      */
 	uint32_t victim;                /* way replaced next when a set is full */
+	uint32_t filled;                /* entries filled since the reset: the
+	                                   table grows past half full          */
 };
 extern __thread __attribute__((visibility("hidden"))) struct hs_stack_cache hs_sc;
 
 #define HS_SC_TABLE_BYTES (HS_SC_ENTRIES_MAX * sizeof(struct hs_sc_entry))
 
 /* Index of the key's first entry; its set is the HS_SC_WAYS entries
- * around it (index ^ 1, ^ 2, ^ 3). */
+ * around it (index ^ 1, ^ 2, ... ^ (HS_SC_WAYS - 1)), filled and probed
+ * in that order. */
 static inline size_t hs_sc_index(uint32_t shift, uintptr_t ra, uintptr_t cfa)
 {
 	/* cfa's varying bits (4..20 or so) rotated clear of ra's, so that
