@@ -76,7 +76,7 @@ void hs_cli_usage(FILE *f)
 "                        (main;parse;xstrdup 12345), for flamegraph.pl and\n"
 "                        speedscope (%p allowed)\n"
 "  --sample-interval MS  run: sample VmSize and heap counters every MS\n"
-"                        milliseconds (default 50; 0: only at exit)\n"
+"                        milliseconds (default 50; 0: at start and exit only)\n"
 "  --abort-on-error      run: stop the program at the first heap error\n"
 "                        (invalid, double or mismatched free, overrun, write\n"
 "                        after free); the report is still written\n"
