@@ -1,10 +1,12 @@
 /*
- * stacks.c — call stacks: unwind with libunwind, intern, write once.
+ * stacks.c — call stacks: capture on a cache miss, intern, write once.
  *
- * Capture: unw_backtrace() (libunwind's fast path, which caches unwind
- * info per thread) fills a buffer with return addresses; the leading ones
- * that lie in libheapscope's own text are dropped, so the innermost frame
- * is the program's call into malloc/new.
+ * Capture: the stack cache (stackcache.c) answers stacks it has seen; a
+ * miss comes here, and the stack is walked by our DWARF unwinder
+ * (unwind_walk.c), or by libunwind where its rules cannot describe a
+ * frame (and unw_backtrace() for stacks that start inside heapscope);
+ * the frames above the program's call into malloc/new are dropped, so the
+ * innermost frame is that call.
  *
  * Interning: a stack's ips are stored once in an append-only record and
  * get a 32-bit id (>= 1). An open-addressing table maps hash -> id:
