@@ -8,9 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* True if the shim would accept the policy; else false with one line
  * naming the term in err. */
 bool hs_cli_fail_policy_ok(const char *policy, char *err, size_t cap);
+
+/* The policy grammar, for `heapscope help fail` and `--fail help`. */
+void hs_cli_fail_help(FILE *f);
 
 #endif

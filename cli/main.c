@@ -10,6 +10,7 @@
  * path or a command found in PATH; any other word is an unknown command.
  */
 #include "cli.h"
+#include "fail_policy.h"
 #include "sweep/sweep.h"
 
 #include <stdio.h>
@@ -29,7 +30,10 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	if (is_help(cmd)) {
-		hs_cli_usage(stdout);
+		if (argc > 2 && strcmp(argv[2], "fail") == 0)
+			hs_cli_fail_help(stdout);       /* the policy grammar */
+		else
+			hs_cli_usage(stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {

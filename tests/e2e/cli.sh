@@ -30,6 +30,14 @@ one_line() {   # the last check printed exactly one line
 
 check "--help" 0 "^usage: heapscope run" "$hs" --help
 check "run --help" 0 "--error-exitcode N" "$hs" run --help
+check "help fail" 0 "^  nth=N " "$hs" help fail
+# every term the shim's parser knows is in the grammar help
+"$hs" help fail > "$tmp/grammar"
+terms=$(sed -n '/term_name\[T_COUNT\] = {/,/};/p' preload/faults/fault_policy.c | grep -o '"[a-z]*"' | tr -d '"')
+[ "$(echo "$terms" | wc -w)" -ge 10 ] || { echo "FAIL: help fail: could not read the parser's terms"; fail=1; }
+for t in $terms; do
+	grep -qE "(^  |,)$t=" "$tmp/grammar" || { echo "FAIL: help fail: term '$t' is not described"; fail=1; }
+done
 check "--version" 0 "^heapscope $(cat VERSION)$" "$hs" --version
 check "no command" 2 "^usage:" "$hs"
 check "unknown command" 2 "unknown command 'frobnicate'" "$hs" frobnicate; one_line "unknown command"
