@@ -60,7 +60,10 @@ static void one(const struct hs_cli *c, struct hs_trace_files *s, size_t i, bool
 	}
 	t->problems |= found;
 	t->found += found;
-	if (tr.end == HS_END_EXEC && !hs_trace_files_has_next(s, i))
+	if (tr.end == HS_END_EXEC && !hs_trace_files_has_next(s, i) && c->no_children)
+		fprintf(stderr, "heapscope: ==%s== %s called exec; the program it started "
+		        "was not traced (--no-children)\n", f->id, tr.exe ? tr.exe : f->path);
+	else if (tr.end == HS_END_EXEC && !hs_trace_files_has_next(s, i))
 		fprintf(stderr, "heapscope: ==%s== %s called exec, and the program it started "
 		        "wrote no trace (a static or setuid program ignores LD_PRELOAD, or its "
 		        "trace could not be created)\n", f->id, tr.exe ? tr.exe : f->path);

@@ -145,4 +145,13 @@ grep -q "^==[0-9]*== Command: /bin/sh $tmp/bad.sh$" "$tmp/bad.err" &&
     "$tmp/bad.err" && ok "the rest of the tree is reported" ||
   bad "the rest of the tree: $(tail -n 2 "$tmp/bad.err")"
 
+# --no-children: the exec'd program is not traced on purpose, and the
+# line says so instead of guessing at a static or setuid program
+d=$tmp/nochildren.cwd; mkdir "$d"
+(cd "$d" && "$hs" run --no-children "$prog" exec >/dev/null 2>"$tmp/nochildren.err")
+grep -q "^heapscope: ==[0-9]*== .* called exec; the program it started was not traced (--no-children)$" \
+  "$tmp/nochildren.err" && ! grep -q "static or setuid" "$tmp/nochildren.err" &&
+  ok "--no-children: the exec'd program is said to be untraced on purpose" ||
+  bad "--no-children: $(grep exec "$tmp/nochildren.err")"
+
 exit $fail
