@@ -59,7 +59,7 @@ void hs_cli_usage(FILE *f)
 "                        report: frames shown per stack\n"
 "  --suppressions FILE   valgrind ({ ... Memcheck:Leak ... }) or LeakSanitizer\n"
 "                        (leak:PATTERN) suppressions; may be repeated\n"
-"  --error-exitcode N    exit with N (1-255) when a definite, indirect or\n"
+"  --error-exitcode N    exit with N (1-255; 0: off) when a definite, indirect or\n"
 "                        possible leak or a heap error was found in any\n"
 "                        process\n"
 "  -q, --quiet           print only what was found\n"
@@ -186,7 +186,8 @@ static int set_value(struct hs_cli *c, int id, const char *name, const char *v)
 		*HS_PUSH(c->supp_files, c->nsupp, c->cap_supp) = v;
 		return 0;
 	case O_EXITCODE:
-		if (number(c, name, v, 1, 255, &n) < 0)
+		/* 0 is off, as valgrind's --error-exitcode=0 (valgrind_opts.c) */
+		if (number(c, name, v, 0, 255, &n) < 0)
 			return -1;
 		c->error_exitcode = (int)n;
 		return 0;

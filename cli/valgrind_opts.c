@@ -257,10 +257,7 @@ static int take(struct hs_cli *c, const struct vg_opt *o, const char *arg, const
 		c->xml = b;
 		return 1;
 	case V_EXITCODE:
-		if (strcmp(v, "0") != 0)    /* 1-255: options.c's own */
-			return translate(out, cap, "--error-exitcode", v);
-		c->error_exitcode = 0;      /* valgrind's "off" */
-		return 1;
+		return translate(out, cap, "--error-exitcode", v);  /* 0 is off there too */
 	case V_GEN_SUPPS:
 		if (strcmp(v, "no") == 0)
 			c->gen_supps = 0;

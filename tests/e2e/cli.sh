@@ -46,8 +46,10 @@ check "no program" 2 "no program given" "$hs" run --quiet; one_line "no program"
 check "no trace" 2 "no trace given" "$hs" report; one_line "no trace"
 check "two traces, one missing" 1 "^heapscope: a: No such file or directory$" "$hs" report a b
 one_line "two traces, one missing"
-check "bad number" 2 "--error-exitcode: 'x' is not a number from 1 to 255" \
+check "bad number" 2 "--error-exitcode: 'x' is not a number from 0 to 255" \
 	"$hs" run --error-exitcode x true; one_line "bad number"
+check "error-exitcode 0 is off" 0 "" "$hs" run -q --error-exitcode 0 true
+check "error-exitcode 256" 2 "from 0 to 255" "$hs" run --error-exitcode 256 true
 check "depth 0" 2 "--stack-depth: '0' is not a number" "$hs" run --stack-depth 0 true
 check "missing value" 2 "--json needs a value" "$hs" report --json
 check "bad kind" 2 "unknown kind 'lots'" "$hs" report --leak-kinds=definite,lots x
