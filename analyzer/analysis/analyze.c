@@ -206,6 +206,7 @@ static void group_faults(struct hs_analysis *a)
 			*slot = a->nfaults;
 		}
 		a->faults[*slot - 1].count++;
+		a->faults[*slot - 1].benign += f->benign;
 	}
 	free(map.slots);
 }

@@ -37,6 +37,7 @@ struct hs_err_rec {                /* E records with the same kind and stacks */
 struct hs_fault_rec {              /* F records with the same function and stack */
 	const struct hs_tfault *first; /* its stack                           */
 	uint64_t count;
+	uint64_t benign;               /* of them, in an hs_benign_begin region */
 };
 
 struct hs_analysis {

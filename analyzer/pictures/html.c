@@ -306,12 +306,13 @@ static void errors_and_faults(FILE *f, const struct hs_analysis *a)
 		fputs("<p>None.</p>\n", f);
 	else
 		fputs("<table class=\"faults\"><tr><th>call #</th><th>function</th><th>size</th>"
-		      "<th>times</th><th>stack</th></tr>\n", f);
+		      "<th>times</th><th>benign</th><th>stack</th></tr>\n", f);
 	for (size_t i = 0; i < a->nfaults; i++) {
 		const struct hs_fault_rec *r = &a->faults[i];
 		fprintf(f, "<tr><td class=\"n\">%" PRIu64 "</td><td>%s</td><td class=\"n\">%s</td>"
-		        "<td class=\"n\">%" PRIu64 "</td><td>", r->first->nth,
-		        hs_alloc_fn_name[r->first->fn], hs_commas(r->first->size, b), r->count);
+		        "<td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64 "</td><td>",
+		        r->first->nth, hs_alloc_fn_name[r->first->fn],
+		        hs_commas(r->first->size, b), r->count, r->benign);
 		hs_html_stack(f, a, r->first->stack);
 		fputs("</td></tr>\n", f);
 	}

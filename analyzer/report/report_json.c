@@ -211,8 +211,8 @@ static void faults(FILE *f, const struct hs_analysis *a)
 	for (size_t i = 0; i < tr->nfaults; i++) {
 		const struct hs_tfault *x = &tr->faults[i];
 		fprintf(f, "%s\n    {\"nth\": %" PRIu64 ", \"function\": \"%s\", \"size\": %"
-		        PRIu64 ", \"stack\": ", i ? "," : "", x->nth, hs_alloc_fn_name[x->fn],
-		        x->size);
+		        PRIu64 ", \"benign\": %s, \"stack\": ", i ? "," : "", x->nth,
+		        hs_alloc_fn_name[x->fn], x->size, x->benign ? "true" : "false");
 		const struct hs_frame *fr;
 		size_t n = hs_display(a, x->stack, &fr);
 		frames(f, fr, n, "    ");

@@ -193,12 +193,16 @@ static void faults(struct out *o, const struct hs_analysis *a)
 	char b[32];
 	for (size_t i = 0; i < a->nfaults; i++) {
 		const struct hs_fault_rec *r = &a->faults[i];
-		line(o, "Injected allocation failure: %s(%s) returned NULL (allocation "
-		     "call #%" PRIu64 ")", hs_alloc_fn_name[r->first->fn],
-		     hs_commas(r->first->size, b), r->first->nth);
+		line(o, "Injected allocation failure%s: %s(%s) returned NULL (allocation "
+		     "call #%" PRIu64 ")", r->benign == r->count ? " (benign)" : "",
+		     hs_alloc_fn_name[r->first->fn], hs_commas(r->first->size, b),
+		     r->first->nth);
 		frames(o, a, r->first->stack);
 		if (r->count > 1)
 			line(o, " (%" PRIu64 " failures injected at this stack)", r->count);
+		if (r->benign && r->benign < r->count)
+			line(o, " (%" PRIu64 " of them benign: in an hs_benign_begin region)",
+			     r->benign);
 		line(o, "%s", "");
 	}
 }

@@ -236,6 +236,11 @@ static int p_fault(struct hs_rd *rd)
 	    || stack_id(rd, 3, "stack id", &x.stack) < 0)
 		return -1;
 	x.fn = (uint8_t)fn;
+	/* then nothing, or "benign" (a failure in an hs_benign_begin region) */
+	size_t n = rd->rest ? rd->rest_len : 0;
+	x.benign = n == 6 && memcmp(rd->rest, "benign", 6) == 0;
+	if (n && !x.benign)
+		return hs_rd_fail(rd, "F line: after the stack id only 'benign' may follow");
 	*HS_PUSH(rd->tr->faults, rd->tr->nfaults, rd->tr->cap_faults) = x;
 	return 0;
 }
@@ -425,7 +430,7 @@ static const struct hs_tag_spec specs[] = {
 	{ "M", HS_TAG_OTHER, 5, true, p_module },
 	{ "S", HS_TAG_OTHER, HS_NF_VARIABLE, false, p_stack },
 	{ "T", HS_TAG_OTHER, 9 + HS_TRACE_ORDERS, false, p_sample },
-	{ "F", HS_TAG_OTHER, 4, false, p_fault },
+	{ "F", HS_TAG_OTHER, 4, true, p_fault },
 	{ "E", HS_TAG_OTHER, 5, true, p_error },
 	{ "L", HS_TAG_OTHER, 4, false, p_leak },
 	{ "B", HS_TAG_OTHER, 4, false, p_blocks },

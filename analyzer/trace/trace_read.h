@@ -96,6 +96,7 @@ struct hs_tfault {                  /* `F` */
 	uint64_t nth, size;
 	uint32_t stack;
 	uint8_t  fn;                    /* enum hs_alloc_fn                   */
+	bool     benign;                /* inside hs_benign_begin/end         */
 };
 
 struct hs_terror {                  /* `E` */

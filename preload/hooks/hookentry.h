@@ -48,8 +48,9 @@ static __attribute__((noinline, cold)) bool injected(enum hs_fault_fn fn,
 	 * SIGKILL too (a timeout, the OOM killer), which no handler sees.
 	 * There are few of these lines (faults.h: the caps). */
 	if (!r.quiet && hs_trace_active && hs_trace_active()) {
-		hs_trace_printf("F %lu %s %zu %u\n", (unsigned long)r.nth,
-		                hs_fault_fn_name(r.fn), r.size, r.stack);
+		hs_trace_printf("F %lu %s %zu %u%s\n", (unsigned long)r.nth,
+		                hs_fault_fn_name(r.fn), r.size, r.stack,
+		                r.benign ? " benign" : "");
 		if (hs_trace_flush)
 			hs_trace_flush();
 	}

@@ -65,9 +65,21 @@ if [ -f "$lib" ] && nm -D --defined-only "$lib" | grep -qw malloc; then
       echo "note: $v wrote no trace; F lines not checked"
       continue
     fi
-    got=$(awk '$1 == "F" { print $2, $3, $4 }' "$t" | tr '\n' ';')
-    want="1 malloc 24;4 malloc 16;3 malloc 24;2 malloc 16;1 malloc 64;"
+    got=$(awk '$1 == "F" { print $2, $3, $4, $6 }' "$t" | tr '\n' ';')
+    want="1 malloc 24 ;4 malloc 16 ;3 malloc 24 ;2 malloc 16 ;1 malloc 64 benign;"
     [ "$got" = "$want" ] || bad "$v: F lines in $t: got '$got', want '$want'"
+    # the last one came from an hs_benign_begin region: the reports say so
+    build/heapscope report --json "$out/$v.json" "$t" >"$out/$v.txt" 2>&1
+    n=$(grep -c "Injected allocation failure (benign): malloc(64)" "$out/$v.txt")
+    [ "$n" = 1 ] || bad "$v: text report: $n benign failures of malloc(64), want 1"
+    n=$(grep -c "Injected allocation failure: " "$out/$v.txt")
+    [ "$n" = 4 ] || bad "$v: text report: $n failures not marked benign, want 4"
+    python3 - "$out/$v.json" <<'PY' || bad "$v: JSON faults' benign flags"
+import json, sys
+f = json.load(open(sys.argv[1]))["faults"]
+flags = [x["benign"] for x in f]
+sys.exit(0 if flags == [False] * 4 + [True] else f"benign flags {flags}")
+PY
     # hs_snapshot("end"): an `H api T_MS LIVE 1 end` line
     grep -Eq '^H api [0-9]+ [0-9]+ 1 end$' "$t" || bad "$v: no 'H api ... end' snapshot in $t"
   done

@@ -19,6 +19,7 @@ static const char good[] =
 	"S 1 3 555500001100 555500001200 7f0000010010\n"
 	"T 10 2048 1024 512 100 160 4096 3 1 0 1 2 3 4 5 6 7 8 9 10\n"
 	"F 7 new[] 4096 1\n"
+	"F 9 malloc 64 1 benign\n"
 	"E double_free 55550000a000 1 2 1 freed twice\n"
 	"E invalid_free 10 1 0 0\n"
 	"Y some future record\n"
@@ -44,7 +45,7 @@ START_TEST(reads_every_record)
 	struct hs_trace tr;
 	ck_assert_int_eq(parse(good, strlen(good), &tr), 0);
 	ck_assert_str_eq(tr.error, "");
-	ck_assert_uint_eq(tr.lines, 18);
+	ck_assert_uint_eq(tr.lines, 19);
 	ck_assert_uint_eq(tr.bytes, strlen(good));
 	ck_assert_int_eq(tr.pid, 1234);
 	ck_assert_int_eq(tr.ppid, 1);
@@ -67,9 +68,12 @@ START_TEST(reads_every_record)
 	ck_assert_uint_eq(tr.nsamples, 1);
 	ck_assert_uint_eq(tr.samples[0].held, 4096);
 	ck_assert_uint_eq(tr.samples[0].nr_free[10], 10);
-	ck_assert_uint_eq(tr.nfaults, 1);
+	ck_assert_uint_eq(tr.nfaults, 2);
 	ck_assert_uint_eq(tr.faults[0].fn, HS_FN_NEW_ARRAY);
 	ck_assert_uint_eq(tr.faults[0].size, 4096);
+	ck_assert(!tr.faults[0].benign);
+	ck_assert_uint_eq(tr.faults[1].nth, 9);
+	ck_assert(tr.faults[1].benign);
 	ck_assert_uint_eq(tr.nerrors, 2);
 	ck_assert_uint_eq(tr.errors[0].kind, HS_ERR_DOUBLE_FREE);
 	ck_assert_uint_eq(tr.errors[0].alloc_stack, 2);  /* defined later: fine */
@@ -217,6 +221,7 @@ static const struct bad_case bad_cases[] = {
 	{ "M 1 0 10 20\n", "4 fields, expected 5 and the rest" },
 	{ "T 1 2 3\n", "3 fields, expected 20" },
 	{ "F 1 mallocx 10 1\n", "field 2 (function): 'mallocx'" },
+	{ "F 1 malloc 10 1 benignly\n", "only 'benign' may follow" },
 	{ "E use_after_free 10 1 0 0 x\n", "field 1 (kind): 'use_after_free'" },
 	{ "C 1 2 3 4\n", "4 fields, expected 5" },
 	{ "X exit 256\n", "out of range (at most 255)" },
