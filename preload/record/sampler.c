@@ -52,6 +52,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sampler.h"
@@ -63,7 +64,8 @@ enum { S_NEW = 0, S_STARTING, S_ON, S_OFF };
 
 static struct {
 	_Atomic int state;
-	_Atomic int busy;                 /* pid of the sampling process, 0 */
+	_Atomic uint64_t busy;            /* pid << 32 | tid of the sampling
+	                                     thread, 0                      */
 	int  pid;                         /* whose t0 and thresholds these are */
 	long interval_ms;
 	bool signal_snapshots;
@@ -198,20 +200,46 @@ static uint64_t live_now(void)
 }
 
 /* ---- the sampling lock ---------------------------------------------------- */
-/* Held by one thread at a time; a pid, so that a fork child does not wait
- * for a parent's thread that does not exist in it. */
-static bool busy_try(void)
+/* Held by one thread at a time, named by pid and tid: a fork child does
+ * not wait for a parent's thread that does not exist in it, and a thread
+ * never waits for itself (a signal handler, the fatal-signal ending among
+ * them, that interrupted this thread's own sample). Waiting is bounded:
+ * at exit the holder may be a thread that will never run again (stopped,
+ * or dead in a handler), and the process must still end. */
+#define BUSY_WAIT_MAX_NS 1000000000ull  /* 1 s                             */
+
+static uint64_t busy_self(void)
 {
-	int me = (int)getpid(), cur = 0;
-	if (atomic_compare_exchange_strong(&S.busy, &cur, me))
-		return true;
-	return cur != me && atomic_compare_exchange_strong(&S.busy, &cur, me);
+	return (uint64_t)(uint32_t)getpid() << 32 | (uint32_t)syscall(SYS_gettid);
 }
 
-static void busy_wait(void)
+static bool busy_try(uint64_t me)
 {
-	while (!busy_try())
+	uint64_t cur = 0;
+	if (atomic_compare_exchange_strong(&S.busy, &cur, me))
+		return true;
+	return cur >> 32 != me >> 32 && atomic_compare_exchange_strong(&S.busy, &cur, me);
+}
+
+/* The lock, or false: this thread holds it already (interrupted), or the
+ * holder did not let go within BUSY_WAIT_MAX_NS. */
+static bool busy_wait(void)
+{
+	uint64_t me = busy_self(), since = 0;
+	for (unsigned i = 0;; i++) {
+		if (busy_try(me))
+			return true;
+		if (atomic_load(&S.busy) == me)
+			return false;
+		if ((i & 63) == 63) {
+			uint64_t now = clock_ns(CLOCK_MONOTONIC);
+			if (!since)
+				since = now;
+			else if (now - since > BUSY_WAIT_MAX_NS)
+				return false;
+		}
 		sched_yield();
+	}
 }
 
 static void busy_release(void)
@@ -302,7 +330,7 @@ void hs_sampler_init(void)
 
 static __attribute__((noinline)) void tick_slow(int64_t live, uint64_t now)
 {
-	if (!busy_try())
+	if (!busy_try(busy_self()))
 		return;
 	int saved_errno = errno;
 	if ((int)getpid() != S.pid) {   /* a fork child: its trace starts now */
@@ -354,9 +382,8 @@ void hs_sampler_tick(int64_t live)
 void hs_sample_now(void)
 {
 	hs_sampler_init();
-	if (atomic_load(&S.state) != S_ON || hs_busy)
+	if (atomic_load(&S.state) != S_ON || hs_busy || !busy_wait())
 		return;
-	busy_wait();
 	sample();
 	busy_release();
 }
@@ -365,9 +392,8 @@ void hs_sample_now(void)
 bool hs_sampler_api_snapshot(const char *label)
 {
 	hs_sampler_init();
-	if (atomic_load(&S.state) != S_ON || hs_busy)
+	if (atomic_load(&S.state) != S_ON || hs_busy || !busy_wait())
 		return false;
-	busy_wait();
 	sample();
 	bool ok = hs_snap_write(HS_SNAP_API, label, t_ms(), live_now());
 	busy_release();
@@ -380,9 +406,9 @@ bool hs_sampler_api_snapshot(const char *label)
 void hs_sampler_oom(const char *how, size_t size, uint32_t stack)
 {
 	hs_sampler_init();
-	if (atomic_load(&S.state) != S_ON || hs_busy || atomic_load(&S.oom_said))
+	if (atomic_load(&S.state) != S_ON || hs_busy || atomic_load(&S.oom_said)
+	    || !busy_wait())
 		return;
-	busy_wait();
 	if ((int)getpid() != S.pid) {
 		restart();
 		hs_snap_forget_peak();
@@ -421,7 +447,13 @@ void hs_sampler_exit(void)
 		                "ended inside the allocator\n");
 		return;
 	}
-	busy_wait();
+	if (!busy_wait()) {
+		atomic_store(&S.state, S_OFF);
+		hs_trace_printf("! exit sample and heap snapshot skipped: the sampler "
+		                "was busy (this thread, interrupted, or another that "
+		                "did not finish within 1 s)\n");
+		return;
+	}
 	atomic_store(&S.state, S_OFF);      /* no more ticks from other threads */
 	if ((int)getpid() != S.pid) {
 		restart();

@@ -2,7 +2,8 @@
 # The sampler and snapshot triggers in a real process under the shim:
 # samples at the interval and at exit (HEAPSCOPE_SAMPLE_MS, 0 = exit
 # only), SIGUSR2 snapshots only when asked for, hs_snapshot() labels, a
-# fork child's own samples, peak snapshots, and the T line's invariants.
+# fork child's own samples, peak snapshots, and the T line's invariants;
+# an exit that interrupted a sample ends.
 set -u
 cd "$(dirname "$0")/../.."
 lib=build/libheapscope.so prog=build/tests/progs/snap_prog
@@ -84,6 +85,19 @@ for t in $(ls "$tmp"/fork.* | grep -v '\.out$\|\.err$'); do
 	fi
 done
 [ "${childseen:-0}" = 1 ] || bad "no trace with the child's 8 MiB"
+
+# exit() from a signal handler that interrupted a sample (hs_snapshot in
+# a loop, SIGALRM's handler calls exit(7)): the ending must not wait for
+# the sampler this very thread holds. It once did, for ever, in every run.
+for i in 1 2 3 4 5; do
+	rm -f "$tmp"/alarm.*
+	timeout 30 env HEAPSCOPE_OUT="$tmp/alarm.%p" LD_PRELOAD=$lib "$prog" alarm \
+		>/dev/null 2>&1
+	rc=$?
+	[ "$rc" = 7 ] || { bad "alarm run $i: exit status $rc (124: hung), expected 7"; break; }
+	build/heapscope report "$(one alarm)" >/dev/null 2>&1 || bad "alarm run $i: trace unreadable"
+done
+[ "$rc" = 7 ] && ok "exit from a handler that interrupted a sample: 5 runs ended, status 7"
 
 [ $fail = 0 ] && echo "sampler: pass"
 exit $fail

@@ -7,6 +7,10 @@
  *   snap_prog fork     a child that allocates 8 MiB and runs > 100 ms, so
  *                      its own trace gets its own samples
  *   snap_prog busy     allocate and free in a loop for ~300 ms
+ *   snap_prog alarm    hs_snapshot() in a loop until SIGALRM, whose
+ *                      handler calls exit(7), ends the process: most
+ *                      likely inside a sample, and the ending must not
+ *                      wait for the sampler that it interrupted
  */
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +39,12 @@ static void churn(int ms)
 		free(keep[i]);
 }
 
+static void exit_7(int sig)
+{
+	(void)sig;
+	exit(7);                /* what programs do, safe or not */
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -58,6 +68,20 @@ int main(int argc, char **argv)
 		waitpid(pid, &st, 0);
 	} else if (!strcmp(what, "busy")) {
 		churn(300);
+	} else if (!strcmp(what, "alarm")) {
+		void *p = malloc(1000);
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		signal(SIGALRM, exit_7);
+		alarm(1);
+		for (;;) {                    /* 10 s: the alarm did not end us */
+			hs_snapshot("loop");
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec > 10)
+				break;
+		}
+		free(p);
+		return 3;
 	}
 	return 0;
 }
