@@ -174,13 +174,6 @@ char *hs_expand_name(const char *pattern, const char *id, bool append)
 	return out;
 }
 
-char *hs_expand_pid(const char *pattern, long pid)
-{
-	char id[24];
-	snprintf(id, sizeof id, "%ld", pid);
-	return hs_expand_name(pattern, id, false);
-}
-
 void hs_sb_printf(struct hs_sb *b, const char *fmt, ...)
 {
 	for (;;) {

@@ -56,7 +56,5 @@ const char *hs_commas(uint64_t v, char buf[32]);
  * becomes id, "%%" becomes "%". With append and no %p in the pattern,
  * ".id" is added at the end. Returns a new string. */
 char *hs_expand_name(const char *pattern, const char *id, bool append);
-/* hs_expand_name with the decimal pid, nothing appended. */
-char *hs_expand_pid(const char *pattern, long pid);
 
 #endif

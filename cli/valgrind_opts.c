@@ -142,7 +142,7 @@ static char *keep(struct hs_cli *c, char *s)
 
 /* valgrind's file names: %q{VAR} is VAR's value, read now (it is the
  * same environment the program gets); %p stays for the pid and %% for
- * '%' (hs_expand_pid). */
+ * '%' (hs_expand_name, when the file is opened). */
 static char *expand_env(struct hs_cli *c, const char *name, const char *v)
 {
 	size_t cap = strlen(v) + 1, n = 0;
