@@ -223,12 +223,33 @@ static bool trace_is_mine(void)
 	return owner && owner == (int)getpid();
 }
 
+/* This thread was inside the trace writer when the process began to end
+ * (a handler that interrupted it called exit, or a fault in it): it
+ * holds the trace lock and never goes back there. The buffer holds whole
+ * lines (a line is formatted past its end and only then counted), so
+ * the end marker, and why nothing else follows, go after them; sweep's
+ * census total too (its clean run may end so). */
+static void end_marker_only(const char *why, const char *how, int value)
+{
+	char last[320];
+	size_t k = why ? (size_t)hs_fmt(last, sizeof last, "! %s: no leak scan\n", why) : 0;
+	if (hs_fault_census_line)
+		k += hs_fault_census_line(last + k, sizeof last - k - 32);
+	k += (size_t)hs_fmt(last + k, sizeof last - k, "X %s %d\n", how, value);
+	hs_trace_emergency(last, k);
+}
+
 void hs_finish(const char *how, int value)
 {
 	if (!trace_is_mine() || claim() != CLAIMED)
 		return;
 	/* the status the parent sees: exit(-1) is 255 */
-	finish_work(how, strcmp(how, "exit") == 0 ? value & 0xff : value, NULL, hs_busy != 0);
+	int status = strcmp(how, "exit") == 0 ? value & 0xff : value;
+	if (hs_trace_lock_mine())
+		end_marker_only("the process ended while this thread was writing the "
+		                "trace (exit from a signal handler)", how, status);
+	else
+		finish_work(how, status, NULL, hs_busy != 0);
 	claimed_done();
 }
 
@@ -249,12 +270,9 @@ void hs_finish_signal(int sig, void *ctx)
 		return;
 	if (c == MINE || hs_trace_lock_mine()) {
 		/* A fault inside the finish, or this thread was writing the
-		 * trace: only sweep's census total (its clean run may end so)
-		 * and the end marker, whole lines only. */
-		char last[160];
-		size_t k = hs_fault_census_line ? hs_fault_census_line(last, sizeof last - 32) : 0;
-		k += (size_t)hs_fmt(last + k, sizeof last - k, "X signal %d\n", sig);
-		hs_trace_emergency(last, k);
+		 * trace: the end marker only. */
+		end_marker_only(c == MINE ? NULL : "the signal came while this thread "
+		                "was writing the trace", "signal", sig);
 		if (c == CLAIMED)
 			claimed_done();
 		return;
