@@ -97,14 +97,37 @@ static __attribute__((noinline)) uint32_t ref_for_trace(uint32_t *genp, uint32_t
 	return r;
 }
 
-/* The key's set: the hooks tried the first way inline; this tries all. */
+/* How many ways a probe reads and a fill chooses from. A thread whose
+ * probes nearly all miss (more than 9 in 10: the same call reached by
+ * thousands of paths, deepstack) gains nothing from long sets and pays
+ * for reading them before every walk, so it uses HS_SC_WAYS_FEW until
+ * hits come back. The score rises by 1 per miss and falls by 9 per hit,
+ * so it climbs only while misses are above 90%. Both answers are right:
+ * this only decides how long to look. */
+#define MISS_SCORE_MAX  1024
+#define MISS_SCORE_FEW  512
+
+static inline unsigned ways_now(void)
+{
+	return hs_sc.miss_score > MISS_SCORE_FEW ? HS_SC_WAYS_FEW : HS_SC_WAYS;
+}
+
+static inline void scored(bool hit)
+{
+	uint32_t v = hs_sc.miss_score;
+	hs_sc.miss_score = hit ? (v > 9 ? v - 9 : 0) : (v < MISS_SCORE_MAX ? v + 1 : v);
+}
+
+/* The key's set: the hooks tried the first way inline; this tries the
+ * rest (all of them, or the first few: ways_now). */
 static struct hs_sc_entry *probe_set(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 {
 	char *base = hs_sc.base;
 	if (!base)
 		return NULL;
 	size_t i = hs_sc_index(hs_sc.shift, ra, cfa);
-	for (unsigned w = 0; w < HS_SC_WAYS; w++) {
+	unsigned ways = ways_now();
+	for (unsigned w = 0; w < ways; w++) {
 		struct hs_sc_entry *e = hs_sc_table(base) + (i ^ w);
 		if (e->ra == 0)
 			break;          /* ways fill in this order: the rest is empty */
@@ -130,6 +153,7 @@ static __attribute__((noinline)) uint32_t verify_hit(uint32_t cached, uintptr_t 
 uint32_t hs_stack_capture_from(uintptr_t ra, uintptr_t cfa, uintptr_t bp)
 {
 	struct hs_sc_entry *e = probe_set(ra, cfa, bp);
+	scored(e != NULL);
 	uint32_t id = 0, *genp = NULL;
 	if (e) {
 		id = e->id;
@@ -250,12 +274,13 @@ static struct hs_sc_entry *way_to_fill(char *base, uintptr_t ra, uintptr_t cfa)
 {
 	size_t i = hs_sc_index(hs_sc.shift, ra, cfa);
 	struct hs_sc_entry *t = hs_sc_table(base);
-	for (unsigned w = 0; w < HS_SC_WAYS; w++)
+	unsigned ways = ways_now();
+	for (unsigned w = 0; w < ways; w++)
 		if (t[i ^ w].ra == 0) {
 			hs_sc.filled++;
 			return &t[i ^ w];
 		}
-	return &t[i ^ (hs_sc.victim++ & (HS_SC_WAYS - 1))];
+	return &t[i ^ (hs_sc.victim++ & (ways - 1))];
 }
 
 /* Remember the stack our unwinder just walked (id), with its proof. */

@@ -22,6 +22,7 @@
                                             malloc wrapper reached at one
                                             depth from many callers has
                                             as many stacks (ARCHITECTURE) */
+#define HS_SC_WAYS_FEW    4              /* while nearly every probe misses */
 
 
 /* 40 bytes. The words live apart, in a pool filled in order, so memory
@@ -56,6 +57,7 @@ struct hs_stack_cache {
 	uint32_t victim;                /* way replaced next when a set is full */
 	uint32_t filled;                /* entries filled since the reset: the
 	                                   table grows past half full          */
+	uint32_t miss_score;            /* probes missing lately (stackcache.c) */
 };
 extern __thread __attribute__((visibility("hidden"))) struct hs_stack_cache hs_sc;
 
