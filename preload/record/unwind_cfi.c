@@ -174,6 +174,19 @@ static void set_reg(struct state *s, uint64_t reg, uint8_t how, int64_t off)
 	}
 }
 
+/* DW_CFA_restore(_extended): the register's rule as the CIE left it.
+ * False in the CIE's own instructions, which have nothing to restore. */
+static bool restore(struct state *s, const struct state *init, uint64_t reg)
+{
+	if (!init)
+		return false;
+	if (reg == RBP)
+		s->bp = init->bp;
+	else if (reg == RA)
+		s->ra = init->ra;
+	return true;
+}
+
 /* Run instructions [r->p, r->end) from location loc while loc <= a.
  * init: the state after the CIE's instructions (for restore), or NULL
  * while running them. Returns 0, or -HS_UNW_* on what we cannot do. */
@@ -194,12 +207,8 @@ static int run(struct rd *r, const struct cie *c, uintptr_t loc, uintptr_t a,
 			set_reg(s, reg, R_CFA, (int64_t)rd_uleb(r) * c->data_align);
 			continue;
 		case 3:                                 /* restore */
-			if (!init)
+			if (!restore(s, init, reg))
 				return -HS_UNW_BADCFI;
-			if (reg == RBP)
-				s->bp = init->bp;
-			else if (reg == RA)
-				s->ra = init->ra;
 			continue;
 		}
 		switch (op) {
@@ -222,13 +231,8 @@ static int run(struct rd *r, const struct cie *c, uintptr_t loc, uintptr_t a,
 			set_reg(s, reg, R_CFA, (int64_t)rd_uleb(r) * c->data_align);
 			break;
 		case 0x06:                              /* restore_extended */
-			reg = rd_uleb(r);
-			if (!init)
+			if (!restore(s, init, rd_uleb(r)))
 				return -HS_UNW_BADCFI;
-			if (reg == RBP)
-				s->bp = init->bp;
-			else if (reg == RA)
-				s->ra = init->ra;
 			break;
 		case 0x07: set_reg(s, rd_uleb(r), R_UNDEF, 0); break;
 		case 0x08: set_reg(s, rd_uleb(r), R_SAME, 0); break;

@@ -70,6 +70,19 @@ static const void *addr(uintptr_t k)
 	return (const void *)(0x10000 + 64 * k);
 }
 
+/* count blocks of one site and size at addr(first), addr(first + 1), ... */
+static void allocs(uint32_t id, size_t n, uintptr_t first, uintptr_t count)
+{
+	for (uintptr_t k = 0; k < count; k++)
+		my_alloc(id, n, addr(first + k));
+}
+
+static void frees(uint32_t id, size_t n, uintptr_t first, uintptr_t count)
+{
+	for (uintptr_t k = 0; k < count; k++)
+		my_free(id, n, addr(first + k));
+}
+
 START_TEST(calls_bytes_temporary)
 {
 	setup();
@@ -101,24 +114,15 @@ START_TEST(peak_per_site)
 	setup();
 	ck_assert_int_eq(hs_st.base + hs_ts.live, 0);   /* the last test freed all */
 	/* phase 1: 20 + 30 blocks; phase 2, the peak: 40 + 50; phase 3 */
-	for (uintptr_t k = 0; k < 20; k++)
-		my_alloc(20, 1000, addr(100 + k));
-	for (uintptr_t k = 0; k < 30; k++)
-		my_alloc(21, 3000, addr(200 + k));
-	for (uintptr_t k = 0; k < 20; k++)
-		my_free(20, 1000, addr(100 + k));
-	for (uintptr_t k = 0; k < 30; k++)
-		my_free(21, 3000, addr(200 + k));
-	for (uintptr_t k = 0; k < 40; k++)
-		my_alloc(22, 1000, addr(300 + k));
-	for (uintptr_t k = 0; k < 50; k++)
-		my_alloc(23, 2000, addr(400 + k));
-	for (uintptr_t k = 0; k < 40; k++)
-		my_free(22, 1000, addr(300 + k));
-	for (uintptr_t k = 0; k < 50; k++)
-		my_free(23, 2000, addr(400 + k));
-	for (uintptr_t k = 0; k < 10; k++)
-		my_alloc(21, 3000, addr(500 + k));
+	allocs(20, 1000, 100, 20);
+	allocs(21, 3000, 200, 30);
+	frees(20, 1000, 100, 20);
+	frees(21, 3000, 200, 30);
+	allocs(22, 1000, 300, 40);
+	allocs(23, 2000, 400, 50);
+	frees(22, 1000, 300, 40);
+	frees(23, 2000, 400, 50);
+	allocs(21, 3000, 500, 10);
 	merge();
 	ck_assert_int_eq(got[20].at_peak, 0);
 	ck_assert_int_eq(got[21].at_peak, 0);
@@ -129,8 +133,7 @@ START_TEST(peak_per_site)
 	uint64_t when;
 	hs_sites_peak_info(&peak, &when);
 	ck_assert_int_eq(peak, 140000);          /* phase 2, exactly */
-	for (uintptr_t k = 0; k < 10; k++)
-		my_free(21, 3000, addr(500 + k));
+	frees(21, 3000, 500, 10);
 }
 END_TEST
 
